@@ -23,13 +23,15 @@ final class DeflateClusterDecompressor implements ClusterDecompressor {
         inflater.reset();
         inflater.setInput(input, inOff, inLen);
         int produced = 0;
+        int idle = 0;
         while (produced < outputLength) {
             int n = inflater.inflate(output, outOff + produced, outputLength - produced);
             if (n == 0) {
                 if (inflater.needsDictionary()) {
                     throw new DataFormatException("deflate stream asks for a preset dictionary");
                 }
-                if (inflater.finished() || inflater.needsInput()) {
+                // Guard against a stream that makes no progress for any other reason: never spin.
+                if (inflater.finished() || inflater.needsInput() || ++idle > 4) {
                     break;
                 }
             }

@@ -17,17 +17,25 @@ public final class DiskImages {
     private DiskImages() {
     }
 
-    /** Opens a local image file and its backing chain. */
+    /** Opens a local QCOW2 image file and its backing chain. */
     public static VirtualDisk open(Path path, ImageOptions options) throws IOException {
-        return open(FileByteSource.open(path), options);
+        return open(path, ImageFormat.QCOW2, options);
+    }
+
+    /** Opens a local image file of {@code format} and its backing chain. */
+    public static VirtualDisk open(Path path, ImageFormat format, ImageOptions options) throws IOException {
+        return open(FileByteSource.open(path), format, options);
     }
 
     /**
-     * Opens the image in {@code source} and its backing chain. On success the returned disk owns
-     * {@code source}; on failure {@code source} is closed.
+     * Opens the image in {@code source}, which must be of {@code format} (the top image's format is
+     * never guessed: a damaged QCOW2 header must not turn the file into a raw disk), and its backing
+     * chain, whose formats come from each image's backing-format extension or, failing that, from
+     * the backing file's magic. On success the returned disk owns {@code source}; on failure
+     * {@code source} is closed.
      */
-    public static VirtualDisk open(ByteSource source, ImageOptions options) throws IOException {
-        return openLayer(source, null, options, 0, new HashSet<>(), null);
+    public static VirtualDisk open(ByteSource source, ImageFormat format, ImageOptions options) throws IOException {
+        return openLayer(source, format.qemuName(), options, 0, new HashSet<>(), null);
     }
 
     private static VirtualDisk openLayer(ByteSource source, String format, ImageOptions options, int depth,
@@ -42,15 +50,14 @@ public final class DiskImages {
             source.readFully(0, start);
             start.flip();
             boolean looksQcow2 = start.remaining() >= 4 && start.getInt(0) == Qcow2Header.MAGIC;
-            String effective = format != null ? format : (looksQcow2 ? "qcow2" : "raw");
-            switch (effective) {
-                case "raw":
-                    return new RawImage(source);
-                case "qcow2":
-                    break;
-                default:
-                    throw new UnsupportedImageException(source.name(), ImageException.NO_OFFSET,
-                            "backing file format '" + effective + "' is not supported (only qcow2 and raw)");
+            ImageFormat effective = format != null ? ImageFormat.fromQemuName(format)
+                    : (looksQcow2 ? ImageFormat.QCOW2 : ImageFormat.RAW);
+            if (effective == null) {
+                throw new UnsupportedImageException(source.name(), ImageException.NO_OFFSET,
+                        "backing file format '" + format + "' is not supported (only qcow2 and raw)");
+            }
+            if (effective == ImageFormat.RAW) {
+                return new RawImage(source);
             }
             if (start.remaining() >= 24) {
                 int clusterBits = start.getInt(20);

@@ -1,7 +1,7 @@
 package dev.branchboot.agent.cat;
 
 import dev.branchboot.agent.cli.ByteSizes;
-import dev.branchboot.qcow2.DiskImages;
+import dev.branchboot.agent.cli.ImageArgument;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.FileDescriptor;
@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -27,8 +27,8 @@ public final class CatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The image file (QCOW2 or raw).")
-    Path image;
+    @Mixin
+    ImageArgument image;
 
     @Option(names = {"-o", "--output"}, paramLabel = "FILE",
             description = "Write to FILE instead of standard output (a block device is written in place).")
@@ -54,7 +54,7 @@ public final class CatCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         ProgressReporter reporter = progress ? new ProgressReporter(err) : ProgressReporter.NONE;
-        try (VirtualDisk disk = DiskImages.open(image, ImageOptions.DEFAULTS)) {
+        try (VirtualDisk disk = image.open(ImageOptions.DEFAULTS)) {
             DiskCopier copier = new DiskCopier(disk, threads, (int) chunkSize, reporter);
             if (output == null) {
                 FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel();

@@ -1,17 +1,16 @@
 package dev.branchboot.agent.info;
 
 import dev.branchboot.agent.cli.Json;
-import dev.branchboot.qcow2.DiskImages;
+import dev.branchboot.agent.cli.ImageArgument;
 import dev.branchboot.qcow2.ImageInfo;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;
 
 /** {@code info IMAGE [--json]}: what {@code qemu-img info} says, plus how the image stores its clusters. */
@@ -23,8 +22,8 @@ public final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The image file (QCOW2 or raw).")
-    Path image;
+    @Mixin
+    ImageArgument image;
 
     @Option(names = "--json", description = "Print JSON with qemu-img's key names where the meaning is the same.")
     boolean json;
@@ -32,7 +31,7 @@ public final class InfoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ImageInfo info;
-        try (VirtualDisk disk = DiskImages.open(image, ImageOptions.DEFAULTS)) {
+        try (VirtualDisk disk = image.open(ImageOptions.DEFAULTS)) {
             info = disk.info();
         }
         PrintWriter out = spec.commandLine().getOut();
