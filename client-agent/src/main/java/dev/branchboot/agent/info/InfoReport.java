@@ -39,16 +39,20 @@ final class InfoReport {
             String inner = indent + "    ";
             line(out, inner, "compat", compat(h));
             line(out, inner, "compression type", h.compressionType().qemuName());
-            line(out, inner, "lazy refcounts", String.valueOf(h.lazyRefcounts()));
+            if (h.version() >= 3) {
+                line(out, inner, "lazy refcounts", String.valueOf(h.lazyRefcounts()));
+            }
             line(out, inner, "refcount bits", String.valueOf(1 << h.refcountOrder()));
-            line(out, inner, "corrupt", String.valueOf(h.corrupt()));
-            line(out, inner, "extended l2", String.valueOf(h.extendedL2()));
+            if (h.version() >= 3) {
+                line(out, inner, "corrupt", String.valueOf(h.corrupt()));
+                line(out, inner, "extended l2", String.valueOf(h.extendedL2()));
+            }
             line(out, inner, "dirty", String.valueOf(h.dirty()));
             AllocationSummary a = info.allocation();
             out.append(indent).append("Allocation (this layer):\n");
             line(out, inner, "data", ByteSizes.format(a.dataBytes()));
             line(out, inner, "compressed", ByteSizes.format(a.compressedBytes()) + " in " + a.compressedClusters()
-                    + " clusters, stored in " + ByteSizes.format(a.compressedStoredBytes()));
+                    + (a.compressedClusters() == 1 ? " cluster" : " clusters") + ", stored in " + ByteSizes.format(a.compressedStoredBytes()));
             line(out, inner, "zero", ByteSizes.format(a.zeroBytes()));
             line(out, inner, "unallocated", ByteSizes.format(a.unallocatedBytes())
                     + (info.backing() != null ? " (read from the backing file)" : " (reads as zeros)"));
@@ -82,10 +86,15 @@ final class InfoReport {
             Map<String, Object> data = new LinkedHashMap<>();
             data.put("compat", compat(h));
             data.put("compression-type", h.compressionType().qemuName());
-            data.put("lazy-refcounts", h.lazyRefcounts());
+            if (h.version() >= 3) {
+                // qemu reports these only for version 3 images, which are the only ones that have them.
+                data.put("lazy-refcounts", h.lazyRefcounts());
+            }
             data.put("refcount-bits", 1 << h.refcountOrder());
-            data.put("corrupt", h.corrupt());
-            data.put("extended-l2", h.extendedL2());
+            if (h.version() >= 3) {
+                data.put("corrupt", h.corrupt());
+                data.put("extended-l2", h.extendedL2());
+            }
             Map<String, Object> specific = new LinkedHashMap<>();
             specific.put("type", "qcow2");
             specific.put("data", data);

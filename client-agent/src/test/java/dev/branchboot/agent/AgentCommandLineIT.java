@@ -1,0 +1,111 @@
+package dev.branchboot.agent;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.qcow2.testing.ByteComparison;
+import dev.branchboot.qcow2.testing.ConformanceImages;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Runs the packaged {@code branchboot-agent.jar} as a user would: output, exit codes, error lines. */
+class AgentCommandLineIT {
+
+    @TempDir
+    Path tmp;
+
+    record Result(int exit, String out, String err) {
+    }
+
+    private Result agent(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("java", "-jar", System.getProperty("branchboot.agent.jar")));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectOutput(tmp.resolve("out").toFile()).redirectError(tmp.resolve("err").toFile()).start();
+        assertTrue(p.waitFor(5, TimeUnit.MINUTES), "agent did not finish");
+        return new Result(p.exitValue(), Files.readString(tmp.resolve("out"), StandardCharsets.ISO_8859_1),
+                Files.readString(tmp.resolve("err")));
+    }
+
+    @Test
+    void catToStdoutEqualsQemuImgConvert() throws Exception {
+        var image = ConformanceImages.named("chain-top");
+        Result r = agent("cat", image.image().toString());
+        assertEquals(0, r.exit(), r.err());
+        Path out = tmp.resolve("stdout.raw");
+        Files.move(tmp.resolve("out"), out);
+        assertEquals(-1, ByteComparison.firstDifference(image.reference(), out));
+    }
+
+    @Test
+    void catOfTheLargeImageWithProgress() throws Exception {
+        var image = ConformanceImages.named("large-zlib-256m");
+        Path out = tmp.resolve("large.raw");
+        Result r = agent("cat", "--progress", image.image().toString(), "-o", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("(100.00/100%)"), r.err());
+        assertEquals(-1, ByteComparison.firstDifference(image.reference(), out));
+    }
+
+    @Test
+    void helpAndVersion() throws Exception {
+        Result r = agent("--help");
+        assertEquals(0, r.exit());
+        assertTrue(r.out().contains("info") && r.out().contains("cat"), r.out());
+        r = agent("cat", "--help");
+        assertEquals(0, r.exit());
+        assertTrue(r.out().contains("--output"), r.out());
+        r = agent("--version");
+        assertEquals(0, r.exit());
+        assertTrue(r.out().startsWith("branchboot-agent "), r.out());
+    }
+
+    @Test
+    void errorsAreOneLineWithAStatus() throws Exception {
+        Result missing = agent("info", tmp.resolve("nope.qcow2").toString());
+        assertEquals(1, missing.exit());
+        assertEquals("info: " + tmp.resolve("nope.qcow2") + ": no such file\n", missing.err());
+
+        Path notQcow2 = tmp.resolve("text.qcow2");
+        Files.writeString(notQcow2, "hello, this is not a disk image".repeat(10));
+        Result bad = agent("cat", notQcow2.toString(), "-o", tmp.resolve("x.raw").toString());
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().matches("cat: .*text.qcow2: at offset 0 \\(0x0\\): not a QCOW2 image \\(magic 0x68656c6c\\)\n"), bad.err());
+        assertTrue(Files.notExists(tmp.resolve("x.raw")));
+
+        Result usage = agent("cat");
+        assertEquals(2, usage.exit());
+        assertTrue(usage.err().startsWith("cat: Missing required parameter: 'IMAGE'"), usage.err());
+
+        Result badOption = agent("cat", "--chunk-size", "lots", notQcow2.toString());
+        assertEquals(2, badOption.exit());
+        assertTrue(badOption.err().contains("'lots' is not a size"), badOption.err());
+
+        Result raw = agent("info", "--format", "raw", notQcow2.toString());
+        assertEquals(0, raw.exit(), raw.err());
+        assertTrue(raw.out().contains("file format: raw"), raw.out());
+    }
+
+    @Test
+    void interruptedCatLeavesNoPartialFile() throws Exception {
+        var image = ConformanceImages.named("large-zlib-256m");
+        Path out = tmp.resolve("target.raw");
+        Files.writeString(out, "previous contents");
+        Process p = new ProcessBuilder("java", "-jar", System.getProperty("branchboot.agent.jar"), "cat", image.image().toString(),
+                "-o", out.toString()).start();
+        Thread.sleep(700);
+        p.destroyForcibly().waitFor();
+        // Killed or finished: the target holds either its previous contents or the whole disk.
+        if (Files.size(out) == "previous contents".length()) {
+            assertEquals("previous contents", Files.readString(out));
+        } else {
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), out));
+        }
+    }
+}

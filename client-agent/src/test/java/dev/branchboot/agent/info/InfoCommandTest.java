@@ -1,0 +1,55 @@
+package dev.branchboot.agent.info;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.agent.cli.CommandLines;
+import dev.branchboot.agent.AgentMain;
+import dev.branchboot.qcow2.testing.ConformanceImages;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** {@code info} agrees with {@code qemu-img info --output=json} on the facts both report. */
+class InfoCommandTest {
+
+    private static String run(String... args) {
+        StringWriter out = new StringWriter();
+        picocli.CommandLine cl = CommandLines.create(new AgentMain());
+        cl.setOut(new PrintWriter(out));
+        assertEquals(0, cl.execute(args));
+        return out.toString();
+    }
+
+    private static String jsonValue(String json, String key) {
+        Matcher m = Pattern.compile("\"" + Pattern.quote(key) + "\": (\"[^\"]*\"|[0-9]+|true|false)").matcher(json);
+        return m.find() ? m.group(1) : null;
+    }
+
+    @Test
+    void jsonAgreesWithQemuImgInfo() throws Exception {
+        for (String name : new String[] {"zstd-2m", "zlib-512", "v2-compressed", "chain-top", "extended-l2", "dirty", "odd-size-written",
+                "sparse-64g", "chain-raw-base"}) {
+            var image = ConformanceImages.named(name);
+            String ours = run("info", "--json", image.image().toString());
+            String theirs = ConformanceImages.run(image.image().getParent(), "qemu-img", "info", "--output=json", "-U",
+                    image.image().toString());
+            for (String key : new String[] {"virtual-size", "cluster-size", "format", "dirty-flag", "compat", "compression-type",
+                    "lazy-refcounts", "refcount-bits", "corrupt", "extended-l2", "backing-filename", "backing-filename-format"}) {
+                assertEquals(jsonValue(theirs, key), jsonValue(ours, key), name + ": " + key + "\nours: " + ours + "\ntheirs: " + theirs);
+            }
+        }
+    }
+
+    @Test
+    void textShowsTheChainAndTheAllocation() {
+        String text = run("info", ConformanceImages.directory().resolve("chain-top.qcow2").toString());
+        assertTrue(text.contains("compression type: zstd"), text);
+        assertTrue(text.contains("backing file: chain-mid.qcow2"), text);
+        assertTrue(text.contains("Backing image:\n    image: "), text);
+        assertTrue(text.contains("\n    backing file: base-zlib.qcow2\n"), text);
+        assertTrue(text.matches("(?s).*compressed: 64 KiB in 1 cluster,.*"), text);
+    }
+}
