@@ -1,28 +1,37 @@
 package dev.branchboot.agent;
 
 import dev.branchboot.agent.cat.CatCommand;
+import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.cli.CommandLines;
 import dev.branchboot.agent.info.InfoCommand;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import java.io.PrintStream;
+import java.util.List;
 
-/**
- * The {@code branchboot-agent} command: inspects and exports QCOW2 disk images.
- */
-@Command(name = "branchboot-agent",
-        mixinStandardHelpOptions = true,
-        versionProvider = CommandLines.Version.class,
-        description = "Reads QCOW2 disk images (compressed, sparse, with backing files) and exports them.",
-        subcommands = {InfoCommand.class, CatCommand.class, CommandLine.HelpCommand.class})
+/** The {@code branchboot-agent} command: inspects and exports QCOW2 disk images. */
 public final class AgentMain {
+    private static final String PROGRAM = "branchboot-agent";
+    private static final String SUMMARY = "Reads QCOW2 disk images (compressed, sparse, with backing files) and exports them.";
+
+    private AgentMain() {
+    }
+
+    /** The subcommands, in the order help lists them. */
+    static List<AgentCommand> commands() {
+        return List.of(new InfoCommand(), new CatCommand());
+    }
 
     /** Runs the command line and exits with its status: 0 success, 1 failure, 2 bad usage. */
     public static void main(String[] args) {
-        System.exit(run(args));
+        System.exit(run(System.out, System.err, args));
     }
 
-    /** Runs the command line without exiting, for tests. */
+    /** Runs the command line against the process's standard streams, without exiting. */
     public static int run(String... args) {
-        return CommandLines.create(new AgentMain()).execute(args);
+        return run(System.out, System.err, args);
+    }
+
+    /** Runs the command line against the given streams, without exiting. */
+    public static int run(PrintStream out, PrintStream err, String... args) {
+        return CommandLines.execute(PROGRAM, SUMMARY, commands(), args, out, err);
     }
 }

@@ -87,6 +87,18 @@ class AgentCommandLineIT {
         assertEquals(2, badOption.exit());
         assertTrue(badOption.err().contains("'lots' is not a size"), badOption.err());
 
+        Result unknown = agent("cat", "--frobnicate", notQcow2.toString());
+        assertEquals(2, unknown.exit());
+        assertEquals("cat: Unknown option: '--frobnicate'\nTry 'branchboot-agent cat --help' for more information.\n", unknown.err());
+
+        Result noCommand = agent("launch");
+        assertEquals(2, noCommand.exit());
+        assertTrue(noCommand.err().startsWith("branchboot-agent: unknown command 'launch'"), noCommand.err());
+
+        Result badThreads = agent("cat", "--threads", "0", notQcow2.toString());
+        assertEquals(2, badThreads.exit());
+        assertTrue(badThreads.err().contains("'--threads' must be a whole number from 1 to 256"), badThreads.err());
+
         Result raw = agent("info", "--format", "raw", notQcow2.toString());
         assertEquals(0, raw.exit(), raw.err());
         assertTrue(raw.out().contains("file format: raw"), raw.out());

@@ -1,7 +1,5 @@
 package dev.branchboot.qcow2;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -56,8 +54,8 @@ public final class Qcow2Image implements VirtualDisk {
     private final long compressedOffsetMask;
     private final ClusterDecompressor decompressor;
     private final Executor decompressExecutor;
-    private final Cache<Long, long[]> l2Tables;
-    private final Cache<Long, byte[]> clusters;
+    private final WeightedLruCache<Long, long[]> l2Tables;
+    private final WeightedLruCache<Long, byte[]> clusters;
 
     Qcow2Image(ByteSource source, Qcow2Header header, VirtualDisk backing, ImageOptions options) throws IOException {
         this.source = source;
@@ -76,16 +74,8 @@ public final class Qcow2Image implements VirtualDisk {
         this.decompressor = ClusterDecompressor.of(header.compressionType());
         this.decompressExecutor = options.decompressExecutor();
         this.l1 = readL1();
-        this.l2Tables = Caffeine.newBuilder()
-                .maximumWeight(Math.max(options.l2CacheBytes(), clusterSize))
-                .weigher((Long key, long[] table) -> table.length * 8)
-                .executor(Runnable::run)
-                .build();
-        this.clusters = Caffeine.newBuilder()
-                .maximumWeight(options.clusterCacheBytes())
-                .weigher((Long key, byte[] data) -> data.length)
-                .executor(Runnable::run)
-                .build();
+        this.l2Tables = new WeightedLruCache<>(Math.max(options.l2CacheBytes(), clusterSize), table -> table.length * 8);
+        this.clusters = new WeightedLruCache<>(options.clusterCacheBytes(), data -> data.length);
     }
 
     private long[] readL1() throws IOException {
@@ -272,21 +262,17 @@ public final class Qcow2Image implements VirtualDisk {
             throw corrupt(l1EntryOffset, "L2 table at 0x" + Long.toHexString(l2Offset) + " lies past the end of the file ("
                     + fileSize + " bytes)");
         }
-        try {
-            return l2Tables.get(l2Offset, key -> {
-                ByteBuffer buffer = ByteBuffer.allocate(clusterSize).order(ByteOrder.BIG_ENDIAN);
-                try {
-                    source.readFully(key, buffer);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-                long[] entries = new long[clusterSize / 8];
-                buffer.flip().asLongBuffer().get(entries);
-                return entries;
-            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
+        long[] cached = l2Tables.get(l2Offset);
+        if (cached != null) {
+            return cached;
         }
+        // Two threads missing the same table both read it; that is rarer and cheaper than a lock.
+        ByteBuffer buffer = ByteBuffer.allocate(clusterSize).order(ByteOrder.BIG_ENDIAN);
+        source.readFully(l2Offset, buffer);
+        long[] entries = new long[clusterSize / 8];
+        buffer.flip().asLongBuffer().get(entries);
+        l2Tables.put(l2Offset, entries);
+        return entries;
     }
 
     private CorruptImageException corrupt(long offset, String cause) {
@@ -353,7 +339,7 @@ public final class Qcow2Image implements VirtualDisk {
     private void readCompressed(List<CompressedPiece> pieces, ByteBuffer dst) throws IOException {
         List<CompressedPiece> missing = new ArrayList<>(pieces.size());
         for (CompressedPiece piece : pieces) {
-            byte[] cached = clusters.getIfPresent(piece.entry());
+            byte[] cached = clusters.get(piece.entry());
             if (cached != null) {
                 dst.put(piece.dstIndex(), cached, piece.inCluster(), piece.length());
             } else {

@@ -16,7 +16,12 @@ final class ZstdClusterDecompressor implements ClusterDecompressor {
     private static final int SKIPPABLE_MAGIC_MASK = 0xFFFFFFF0;
     private static final int SKIPPABLE_MAGIC = 0x184D2A50;
 
-    private static final ThreadLocal<ZstdDecompressCtx> CONTEXTS = ThreadLocal.withInitial(ZstdDecompressCtx::new);
+    private static final ThreadLocal<ZstdDecompressCtx> CONTEXTS;
+
+    static {
+        ZstdNativeLibrary.ensureLoaded();
+        CONTEXTS = ThreadLocal.withInitial(ZstdDecompressCtx::new);
+    }
 
     private ZstdClusterDecompressor() {
     }

@@ -1,64 +1,49 @@
 package dev.branchboot.agent.cat;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.cli.AgentCommand;
+import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.FileDescriptor;
 import java.io.FileOutputStream;
+import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 /** {@code cat IMAGE [--output FILE]}: the whole virtual disk as raw bytes. */
-@Command(name = "cat", mixinStandardHelpOptions = true,
-        description = {"Writes the whole virtual disk as raw bytes, to standard output or to a file.",
-                "A regular output file is written sparse (holes are skipped) under a temporary name",
-                "and renamed into place when complete, so an interrupted run never leaves a partial file."})
-public final class CatCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Mixin
-    ImageArgument image;
-
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE",
-            description = "Write to FILE instead of standard output (a block device is written in place).")
-    Path output;
-
-    @Option(names = {"-p", "--progress"}, description = "Show progress on standard error.")
-    boolean progress;
-
-    @Option(names = "--threads", paramLabel = "N", description = "Reader and decompression threads (default: ${DEFAULT-VALUE}).")
-    int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
-
-    @Option(names = "--chunk-size", paramLabel = "SIZE", converter = ByteSizes.Converter.class,
-            description = "Bytes read per task (default: 4M).")
-    long chunkSize = 4L << 20;
+public final class CatCommand implements AgentCommand {
+    private static final int CORES = Math.max(1, Runtime.getRuntime().availableProcessors());
+    private static final CommandSpec SPEC = ImageArgument.declare(new CommandSpec("cat",
+            "Writes the whole virtual disk as raw bytes, to standard output or to a file.",
+            "A regular output file is written sparse (holes are skipped) under a temporary name",
+            "and renamed into place when complete, so an interrupted run never leaves a partial file."))
+            .option("-o, --output", "FILE", "Write to FILE instead of standard output (a block device is written in place).")
+            .flag("-p, --progress", "Show progress on standard error.")
+            .flag("--sync", "Make the output file durable (fsync) before renaming it into place. Off by default, as with cp "
+                    + "and qemu-img; the rename alone already keeps a crash from leaving a partial file.")
+            .option("--threads", "N", "Reader and decompression threads (default: the number of cores, " + CORES + ").")
+            .option("--chunk-size", "SIZE", "Bytes read per task (default: 4M).");
 
     @Override
-    public Integer call() throws Exception {
-        if (threads < 1 || threads > 256) {
-            throw new ParameterException(spec.commandLine(), "--threads must be between 1 and 256");
-        }
-        if (chunkSize < 4096 || chunkSize > (256L << 20)) {
-            throw new ParameterException(spec.commandLine(), "--chunk-size must be between 4K and 256M");
-        }
-        PrintWriter err = spec.commandLine().getErr();
-        ProgressReporter reporter = progress ? new ProgressReporter(err) : ProgressReporter.NONE;
-        try (VirtualDisk disk = image.open(ImageOptions.DEFAULTS)) {
-            DiskCopier copier = new DiskCopier(disk, threads, (int) chunkSize, reporter);
+    public CommandSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
+        int threads = args.integer("--threads", CORES, 1, 256);
+        long chunkSize = args.size("--chunk-size", 4L << 20, 4096, 256L << 20);
+        Path output = args.path("--output");
+        ProgressReporter reporter = args.flag("--progress") ? new ProgressReporter(new PrintWriter(err, true)) : ProgressReporter.NONE;
+        try (VirtualDisk disk = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
+            DiskCopier copier = new DiskCopier(disk, threads, (int) chunkSize, args.flag("--sync"), reporter);
             if (output == null) {
-                FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel();
-                copier.copyToStream(stdout);
+                out.flush();
+                copier.copyToStream(out == System.out ? new FileOutputStream(FileDescriptor.out).getChannel()
+                        : java.nio.channels.Channels.newChannel(out));
             } else {
                 copier.copyToPath(output);
             }

@@ -33,12 +33,14 @@ final class DiskCopier {
     private final VirtualDisk disk;
     private final int threads;
     private final int chunkSize;
+    private final boolean sync;
     private final ProgressReporter progress;
 
-    DiskCopier(VirtualDisk disk, int threads, int chunkSize, ProgressReporter progress) {
+    DiskCopier(VirtualDisk disk, int threads, int chunkSize, boolean sync, ProgressReporter progress) {
         this.disk = disk;
         this.threads = threads;
         this.chunkSize = chunkSize;
+        this.sync = sync;
         this.progress = progress;
     }
 
@@ -49,7 +51,7 @@ final class DiskCopier {
 
     /**
      * Writes the disk to {@code target}. A regular file (or a new one) is written sparse under a
-     * temporary name next to it, made durable, and renamed over {@code target}; anything else (a
+     * temporary name next to it, made durable if asked, and renamed over {@code target}; anything else (a
      * block device, a pipe) is written in place with every byte, zeros included.
      */
     void copyToPath(Path target) throws IOException {
@@ -78,7 +80,9 @@ final class DiskCopier {
                     // Extend over the trailing hole without writing it.
                     channel.write(ByteBuffer.allocate(1), size - 1);
                 }
-                channel.force(true);
+                if (sync) {
+                    channel.force(true);
+                }
             }
             Files.move(temp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {

@@ -62,11 +62,4 @@ public final class ByteSizes {
         return number + " " + UNITS[unit];
     }
 
-    /** Picocli converter for size options. */
-    public static final class Converter implements picocli.CommandLine.ITypeConverter<Long> {
-        @Override
-        public Long convert(String value) {
-            return parse(value);
-        }
-    }
 }

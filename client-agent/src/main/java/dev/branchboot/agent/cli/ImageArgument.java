@@ -6,22 +6,26 @@ import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.file.Path;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 /** The image a command reads, and its format, shared by every command that opens one. */
 public final class ImageArgument {
+    private ImageArgument() {
+    }
 
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "The image file.")
-    Path image;
+    /** Declares IMAGE (the first positional) and {@code --format} on {@code spec}. */
+    public static CommandSpec declare(CommandSpec spec) {
+        return spec.positional("IMAGE", "The image file.")
+                .option("-f, --format", "FORMAT", "Format of IMAGE: qcow2 or raw (default: qcow2). The format is never guessed, "
+                        + "so a damaged QCOW2 header is an error, not a raw disk.");
+    }
 
-    @Option(names = {"-f", "--format"}, paramLabel = "FORMAT",
-            description = "Format of IMAGE: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}). "
-                    + "The format is never guessed, so a damaged QCOW2 header is an error, not a raw disk.")
-    ImageFormat format = ImageFormat.QCOW2;
-
-    /** Opens the image with its backing chain. */
-    public VirtualDisk open(ImageOptions options) throws IOException {
-        return DiskImages.open(image, format, options);
+    /** Opens the image named on the command line, with its backing chain. */
+    public static VirtualDisk open(ParsedArguments args, ImageOptions options) throws IOException, UsageException {
+        String image = args.positional(0);
+        if (image.isEmpty() || image.indexOf('\0') >= 0) {
+            throw new UsageException("IMAGE must be a file name");
+        }
+        ImageFormat format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
+        return DiskImages.open(Path.of(image), format, options);
     }
 }

@@ -1,42 +1,34 @@
 package dev.branchboot.agent.info;
 
-import dev.branchboot.agent.cli.Json;
+import dev.branchboot.agent.cli.AgentCommand;
+import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.cli.Json;
+import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.qcow2.ImageInfo;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
-import java.io.PrintWriter;
-import java.util.concurrent.Callable;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Spec;
+import java.io.PrintStream;
 
 /** {@code info IMAGE [--json]}: what {@code qemu-img info} says, plus how the image stores its clusters. */
-@Command(name = "info", mixinStandardHelpOptions = true,
-        description = {"Shows an image's format, virtual size, cluster size, compression, backing chain",
-                "and how its clusters are stored (data, compressed, zero, unallocated)."})
-public final class InfoCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Mixin
-    ImageArgument image;
-
-    @Option(names = "--json", description = "Print JSON with qemu-img's key names where the meaning is the same.")
-    boolean json;
+public final class InfoCommand implements AgentCommand {
+    private static final CommandSpec SPEC = ImageArgument.declare(new CommandSpec("info",
+            "Shows an image's format, virtual size, cluster size, compression, backing chain",
+            "and how its clusters are stored (data, compressed, zero, unallocated)."))
+            .flag("--json", "Print JSON, with qemu-img's key names where the meaning is the same.");
 
     @Override
-    public Integer call() throws Exception {
+    public CommandSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
         ImageInfo info;
-        try (VirtualDisk disk = image.open(ImageOptions.DEFAULTS)) {
+        try (VirtualDisk disk = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
             info = disk.info();
         }
-        PrintWriter out = spec.commandLine().getOut();
-        out.print(json ? Json.write(InfoReport.toJson(info)) + "\n" : InfoReport.toText(info));
-        out.flush();
+        out.print(args.flag("--json") ? Json.write(InfoReport.toJson(info)) + "\n" : InfoReport.toText(info));
         return 0;
     }
 }

@@ -3,11 +3,10 @@ package dev.branchboot.agent.info;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.agent.cli.CommandLines;
 import dev.branchboot.agent.AgentMain;
 import dev.branchboot.qcow2.testing.ConformanceImages;
-import java.io.PrintWriter;
-import java.io.StringWriter;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -16,10 +15,9 @@ import org.junit.jupiter.api.Test;
 class InfoCommandTest {
 
     private static String run(String... args) {
-        StringWriter out = new StringWriter();
-        picocli.CommandLine cl = CommandLines.create(new AgentMain());
-        cl.setOut(new PrintWriter(out));
-        assertEquals(0, cl.execute(args));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(0, AgentMain.run(new PrintStream(out, true), new PrintStream(err, true), args), err.toString());
         return out.toString();
     }
 
