@@ -1,21 +1,23 @@
 package dev.branchboot.qcow2;
 
+import java.nio.ByteBuffer;
+import java.util.zip.DataFormatException;
+
 /**
  * Decompresses one compressed cluster. The input may carry trailing bytes after the compressed
  * stream (padding to a sector, or the start of the next cluster): a decompressor stops after
- * exactly {@code outputLength} bytes of output and never looks at the input past that point.
- * Instances are safe for concurrent use.
+ * exactly {@code output.remaining()} bytes of output and never looks at the input past that point.
+ * Heap and direct buffers are both accepted. Instances are safe for concurrent use.
  */
 public interface ClusterDecompressor {
 
     /**
-     * Decompresses {@code input[inOff, inOff+inLen)} into exactly {@code outputLength} bytes at
-     * {@code output[outOff]}.
+     * Decompresses from {@code input}'s position (up to its limit) until {@code output} is full.
+     * Positions of both buffers are left unspecified.
      *
-     * @throws java.util.zip.DataFormatException when the input is malformed or ends too early
+     * @throws DataFormatException when the input is malformed or ends too early
      */
-    void decompress(byte[] input, int inOff, int inLen, byte[] output, int outOff, int outputLength)
-            throws java.util.zip.DataFormatException;
+    void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException;
 
     /** The decompressor for an image's compression type. */
     static ClusterDecompressor of(CompressionType type) {

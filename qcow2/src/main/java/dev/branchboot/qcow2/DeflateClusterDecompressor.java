@@ -1,5 +1,6 @@
 package dev.branchboot.qcow2;
 
+import java.nio.ByteBuffer;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
 
@@ -17,15 +18,15 @@ final class DeflateClusterDecompressor implements ClusterDecompressor {
     }
 
     @Override
-    public void decompress(byte[] input, int inOff, int inLen, byte[] output, int outOff, int outputLength)
-            throws DataFormatException {
+    public void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException {
         Inflater inflater = INFLATERS.get();
         inflater.reset();
-        inflater.setInput(input, inOff, inLen);
+        inflater.setInput(input);
+        int outputLength = output.remaining();
         int produced = 0;
         int idle = 0;
         while (produced < outputLength) {
-            int n = inflater.inflate(output, outOff + produced, outputLength - produced);
+            int n = inflater.inflate(output);
             if (n == 0) {
                 if (inflater.needsDictionary()) {
                     throw new DataFormatException("deflate stream asks for a preset dictionary");

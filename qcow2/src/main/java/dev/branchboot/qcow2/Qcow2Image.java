@@ -350,7 +350,10 @@ public final class Qcow2Image implements VirtualDisk {
             return;
         }
         missing.sort((a, b) -> Long.compare(a.host(), b.host()));
-        List<Runnable> work = new ArrayList<>(missing.size());
+        // Group pieces whose stored bytes lie close together into one source read each, and handle
+        // the groups in batches so that the stored bytes in memory stay bounded for any request.
+        List<StoredGroup> groups = new ArrayList<>();
+        long batchBytes = 0;
         int i = 0;
         while (i < missing.size()) {
             long start = missing.get(i).host();
@@ -368,27 +371,55 @@ public final class Qcow2Image implements VirtualDisk {
             // A compressed cluster may be stored right at the end of the file, and its sector-rounded
             // length run past it: the missing tail is padding, not data.
             long readEnd = Math.min(end, fileSize);
-            byte[] stored = new byte[(int) (readEnd - start)];
-            source.readFully(start, ByteBuffer.wrap(stored));
-            for (int k = i; k < j; k++) {
-                CompressedPiece piece = missing.get(k);
-                int inOffset = (int) (piece.host() - start);
-                int inLength = (int) Math.min(piece.storedLength(), readEnd - piece.host());
-                work.add(() -> decompressInto(piece, stored, inOffset, inLength, dst));
-            }
+            groups.add(new StoredGroup(start, readEnd, i, j));
+            batchBytes += readEnd - start;
             i = j;
+            if (batchBytes >= MAX_BATCH_READ || i == missing.size()) {
+                readAndDecompress(missing, groups, (int) batchBytes, dst);
+                groups.clear();
+                batchBytes = 0;
+            }
+        }
+    }
+
+    /** Stored bytes {@code [start, readEnd)} of the file holding pieces {@code first..last-1}. */
+    private record StoredGroup(long start, long readEnd, int first, int last) {
+    }
+
+    private void readAndDecompress(List<CompressedPiece> missing, List<StoredGroup> groups, int totalBytes, ByteBuffer dst)
+            throws IOException {
+        // The stored bytes take the output's kind of buffer so that libzstd can work on both directly.
+        ByteBuffer stored = dst.isDirect() ? StoredBuffers.direct(totalBytes) : ByteBuffer.allocate(totalBytes);
+        List<Runnable> work = new ArrayList<>();
+        int at = 0;
+        for (StoredGroup group : groups) {
+            int length = (int) (group.readEnd() - group.start());
+            source.readFully(group.start(), stored.slice(at, length));
+            for (int k = group.first(); k < group.last(); k++) {
+                CompressedPiece piece = missing.get(k);
+                int inLength = (int) Math.min(piece.storedLength(), group.readEnd() - piece.host());
+                ByteBuffer input = stored.slice(at + (int) (piece.host() - group.start()), inLength);
+                work.add(() -> decompressInto(piece, input, dst));
+            }
+            at += length;
         }
         runAll(work);
     }
 
-    private void decompressInto(CompressedPiece piece, byte[] stored, int inOffset, int inLength, ByteBuffer dst) {
-        boolean whole = piece.inCluster() == 0 && piece.length() == clusterSize && dst.hasArray();
+    private void decompressInto(CompressedPiece piece, ByteBuffer input, ByteBuffer dst) {
         try {
-            if (whole) {
-                decompressor.decompress(stored, inOffset, inLength, dst.array(), dst.arrayOffset() + piece.dstIndex(), clusterSize);
+            if (piece.inCluster() == 0 && piece.length() == clusterSize) {
+                decompressor.decompress(input, dst.slice(piece.dstIndex(), clusterSize));
             } else {
+                // Part of a cluster: keep the whole cluster, as the next read likely wants the rest.
                 byte[] cluster = new byte[clusterSize];
-                decompressor.decompress(stored, inOffset, inLength, cluster, 0, clusterSize);
+                if (input.isDirect()) {
+                    ByteBuffer scratch = StoredBuffers.scratch(clusterSize);
+                    decompressor.decompress(input, scratch);
+                    scratch.get(0, cluster);
+                } else {
+                    decompressor.decompress(input, ByteBuffer.wrap(cluster));
+                }
                 dst.put(piece.dstIndex(), cluster, piece.inCluster(), piece.length());
                 clusters.put(piece.entry(), cluster);
             }

@@ -2,6 +2,7 @@ package dev.branchboot.qcow2;
 
 import com.github.luben.zstd.ZstdDecompressCtx;
 import com.github.luben.zstd.ZstdException;
+import java.nio.ByteBuffer;
 import java.util.zip.DataFormatException;
 
 /**
@@ -27,32 +28,47 @@ final class ZstdClusterDecompressor implements ClusterDecompressor {
     }
 
     @Override
-    public void decompress(byte[] input, int inOff, int inLen, byte[] output, int outOff, int outputLength)
-            throws DataFormatException {
+    public void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException {
         ZstdDecompressCtx ctx = CONTEXTS.get();
-        int pos = inOff;
-        int end = inOff + inLen;
+        int pos = input.position();
+        int end = input.limit();
+        int outputLength = output.remaining();
         int produced = 0;
         while (produced < outputLength) {
             int frameLength = frameLength(input, pos, end);
             int magic = littleEndianInt(input, pos);
             if ((magic & SKIPPABLE_MAGIC_MASK) != SKIPPABLE_MAGIC) {
                 try {
-                    produced += ctx.decompressByteArray(output, outOff + produced, outputLength - produced,
-                            input, pos, frameLength);
+                    produced += decompressFrame(ctx, input, pos, frameLength, output, output.position() + produced,
+                            outputLength - produced);
                 } catch (ZstdException e) {
-                    throw new DataFormatException("zstd frame at input byte " + (pos - inOff) + ": " + e.getMessage());
+                    throw new DataFormatException("zstd frame at input byte " + (pos - input.position()) + ": " + e.getMessage());
                 }
             }
             pos += frameLength;
         }
     }
 
+    private static int decompressFrame(ZstdDecompressCtx ctx, ByteBuffer in, int inPos, int inLength, ByteBuffer out, int outPos,
+                                       int outLength) {
+        if (in.isDirect() && out.isDirect()) {
+            return ctx.decompressDirectByteBuffer(out, outPos, outLength, in, inPos, inLength);
+        }
+        if (in.hasArray() && out.hasArray()) {
+            return ctx.decompressByteArray(out.array(), out.arrayOffset() + outPos, outLength,
+                    in.array(), in.arrayOffset() + inPos, inLength);
+        }
+        // Mixed kinds: bring the (smaller) compressed frame over to the output's kind.
+        ByteBuffer copy = out.isDirect() ? ByteBuffer.allocateDirect(inLength) : ByteBuffer.allocate(inLength);
+        copy.put(0, in, inPos, inLength);
+        return decompressFrame(ctx, copy, 0, inLength, out, outPos, outLength);
+    }
+
     /**
      * The exact length of the frame starting at {@code pos}, checked to lie before {@code end}.
      * Package-private for tests.
      */
-    static int frameLength(byte[] in, int pos, int end) throws DataFormatException {
+    static int frameLength(ByteBuffer in, int pos, int end) throws DataFormatException {
         require(in, pos, 4, end, "frame magic");
         int magic = littleEndianInt(in, pos);
         if ((magic & SKIPPABLE_MAGIC_MASK) == SKIPPABLE_MAGIC) {
@@ -69,7 +85,7 @@ final class ZstdClusterDecompressor implements ClusterDecompressor {
         }
         int p = pos + 4;
         require(in, p, 1, end, "frame header");
-        int descriptor = in[p] & 0xFF;
+        int descriptor = in.get(p) & 0xFF;
         int fcsFlag = descriptor >>> 6;
         boolean singleSegment = (descriptor & 0x20) != 0;
         boolean checksum = (descriptor & 0x04) != 0;
@@ -95,7 +111,7 @@ final class ZstdClusterDecompressor implements ClusterDecompressor {
         };
         while (true) {
             require(in, p, 3, end, "block header");
-            int header = (in[p] & 0xFF) | (in[p + 1] & 0xFF) << 8 | (in[p + 2] & 0xFF) << 16;
+            int header = (in.get(p) & 0xFF) | (in.get(p + 1) & 0xFF) << 8 | (in.get(p + 2) & 0xFF) << 16;
             p += 3;
             boolean last = (header & 1) != 0;
             int type = (header >>> 1) & 3;
@@ -117,13 +133,13 @@ final class ZstdClusterDecompressor implements ClusterDecompressor {
         return p - pos;
     }
 
-    private static void require(byte[] in, int pos, int length, int end, String what) throws DataFormatException {
+    private static void require(ByteBuffer in, int pos, int length, int end, String what) throws DataFormatException {
         if (pos < 0 || length < 0 || (long) pos + length > end) {
             throw new DataFormatException("zstd " + what + " runs past the end of the compressed data");
         }
     }
 
-    private static int littleEndianInt(byte[] in, int pos) {
-        return (in[pos] & 0xFF) | (in[pos + 1] & 0xFF) << 8 | (in[pos + 2] & 0xFF) << 16 | (in[pos + 3] & 0xFF) << 24;
+    private static int littleEndianInt(ByteBuffer in, int pos) {
+        return (in.get(pos) & 0xFF) | (in.get(pos + 1) & 0xFF) << 8 | (in.get(pos + 2) & 0xFF) << 16 | (in.get(pos + 3) & 0xFF) << 24;
     }
 }

@@ -44,7 +44,7 @@ final class DiskCopier {
         this.progress = progress;
     }
 
-    /** Receives the data chunks in disk order. */
+    /** Receives the data chunks: on the reader threads when {@code parallel}, else in disk order on the caller's. */
     private interface ChunkSink {
         void accept(long offset, ByteBuffer data) throws IOException;
     }
@@ -70,7 +70,8 @@ final class DiskCopier {
         try {
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
-                copy((offset, data) -> {
+                // Positional writes need no order, so each reader writes its own chunk.
+                copy(true, (offset, data) -> {
                     while (data.hasRemaining()) {
                         channel.write(data, offset + data.position());
                     }
@@ -94,7 +95,7 @@ final class DiskCopier {
     /** Writes every byte of the disk, holes as zeros, to {@code out} in order. */
     void copyToStream(WritableByteChannel out) throws IOException {
         long[] written = {0};
-        copy((offset, data) -> {
+        copy(false, (offset, data) -> {
             writeZeros(out, offset - written[0]);
             while (data.hasRemaining()) {
                 out.write(data);
@@ -115,7 +116,7 @@ final class DiskCopier {
         }
     }
 
-    private void copy(ChunkSink sink) throws IOException {
+    private void copy(boolean parallelSink, ChunkSink sink) throws IOException {
         AtomicInteger threadNumber = new AtomicInteger();
         ExecutorService readers = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "cat-reader-" + threadNumber.incrementAndGet());
@@ -138,15 +139,21 @@ final class DiskCopier {
                     while (pos < extent.end()) {
                         long chunkEnd = Math.min(extent.end(), (pos / chunkSize + 1) * chunkSize);
                         if (inFlight.size() >= maxInFlight) {
-                            spare.add(drainOne(inFlight, offsets, sink, size));
+                            spare.add(drainOne(inFlight, offsets, parallelSink ? null : sink, size));
                         }
-                        ByteBuffer buffer = spare.isEmpty() ? ByteBuffer.allocate(chunkSize) : spare.poll();
+                        // Direct buffers: the channel writes them without another copy.
+                        ByteBuffer buffer = spare.isEmpty() ? ByteBuffer.allocateDirect(chunkSize) : spare.poll();
                         buffer.clear().limit((int) (chunkEnd - pos));
                         long chunkOffset = pos;
                         offsets.add(chunkOffset);
                         inFlight.add(readers.submit(() -> {
                             disk.read(chunkOffset, buffer);
-                            return buffer.flip();
+                            buffer.flip();
+                            if (parallelSink) {
+                                sink.accept(chunkOffset, buffer);
+                                buffer.rewind();
+                            }
+                            return buffer;
                         }));
                         pos = chunkEnd;
                     }
@@ -154,7 +161,7 @@ final class DiskCopier {
                 progress.update(window + windowLength - (inFlight.isEmpty() ? 0 : windowLength), size);
             }
             while (!inFlight.isEmpty()) {
-                drainOne(inFlight, offsets, sink, size);
+                drainOne(inFlight, offsets, parallelSink ? null : sink, size);
             }
             progress.update(size, size);
         } finally {
@@ -162,6 +169,7 @@ final class DiskCopier {
         }
     }
 
+    /** Waits for the oldest chunk and hands it to {@code sink} (unless the reader already wrote it). */
     private ByteBuffer drainOne(ArrayDeque<Future<ByteBuffer>> inFlight, ArrayDeque<Long> offsets, ChunkSink sink, long size)
             throws IOException {
         long offset = offsets.poll();
@@ -184,7 +192,9 @@ final class DiskCopier {
             }
             throw new IOException("reading " + disk.name() + " at " + offset + " failed", cause);
         }
-        sink.accept(offset, data);
+        if (sink != null) {
+            sink.accept(offset, data);
+        }
         progress.update(offset + data.limit(), size);
         return data;
     }

@@ -115,6 +115,22 @@ public final class ConformanceImages {
         }
     }
 
+    /**
+     * Writes mixed disk-like content for benchmarks: {@code FILE SIZE_IN_MIB SEED}, or builds the
+     * conformance set with {@code --build}.
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length == 1 && args[0].equals("--build")) {
+            System.out.println(all().size() + " images in " + directory());
+            return;
+        }
+        if (args.length != 3) {
+            System.err.println("usage: ConformanceImages FILE SIZE_IN_MIB SEED | --build");
+            System.exit(2);
+        }
+        writeMixedContent(Path.of(args[0]), Long.parseLong(args[1]) * MIB, Long.parseLong(args[2]));
+    }
+
     /** Runs a command, failing with its output when it exits non-zero. */
     public static String run(Path workDir, String... command) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true);

@@ -1,0 +1,35 @@
+package dev.branchboot.qcow2;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Per-thread direct buffers reused across reads: allocating direct memory is slow and its release
+ * waits for the garbage collector, so a thread keeps one buffer for stored (compressed) bytes and
+ * one cluster-sized scratch buffer, each grown as needed.
+ */
+final class StoredBuffers {
+    private static final ThreadLocal<ByteBuffer> STORED = new ThreadLocal<>();
+    private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
+
+    private StoredBuffers() {
+    }
+
+    /** A direct buffer of exactly {@code length} bytes, valid until this thread asks again. */
+    static ByteBuffer direct(int length) {
+        return sized(STORED, length);
+    }
+
+    /** A direct cluster buffer of exactly {@code length} bytes for decompression on this thread. */
+    static ByteBuffer scratch(int length) {
+        return sized(SCRATCH, length);
+    }
+
+    private static ByteBuffer sized(ThreadLocal<ByteBuffer> holder, int length) {
+        ByteBuffer buffer = holder.get();
+        if (buffer == null || buffer.capacity() < length) {
+            buffer = ByteBuffer.allocateDirect(Math.max(length, 64 * 1024));
+            holder.set(buffer);
+        }
+        return buffer.clear().limit(length).slice();
+    }
+}

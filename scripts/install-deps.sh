@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that branchboot's tests, benchmarks and quick start use, when missing.
+# Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+packages=(
+  qemu-utils        # qemu-img, qemu-io, qemu-nbd: make test images and read them as the reference
+  qemu-block-extra  # qemu's http block driver, the peer of the HTTP tests
+  libnbd-bin        # nbdcopy, nbdinfo: NBD clients for the export tests
+  python3-libnbd    # libnbd from Debian's /usr/bin/python3, for protocol tests
+  nbdkit            # nbdkit curl, a peer in benchmarks
+  nbdfuse fuse3 fuse2fs e2fsprogs  # mount a filesystem from an export without a kernel nbd module
+  netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
+  nginx             # a real HTTP origin for integration tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  sudo="sudo"
+fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
