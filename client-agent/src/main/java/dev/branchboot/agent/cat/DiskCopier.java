@@ -158,7 +158,10 @@ final class DiskCopier {
                         pos = chunkEnd;
                     }
                 }
-                progress.update(window + windowLength - (inFlight.isEmpty() ? 0 : windowLength), size);
+                if (inFlight.isEmpty()) {
+                    // Nothing pending: everything up to here was holes or is written.
+                    progress.update(window + windowLength, size);
+                }
             }
             while (!inFlight.isEmpty()) {
                 drainOne(inFlight, offsets, parallelSink ? null : sink, size);
