@@ -80,7 +80,7 @@ final class InfoReport {
             json.put("cluster-size", h.clusterSize());
         }
         json.put("format", info.format());
-        json.put("actual-size", info.fileSize());
+        json.put("file-length", info.fileSize());
         if (h != null) {
             json.put("dirty-flag", h.dirty());
             Map<String, Object> data = new LinkedHashMap<>();
