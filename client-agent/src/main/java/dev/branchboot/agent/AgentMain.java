@@ -3,6 +3,7 @@ package dev.branchboot.agent;
 import dev.branchboot.agent.cat.CatCommand;
 import dev.branchboot.agent.cli.CommandLines;
 import dev.branchboot.agent.info.InfoCommand;
+import dev.branchboot.agent.serve.ServeCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = CommandLines.Version.class,
         description = "Reads QCOW2 disk images (compressed, sparse, with backing files) and exports them.",
-        subcommands = {InfoCommand.class, CatCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, CatCommand.class, ServeCommand.class, CommandLine.HelpCommand.class})
 public final class AgentMain {
 
     /** Runs the command line and exits with its status: 0 success, 1 failure, 2 bad usage. */
