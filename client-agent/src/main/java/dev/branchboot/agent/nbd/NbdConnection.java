@@ -197,14 +197,14 @@ final class NbdConnection implements Runnable {
         if (r.type == CMD_FLUSH) {
             return null;
         }
+        if ((r.type == CMD_READ || r.type == CMD_WRITE) && r.length > MAX_PAYLOAD) {
+            int errno = r.type == CMD_READ && session.structuredReplies() ? EOVERFLOW : EINVAL;
+            return errno + ":request of " + r.length + " bytes exceeds the maximum payload of " + MAX_PAYLOAD;
+        }
         long size = device.size();
         if (r.offset < 0 || r.offset > size || r.length > size - r.offset) {
             int errno = r.type == CMD_WRITE || r.type == CMD_WRITE_ZEROES ? ENOSPC : EINVAL;
             return errno + ":range " + Long.toUnsignedString(r.offset) + "+" + r.length + " is outside the export of " + size + " bytes";
-        }
-        if ((r.type == CMD_READ || r.type == CMD_WRITE) && r.length > MAX_PAYLOAD) {
-            int errno = r.type == CMD_READ && session.structuredReplies() ? EOVERFLOW : EINVAL;
-            return errno + ":request of " + r.length + " bytes exceeds the maximum payload of " + MAX_PAYLOAD;
         }
         if (r.type == CMD_BLOCK_STATUS) {
             if (!session.baseAllocation()) {
