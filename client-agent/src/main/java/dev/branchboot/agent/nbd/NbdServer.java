@@ -48,6 +48,16 @@ public final class NbdServer implements AutoCloseable {
         /** 16 workers, 128 MiB of buffers, 64 connections. */
         public static final Limits DEFAULTS = new Limits(16, 128 << 20, 64);
 
+        /**
+         * Defaults scaled to a heap of {@code maxHeap} bytes: buffers get a quarter of it, at least
+         * one maximal request and at most 128 MiB, so a small {@code -Xmx} is not exhausted by
+         * requests in flight.
+         */
+        public static Limits forHeap(long maxHeap) {
+            long buffers = Math.max(NbdProtocol.MAX_PAYLOAD, Math.min(128L << 20, maxHeap / 4));
+            return new Limits(DEFAULTS.workers(), (int) buffers, DEFAULTS.maxConnections());
+        }
+
         /** Validates the limits: the budget must hold at least one maximal request. */
         public Limits {
             if (workers < 1 || maxConnections < 1) {

@@ -106,7 +106,15 @@ public final class ServeCommand implements Callable<Integer> {
                 case NONE -> {
                 }
             }
-            server = new NbdServer(new NbdExport(name, device), NbdServer.Limits.DEFAULTS);
+            NbdServer.Limits limits = NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory());
+            long needed = (cow.kind() == CowSpec.Kind.RAM ? cow.ramBytes() : 0) + cacheSize + l2 + limits.bufferBytes();
+            if (needed > Runtime.getRuntime().maxMemory()) {
+                // The overlay fills lazily, so this only bites once the PC has written a lot; say so now.
+                LOG.warning("the RAM overlay, caches and request buffers may need " + ByteSizes.format(needed)
+                        + " but the JVM heap is limited to " + ByteSizes.format(Runtime.getRuntime().maxMemory())
+                        + "; raise -Xmx or lower --cow ram:SIZE / --cache-size");
+            }
+            server = new NbdServer(new NbdExport(name, device), limits);
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
             SocketAddress bound = server.listen(listen.address());
