@@ -181,4 +181,26 @@ class QemuIoIT {
             assertEquals(0, agent.terminate(), agent.log());
         }
     }
+
+    @Test
+    void qemuImgConvertAndNbdcopyWriteWholeDisksOntoTheExport() throws Exception {
+        TestImage image = ConformanceImages.named("zlib-64k");
+        TestImage source = ConformanceImages.named("zero-clusters"); // 4 MiB with zero runs: WRITE_ZEROES, FAST_ZERO
+        Path raw = dir.resolve("mixed.raw");
+        ConformanceImages.writeMixedContent(raw, image.virtualSize(), 99);
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), "--image", image.image().toString(),
+                "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "ram:256M")) {
+            Model model = new Model(Files.readAllBytes(image.reference()));
+            byte[] written = Files.readAllBytes(source.reference());
+            System.arraycopy(written, 0, model.bytes, 0, written.length);
+            Tools.run(dir, "qemu-img", "convert", "-n", "-f", "qcow2", "-O", "raw", source.image().toString(), agent.uri(""));
+            assertExportMatches(dir, agent.uri(""), model);
+
+            Tools.run(dir, "nbdcopy", raw.toString(), agent.uri(""));
+            Path back = dir.resolve("back.raw");
+            Tools.run(dir, "nbdcopy", agent.uri(""), back.toString());
+            assertEquals(-1, ByteComparison.firstDifference(raw, back));
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+    }
 }
