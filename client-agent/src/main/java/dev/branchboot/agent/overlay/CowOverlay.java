@@ -231,6 +231,9 @@ public final class CowOverlay extends BlockDeviceFilter {
                 changes++;
                 src.position(src.limit());
                 return;
+            } catch (DeviceFullException e) {
+                logFull(e.getMessage());
+                throw e;
             } finally {
                 lock.writeLock().unlock();
             }
@@ -238,14 +241,19 @@ public final class CowOverlay extends BlockDeviceFilter {
     }
 
     private DeviceFullException full(long offset, long length) {
-        long now = System.nanoTime();
-        String cause = store.describe() + " is full (" + states.dataBlocks() * BLOCK_SIZE + " bytes stored); "
+        String cause = "write of " + length + " bytes does not fit: " + store.describe() + " is full ("
+                + states.dataBlocks() * BLOCK_SIZE + " bytes stored); "
                 + "writes fail with ENOSPC until blocks are trimmed; give --cow a larger size or use a file overlay";
+        return new DeviceFullException(name(), offset, cause);
+    }
+
+    /** Says in the log why writes fail with ENOSPC, at most every ten seconds (the kernel retries a lot). */
+    private void logFull(String message) {
+        long now = System.nanoTime();
         if (now - lastFullLog >= FULL_LOG_INTERVAL_NANOS) {
             lastFullLog = now;
-            LOG.warning(name() + ": write of " + length + " bytes at offset " + offset + " refused: " + cause);
+            LOG.warning(message);
         }
-        return new DeviceFullException(name(), offset, cause);
     }
 
     @Override

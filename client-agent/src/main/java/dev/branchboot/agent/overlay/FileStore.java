@@ -1,5 +1,6 @@
 package dev.branchboot.agent.overlay;
 
+import dev.branchboot.agent.blockdev.DeviceFullException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -137,8 +138,18 @@ final class FileStore implements OverlayStore {
         while (src.hasRemaining()) {
             int n = Math.min(src.remaining(), MAX_PIECE);
             ByteBuffer piece = src.slice(src.position(), n);
-            while (piece.hasRemaining()) {
-                data.write(piece, position + piece.position());
+            try {
+                while (piece.hasRemaining()) {
+                    data.write(piece, position + piece.position());
+                }
+            } catch (IOException e) {
+                // The JDK reports ENOSPC/EDQUOT only in the message; NBD needs it as ENOSPC, not EIO.
+                String m = String.valueOf(e.getMessage());
+                if (m.contains("No space left") || m.contains("Disk quota exceeded") || m.contains("File too large")) {
+                    throw new DeviceFullException(dataPath.toString(), position,
+                            "the filesystem holding the overlay file is full (" + m + ")");
+                }
+                throw e;
             }
             src.position(src.position() + n);
             position += n;
