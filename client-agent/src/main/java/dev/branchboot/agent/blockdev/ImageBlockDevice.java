@@ -1,6 +1,7 @@
 package dev.branchboot.agent.blockdev;
 
 import dev.branchboot.qcow2.Extent;
+import dev.branchboot.qcow2.Qcow2Image;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,11 +21,18 @@ public final class ImageBlockDevice implements BlockDevice {
     /** A CACHE request warms at most this much, so a hint cannot keep a worker busy for long. */
     static final long MAX_PREFETCH = 32L << 20;
 
+    /** One block-status query looks at most this many clusters, so its extent list stays small. */
+    static final long MAX_STATUS_CLUSTERS = 1 << 16;
+
     private final VirtualDisk disk;
+    private final long maxStatusLength;
 
     /** Adapts {@code disk}; closing this device closes it. */
     public ImageBlockDevice(VirtualDisk disk) {
         this.disk = disk;
+        this.maxStatusLength = disk instanceof Qcow2Image q
+                ? q.header().clusterSize() * MAX_STATUS_CLUSTERS
+                : Long.MAX_VALUE; // a raw image is one extent however long
     }
 
     @Override
@@ -76,7 +84,7 @@ public final class ImageBlockDevice implements BlockDevice {
 
     @Override
     public List<Extent> blockStatus(long offset, long length) throws IOException {
-        return disk.extents(offset, length);
+        return disk.extents(offset, Math.min(length, maxStatusLength));
     }
 
     @Override
