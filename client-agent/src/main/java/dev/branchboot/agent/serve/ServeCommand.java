@@ -94,7 +94,7 @@ public final class ServeCommand implements Callable<Integer> {
             String overlay = "no overlay (read-only)";
             switch (cow.kind()) {
                 case RAM -> {
-                    CowOverlay o = CowOverlay.inRam(device, cow.ramBytes());
+                    CowOverlay o = CowOverlay.inRam(device, ramOverlayBytes(l2));
                     device = o;
                     overlay = o.describe();
                 }
@@ -107,13 +107,6 @@ public final class ServeCommand implements Callable<Integer> {
                 }
             }
             NbdServer.Limits limits = NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory());
-            long needed = (cow.kind() == CowSpec.Kind.RAM ? cow.ramBytes() : 0) + cacheSize + l2 + limits.bufferBytes();
-            if (needed > Runtime.getRuntime().maxMemory()) {
-                // The overlay fills lazily, so this only bites once the PC has written a lot; say so now.
-                LOG.warning("the RAM overlay, caches and request buffers may need " + ByteSizes.format(needed)
-                        + " but the JVM heap is limited to " + ByteSizes.format(Runtime.getRuntime().maxMemory())
-                        + "; raise -Xmx or lower --cow ram:SIZE / --cache-size");
-            }
             server = new NbdServer(new NbdExport(name, device), limits);
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
@@ -147,6 +140,27 @@ public final class ServeCommand implements Callable<Integer> {
             }
             decompress.shutdownNow();
         }
+    }
+
+    /**
+     * The RAM overlay's size, clamped to what the heap can hold next to the caches and request
+     * buffers: a full overlay answers ENOSPC, an overgrown heap would kill the JVM and the PC's
+     * root filesystem with it.
+     */
+    private long ramOverlayBytes(long l2Bytes) {
+        long heap = Runtime.getRuntime().maxMemory();
+        long reserved = cacheSize + l2Bytes + NbdServer.Limits.forHeap(heap).bufferBytes() + (32L << 20);
+        long fits = Math.max(0, heap - reserved) / 10 * 9; // leave the garbage collector room to work
+        if (cow.ramBytes() <= fits) {
+            return cow.ramBytes();
+        }
+        if (fits < (16L << 20)) {
+            throw new IllegalArgumentException("the JVM heap (" + ByteSizes.format(heap) + ") is too small for a RAM overlay next to "
+                    + ByteSizes.format(reserved) + " of caches and buffers; raise -Xmx, lower --cache-size, or use --cow file:PATH");
+        }
+        LOG.warning("RAM overlay limited to " + ByteSizes.format(fits) + " instead of " + ByteSizes.format(cow.ramBytes())
+                + ": that is what the JVM heap (" + ByteSizes.format(heap) + ") holds next to the caches; raise -Xmx for more");
+        return fits;
     }
 
     /** Written under a temporary name and renamed, so a script never reads half of it. */
