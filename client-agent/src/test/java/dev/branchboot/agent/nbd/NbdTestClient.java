@@ -7,12 +7,12 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 
@@ -31,9 +31,34 @@ public final class NbdTestClient implements Closeable {
 
     private NbdTestClient(SocketChannel ch) {
         this.ch = ch;
-        this.in = new DataInputStream(Channels.newInputStream(ch));
-        OutputStream raw = Channels.newOutputStream(ch);
-        this.out = new DataOutputStream(raw);
+        // Not Channels.newInputStream/newOutputStream: both lock the channel's blockingLock, so a
+        // thread blocked reading replies would stop another thread from sending requests.
+        this.in = new DataInputStream(new java.io.BufferedInputStream(new InputStream() {
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                return len == 0 ? 0 : ch.read(ByteBuffer.wrap(b, off, len));
+            }
+        }, 65536));
+        this.out = new DataOutputStream(new java.io.BufferedOutputStream(new OutputStream() {
+            @Override
+            public void write(int b) throws IOException {
+                write(new byte[] {(byte) b}, 0, 1);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                ByteBuffer buf = ByteBuffer.wrap(b, off, len);
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+            }
+        }, 65536));
     }
 
     public static NbdTestClient connect(SocketAddress address) throws IOException {

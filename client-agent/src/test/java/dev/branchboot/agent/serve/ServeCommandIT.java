@@ -83,4 +83,56 @@ class ServeCommandIT {
             assertEquals(0, again.terminate(), again.log());
         }
     }
+
+    @Test
+    void sigtermDuringAStreamOfWritesAnswersWhatItReadAndKeepsEveryAcknowledgedWrite() throws Exception {
+        TestImage image = ConformanceImages.named("zlib-64k");
+        Path socket = dir.resolve("nbd.sock");
+        String[] args = {"--image", image.image().toString(), "--listen", "unix:" + socket, "--cow", "file:" + dir.resolve("pc.cow")};
+        int writes = 120;
+        int length = 65536;
+        java.util.Set<Long> acknowledged = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), args);
+             NbdTestClient c = NbdTestClient.connect(UnixDomainSocketAddress.of(socket))) {
+            c.open("", false);
+            Thread sender = new Thread(() -> {
+                try {
+                    for (long i = 0; i < writes; i++) {
+                        byte[] data = new byte[length];
+                        java.util.Arrays.fill(data, (byte) (i + 1));
+                        c.request(0, 1, i + 1, i * length, length, data);
+                    }
+                } catch (java.io.IOException e) {
+                    // the agent stopped reading and closed: expected once SIGTERM arrives
+                }
+            });
+            sender.start();
+            boolean signalled = false;
+            try {
+                while (true) {
+                    NbdTestClient.Reply r = c.reply();
+                    assertEquals(0, r.error(), "every request the agent read is answered, and successfully");
+                    acknowledged.add(r.cookie());
+                    if (!signalled) {
+                        agent.terminate(); // returns once the agent has drained and exited
+                        signalled = true;
+                    }
+                }
+            } catch (java.io.IOException end) {
+                // the agent closed the connection after draining
+            }
+            sender.join();
+            assertTrue(signalled && !acknowledged.isEmpty());
+        }
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), args);
+             NbdTestClient c = NbdTestClient.connect(UnixDomainSocketAddress.of(socket))) {
+            c.open("", false);
+            for (long cookie : acknowledged) {
+                byte[] expected = new byte[length];
+                java.util.Arrays.fill(expected, (byte) cookie);
+                assertArrayEquals(expected, c.simpleRead((cookie - 1) * length, length), "acknowledged write " + cookie);
+            }
+            agent.terminate();
+        }
+    }
 }
