@@ -376,7 +376,8 @@ final class NbdConnection implements Runnable {
         int errno = Integer.parseInt(error.substring(0, colon));
         String message = error.substring(colon + 1);
         LOG.fine(() -> peer + ": " + r + " refused: " + message);
-        if (r.type == CMD_READ && session.structuredReplies()) {
+        if (session.structuredReplies()) {
+            // Required for READ; for the rest the spec prefers it, since the chunk carries the message.
             byte[] msg = truncate(message);
             ByteBuffer payload = ByteBuffer.allocate(6 + msg.length).putInt(errno).putShort((short) msg.length).put(msg).flip();
             chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_ERROR, payload);

@@ -241,9 +241,9 @@ public final class CowOverlay extends BlockDeviceFilter {
     }
 
     private DeviceFullException full(long offset, long length) {
-        String cause = "write of " + length + " bytes does not fit: " + store.describe() + " is full ("
-                + states.dataBlocks() * BLOCK_SIZE + " bytes stored); "
-                + "writes fail with ENOSPC until blocks are trimmed; give --cow a larger size or use a file overlay";
+        String cause = "write of " + length + " bytes does not fit in the " + store.describe() + ", which holds "
+                + states.dataBlocks() * BLOCK_SIZE + " bytes already; "
+                + "new writes fail with ENOSPC until blocks are trimmed; give --cow ram a larger size or use --cow file:PATH";
         return new DeviceFullException(name(), offset, cause);
     }
 
