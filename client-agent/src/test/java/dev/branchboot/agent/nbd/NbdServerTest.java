@@ -393,4 +393,41 @@ class NbdServerTest {
             assertTrue(good.closedByServer());
         }
     }
+
+    @Test
+    void dfCacheFuaAndRangeErrorsOfOtherCommands() throws IOException {
+        try (NbdTestClient c = client()) {
+            c.open("disk", true);
+            // DF: one content chunk for the whole range, even across holes.
+            c.request(4, 0, 1, 1000, 300_000, null);
+            Reply r = c.reply();
+            assertEquals(1, r.type());
+            assertTrue(r.done(), "DF: a single chunk");
+            ByteBuffer p = ByteBuffer.wrap(r.payload());
+            assertEquals(1000, p.getLong());
+            byte[] data = new byte[p.remaining()];
+            p.get(data);
+            assertArrayEquals(Arrays.copyOfRange(image.bytes(), 1000, 301_000), data);
+            c.request(0, 5, 2, 0, SIZE, null);
+            assertEquals(0, c.reply().error(), "CACHE");
+            c.request(1, 0, 3, 0, 10, null);
+            c.request(1, 3, 4, 0, 0, null);
+            Reply first = c.reply();
+            Reply second = c.reply();
+            assertEquals(0, first.error(), "FUA on READ and FLUSH is accepted");
+            assertEquals(0, second.error());
+            if (first.cookie() == 3 && !first.done() || second.cookie() == 3 && !second.done()) {
+                throw new AssertionError("a 10-byte read is one chunk");
+            }
+            c.request(0, 4, 5, SIZE - 1, 2, null);
+            assertEquals(22, c.reply().error(), "TRIM past the end");
+            c.request(0, 6, 6, SIZE, 1, null);
+            assertEquals(28, c.reply().error(), "WRITE_ZEROES past the end");
+            c.request(0, 5, 7, SIZE, 1, null);
+            assertEquals(22, c.reply().error(), "CACHE past the end");
+            c.request(2, 1, 8, 0, 4, new byte[4]);
+            assertEquals(22, c.reply().error(), "NO_HOLE is only for WRITE_ZEROES");
+            assertArrayEquals(Arrays.copyOfRange(image.bytes(), 0, 4), c.structuredRead(0, 4, 9), "and the refused write changed nothing");
+        }
+    }
 }
