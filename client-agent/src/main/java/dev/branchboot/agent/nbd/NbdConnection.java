@@ -30,6 +30,7 @@ final class NbdConnection implements Runnable {
     private final ReplyWriter replies;
     private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
     private final long createdNanos = System.nanoTime();
+    private volatile long partialSinceNanos;
     private volatile boolean handshakeDone;
     private volatile boolean closing;
 
@@ -72,9 +73,11 @@ final class NbdConnection implements Runnable {
         ByteBuffer header = ByteBuffer.allocate(28);
         while (!closing) {
             header.clear();
-            if (!Wire.readMessageStart(ch, header)) {
+            if (ch.read(header) < 0) {
                 return;
             }
+            partialSinceNanos = System.nanoTime(); // a message has started: it must be finished
+            Wire.readFully(ch, header);
             header.flip();
             int magic = header.getInt();
             int flags = Short.toUnsignedInt(header.getShort());
@@ -96,12 +99,15 @@ final class NbdConnection implements Runnable {
                     // The payload follows the header whatever the answer: consume it to stay in sync.
                     Wire.discard(ch, length);
                 }
+                partialSinceNanos = 0;
                 handler.refuse(request, error);
                 continue;
             }
             int cost = handler.bufferCost(request);
+            partialSinceNanos = 0; // waiting for budget is our doing, not the client's
             acquire(cost);
             if (type == CMD_WRITE) {
+                partialSinceNanos = System.nanoTime();
                 try {
                     request.payload = ByteBuffer.allocate(cost);
                     Wire.readFully(ch, request.payload);
@@ -111,6 +117,7 @@ final class NbdConnection implements Runnable {
                     throw e;
                 }
             }
+            partialSinceNanos = 0;
             submit(handler, request, cost);
         }
     }
@@ -166,14 +173,19 @@ final class NbdConnection implements Runnable {
     }
 
     /**
-     * Closes a connection that holds resources for too long: a handshake that does not finish, or a
-     * reply the client has not read for {@code stallNanos} (it stopped reading, so its requests
-     * would otherwise pin workers and buffer budget that other connections need).
+     * Closes a connection that holds resources for too long: a handshake that does not finish, a
+     * request the client started but has not finished sending for {@code stallNanos}, or a reply
+     * it has not read for as long (it stopped reading, so its requests would otherwise pin workers
+     * and buffer budget that other connections need).
      */
     void closeIfStalled(long now, long handshakeNanos, long stallNanos) {
         long since = replies.sendingSinceNanos();
+        long partial = partialSinceNanos;
         if (!handshakeDone && now - createdNanos > handshakeNanos) {
             LOG.info(peer + ": handshake not finished in time; closing");
+            closeChannel();
+        } else if (partial != 0 && now - partial > stallNanos) {
+            LOG.info(peer + ": client stopped in the middle of a request; closing");
             closeChannel();
         } else if (since != 0 && now - since > stallNanos) {
             LOG.info(peer + ": client stopped reading replies; closing");

@@ -34,8 +34,6 @@ import java.util.logging.Logger;
  */
 public final class NbdServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(NbdServer.class.getName());
-    private static final long HANDSHAKE_NANOS = TimeUnit.SECONDS.toNanos(60);
-    private static final long STALL_NANOS = TimeUnit.SECONDS.toNanos(120);
 
     /**
      * Limits of one server.
@@ -86,6 +84,8 @@ public final class NbdServer implements AutoCloseable {
     private Path socketPath;
     private Thread acceptor;
     private volatile boolean stopping;
+    private long handshakeNanos = TimeUnit.SECONDS.toNanos(60);
+    private long stallNanos = TimeUnit.SECONDS.toNanos(120);
 
     /** A server for {@code export}; nothing listens until {@link #listen}. */
     public NbdServer(NbdExport export, Limits limits) {
@@ -94,6 +94,15 @@ public final class NbdServer implements AutoCloseable {
         ExecutorService workers = Executors.newFixedThreadPool(limits.workers(), daemonThreads("nbd-worker-"));
         this.shared = new Shared(export, workers, new Semaphore(limits.bufferBytes(), true), ConcurrentHashMap.newKeySet());
         this.watchdog = Executors.newSingleThreadScheduledExecutor(daemonThreads("nbd-watchdog-"));
+    }
+
+    /**
+     * How long a handshake may take, and how long a client may stall in the middle of a request or
+     * leave a reply unread, before it is disconnected. Call before {@link #listen}.
+     */
+    synchronized void setTimeouts(long handshakeMillis, long stallMillis) {
+        this.handshakeNanos = TimeUnit.MILLISECONDS.toNanos(handshakeMillis);
+        this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallMillis);
     }
 
     private static ThreadFactory daemonThreads(String prefix) {
@@ -124,7 +133,8 @@ public final class NbdServer implements AutoCloseable {
         acceptor = new Thread(this::acceptLoop, "nbd-accept");
         acceptor.setDaemon(true);
         acceptor.start();
-        watchdog.scheduleWithFixedDelay(this::checkStalled, 5, 5, TimeUnit.SECONDS);
+        long period = Math.max(10, Math.min(5000, TimeUnit.NANOSECONDS.toMillis(Math.min(handshakeNanos, stallNanos)) / 4));
+        watchdog.scheduleWithFixedDelay(this::checkStalled, period, period, TimeUnit.MILLISECONDS);
         return bound;
     }
 
@@ -235,7 +245,7 @@ public final class NbdServer implements AutoCloseable {
     private void checkStalled() {
         long now = System.nanoTime();
         for (NbdConnection c : shared.connections()) {
-            c.closeIfStalled(now, HANDSHAKE_NANOS, STALL_NANOS);
+            c.closeIfStalled(now, handshakeNanos, stallNanos);
         }
     }
 

@@ -430,4 +430,35 @@ class NbdServerTest {
             assertArrayEquals(Arrays.copyOfRange(image.bytes(), 0, 4), c.structuredRead(0, 4, 9), "and the refused write changed nothing");
         }
     }
+
+    @Test
+    void clientsThatStallMidRequestOrMidHandshakeAreCutOffIdleOnesAreNot() throws IOException {
+        NbdServer strict = new NbdServer(new NbdExport("disk", overlay), new NbdServer.Limits(2, 64 << 20, 8));
+        strict.setTimeouts(300, 300);
+        SocketAddress a = strict.listen(UnixDomainSocketAddress.of(dir.resolve("strict.sock")));
+        try (NbdTestClient idle = NbdTestClient.connect(a); NbdTestClient stalled = NbdTestClient.connect(a);
+             NbdTestClient silent = NbdTestClient.connect(a); NbdTestClient halfWrite = NbdTestClient.connect(a)) {
+            idle.open("disk", false);
+            stalled.open("disk", false);
+            halfWrite.open("disk", false);
+            stalled.out.writeInt(NbdTestClient.REQUEST_MAGIC);
+            stalled.out.writeShort(0);
+            stalled.out.flush(); // ...and never the rest of the header
+            halfWrite.out.writeInt(NbdTestClient.REQUEST_MAGIC);
+            halfWrite.out.writeShort(0);
+            halfWrite.out.writeShort(1);
+            halfWrite.out.writeLong(1);
+            halfWrite.out.writeLong(0);
+            halfWrite.out.writeInt(8192);
+            halfWrite.out.write(new byte[100]);
+            halfWrite.out.flush(); // ...and never the rest of the payload
+            silent.greeting(); // ...and never the client flags
+            assertTrue(stalled.closedByServer());
+            assertTrue(halfWrite.closedByServer());
+            assertTrue(silent.closedByServer());
+            assertArrayEquals(Arrays.copyOfRange(image.bytes(), 0, 512), idle.simpleRead(0, 512), "an idle client is left alone");
+        } finally {
+            strict.shutdown();
+        }
+    }
 }
