@@ -1,0 +1,204 @@
+package dev.branchboot.agent.nbd;
+
+import static dev.branchboot.agent.nbd.NbdProtocol.*;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One client connection: the handshake, then the transmission phase. This thread reads requests
+ * in order and hands valid ones to the shared worker pool ({@link RequestHandler}), so requests on
+ * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. At most
+ * {@link #MAX_IN_FLIGHT} requests are in flight per connection, and the bytes they buffer come out
+ * of the server's shared budget, so a fast client cannot make the agent buffer without bound.
+ */
+final class NbdConnection implements Runnable {
+    private static final Logger LOG = Logger.getLogger(NbdConnection.class.getName());
+    /** The kernel keeps up to 128 requests in flight per connection. */
+    static final int MAX_IN_FLIGHT = 128;
+
+    private final NbdServer.Shared shared;
+    private final SocketChannel ch;
+    private final String peer;
+    private final ReplyWriter replies;
+    private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    private final long createdNanos = System.nanoTime();
+    private volatile long partialSinceNanos;
+    private volatile boolean handshakeDone;
+    private volatile boolean closing;
+
+    NbdConnection(NbdServer.Shared shared, SocketChannel ch, String peer) {
+        this.shared = shared;
+        this.ch = ch;
+        this.peer = peer;
+        this.replies = new ReplyWriter(ch, this::onReplyFailed);
+    }
+
+    @Override
+    public void run() {
+        try {
+            Session session = new Handshake(ch, shared.export(), peer).run();
+            handshakeDone = true;
+            if (session != null && !closing) {
+                LOG.fine(() -> peer + ": opened export '" + shared.export().name() + "' (structured replies: "
+                        + session.structuredReplies() + ", flags 0x" + Integer.toHexString(session.flags()) + ")");
+                transmit(new RequestHandler(shared.export().device(), session, replies, peer));
+            }
+        } catch (Handshake.Disconnect e) {
+            LOG.info(peer + ": disconnecting: " + e.getMessage());
+        } catch (EOFException | ClosedChannelException e) {
+            LOG.fine(() -> peer + ": connection closed: " + e);
+        } catch (IOException e) {
+            if (!closing && !replies.broken()) {
+                LOG.info(peer + ": connection lost: " + e.getMessage());
+            }
+        } catch (RuntimeException | Error e) {
+            LOG.log(Level.WARNING, peer + ": connection failed: " + e, e);
+        } finally {
+            // Finish what is in flight before closing: DISC and shutdown both promise that.
+            inFlight.acquireUninterruptibly(MAX_IN_FLIGHT);
+            closeChannel();
+            shared.closed(this);
+        }
+    }
+
+    private void transmit(RequestHandler handler) throws IOException {
+        ByteBuffer header = ByteBuffer.allocate(28);
+        while (!closing) {
+            header.clear();
+            if (ch.read(header) < 0) {
+                return;
+            }
+            partialSinceNanos = System.nanoTime(); // a message has started: it must be finished
+            Wire.readFully(ch, header);
+            header.flip();
+            int magic = header.getInt();
+            int flags = Short.toUnsignedInt(header.getShort());
+            int type = Short.toUnsignedInt(header.getShort());
+            long cookie = header.getLong();
+            long offset = header.getLong();
+            long length = Integer.toUnsignedLong(header.getInt());
+            if (magic != REQUEST_MAGIC) {
+                throw new Handshake.Disconnect("bad request magic 0x" + Integer.toHexString(magic) + "; cannot resynchronise");
+            }
+            if (type == CMD_DISC) {
+                LOG.fine(() -> peer + ": client disconnected (NBD_CMD_DISC)");
+                return;
+            }
+            Request request = new Request(cookie, type, flags, offset, length);
+            String error = handler.validate(request);
+            if (error != null) {
+                if (type == CMD_WRITE) {
+                    // The payload follows the header whatever the answer: consume it to stay in sync.
+                    Wire.discard(ch, length);
+                }
+                partialSinceNanos = 0;
+                handler.refuse(request, error);
+                continue;
+            }
+            int cost = handler.bufferCost(request);
+            partialSinceNanos = 0; // waiting for budget is our doing, not the client's
+            acquire(cost);
+            if (type == CMD_WRITE) {
+                partialSinceNanos = System.nanoTime();
+                try {
+                    request.payload = ByteBuffer.allocate(cost);
+                    Wire.readFully(ch, request.payload);
+                    request.payload.flip();
+                } catch (IOException | RuntimeException e) {
+                    release(cost);
+                    throw e;
+                }
+            }
+            partialSinceNanos = 0;
+            submit(handler, request, cost);
+        }
+    }
+
+    private void acquire(int cost) {
+        inFlight.acquireUninterruptibly();
+        shared.budget().acquireUninterruptibly(cost);
+    }
+
+    private void release(int cost) {
+        shared.budget().release(cost);
+        inFlight.release();
+    }
+
+    private void submit(RequestHandler handler, Request request, int cost) {
+        try {
+            shared.workers().execute(() -> {
+                try {
+                    handler.serve(request);
+                } catch (RuntimeException | Error e) {
+                    LOG.log(Level.WARNING, peer + ": " + request + " failed: " + e, e);
+                    closeChannel();
+                } finally {
+                    request.payload = null;
+                    release(cost);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            release(cost);
+            closeChannel();
+        }
+    }
+
+    private void onReplyFailed() {
+        if (!closing) {
+            LOG.info(peer + ": cannot send replies any more; closing the connection");
+        }
+        closeChannel();
+    }
+
+    /** Stops reading new requests; what is in flight completes, then the connection closes. */
+    void stopReading() {
+        closing = true;
+        try {
+            if (handshakeDone) {
+                ch.shutdownInput();
+            } else {
+                ch.close();
+            }
+        } catch (IOException e) {
+            closeChannel();
+        }
+    }
+
+    /**
+     * Closes a connection that holds resources for too long: a handshake that does not finish, a
+     * request the client started but has not finished sending for {@code stallNanos}, or a reply
+     * it has not read for as long (it stopped reading, so its requests would otherwise pin workers
+     * and buffer budget that other connections need).
+     */
+    void closeIfStalled(long now, long handshakeNanos, long stallNanos) {
+        long since = replies.sendingSinceNanos();
+        long partial = partialSinceNanos;
+        if (!handshakeDone && now - createdNanos > handshakeNanos) {
+            LOG.info(peer + ": handshake not finished in time; closing");
+            closeChannel();
+        } else if (partial != 0 && now - partial > stallNanos) {
+            LOG.info(peer + ": client stopped in the middle of a request; closing");
+            closeChannel();
+        } else if (since != 0 && now - since > stallNanos) {
+            LOG.info(peer + ": client stopped reading replies; closing");
+            replies.markBroken();
+            closeChannel();
+        }
+    }
+
+    private void closeChannel() {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // Closing a socket we are done with; nothing to recover.
+        }
+    }
+}

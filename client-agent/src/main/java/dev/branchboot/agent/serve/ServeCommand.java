@@ -1,0 +1,193 @@
+package dev.branchboot.agent.serve;
+
+import dev.branchboot.agent.blockdev.BlockDevice;
+import dev.branchboot.agent.blockdev.ImageBlockDevice;
+import dev.branchboot.agent.cli.AgentCommand;
+import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.cli.CommandSpec;
+import dev.branchboot.agent.cli.Logging;
+import dev.branchboot.agent.cli.ParsedArguments;
+import dev.branchboot.agent.cli.UsageException;
+import dev.branchboot.agent.nbd.NbdExport;
+import dev.branchboot.agent.nbd.NbdServer;
+import dev.branchboot.agent.overlay.CowOverlay;
+import dev.branchboot.qcow2.DiskImages;
+import dev.branchboot.qcow2.ImageFormat;
+import dev.branchboot.qcow2.ImageOptions;
+import dev.branchboot.qcow2.VirtualDisk;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.logging.Logger;
+
+/**
+ * {@code serve --image PATH ...}: exports an image over NBD through a copy-on-write overlay. The
+ * stack is {@link ImageBlockDevice} → {@link CowOverlay} → {@link NbdServer}; the socket (and the
+ * ready file) appear only once the export can be served, and SIGTERM drains in-flight requests,
+ * flushes a file overlay and exits 0.
+ */
+public final class ServeCommand implements AgentCommand {
+    private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
+    private static final String DEFAULT_LISTEN = "unix:/run/branchboot/nbd.sock";
+    private static final String DEFAULT_COW = "ram:1G";
+    private static final CommandSpec SPEC = new CommandSpec("serve",
+            "Exports an image over NBD, with writes kept in a copy-on-write overlay.",
+            "The image file is never written. The export answers to its name and to the default (empty) name.")
+            .option("--image", "PATH", "The image file (required).")
+            .option("-f, --format", "FORMAT", "Format of the image: qcow2 or raw (default: qcow2).")
+            .option("--listen", "ADDRESS", "unix:PATH or tcp:HOST:PORT (default: " + DEFAULT_LISTEN + ").")
+            .option("--export-name", "NAME", "The export name (default: the image's file name).")
+            .option("--cow", "OVERLAY", "Where writes go: none (read-only export), ram[:SIZE] or file:PATH (default: "
+                    + DEFAULT_COW + ").")
+            .flag("--cow-reset", "Discard what the overlay file holds and start over.")
+            .option("--cache-size", "SIZE", "Memory for decompressed clusters (default: 64M); L2 tables get a quarter of it, "
+                    + "at most 32M.")
+            .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
+            .flag("-v, --verbose", "Log every connection and refused request.");
+
+    private Path image;
+    private ImageFormat format;
+    private ListenAddress listen;
+    private String exportName;
+    private CowSpec cow;
+    private boolean cowReset;
+    private long cacheSize;
+    private Path readyFile;
+    private boolean verbose;
+
+    @Override
+    public CommandSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
+        image = args.path("--image");
+        if (image == null) {
+            throw new UsageException("Missing required option: '--image=PATH'");
+        }
+        format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
+        listen = parse("--listen", args.string("--listen", DEFAULT_LISTEN), ListenAddress::parse);
+        exportName = args.string("--export-name", null);
+        cow = parse("--cow", args.string("--cow", DEFAULT_COW), CowSpec::parse);
+        cowReset = args.flag("--cow-reset");
+        cacheSize = args.size("--cache-size", 64L << 20, 0, 64L << 30);
+        readyFile = args.path("--ready-file");
+        verbose = args.flag("--verbose");
+        if (cowReset && cow.kind() != CowSpec.Kind.FILE) {
+            throw new UsageException("--cow-reset needs --cow file:PATH");
+        }
+        return serve();
+    }
+
+    private static <T> T parse(String option, String value, java.util.function.Function<String, T> parser) throws UsageException {
+        try {
+            return parser.apply(value);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("Invalid value for option '" + option + "': " + e.getMessage());
+        }
+    }
+
+    private int serve() throws Exception {
+        Logging.configure(verbose);
+        String name = exportName != null ? exportName : image.getFileName().toString();
+        ExecutorService decompress = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
+            Thread t = new Thread(r, "decompress");
+            t.setDaemon(true);
+            return t;
+        });
+        long l2 = Math.min(32L << 20, Math.max(1L << 20, cacheSize / 4));
+        ImageOptions options = ImageOptions.DEFAULTS.withCaches(l2, cacheSize).withDecompressExecutor(decompress);
+        BlockDevice device = null;
+        NbdServer server = null;
+        try {
+            VirtualDisk disk = DiskImages.open(image, format, options);
+            device = new ImageBlockDevice(disk);
+            String overlay = "no overlay (read-only)";
+            switch (cow.kind()) {
+                case RAM -> {
+                    CowOverlay o = CowOverlay.inRam(device, ramOverlayBytes(l2));
+                    device = o;
+                    overlay = o.describe();
+                }
+                case FILE -> {
+                    CowOverlay o = CowOverlay.inFile(device, cow.file(), ImageRevision.of(disk), cowReset);
+                    device = o;
+                    overlay = o.describe();
+                }
+                case NONE -> {
+                }
+            }
+            NbdServer.Limits limits = NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory());
+            server = new NbdServer(new NbdExport(name, device), limits);
+            CountDownLatch stop = new CountDownLatch(1);
+            Signals.onTermination(stop::countDown);
+            SocketAddress bound = server.listen(listen.address());
+            if (readyFile != null) {
+                writeReadyFile(readyFile, ListenAddress.format(bound));
+            }
+            LOG.info("serving " + image + " (" + ByteSizes.format(device.size()) + ") as export '" + name + "' on "
+                    + ListenAddress.format(bound) + " with " + overlay);
+            stop.await();
+            LOG.info("stopping: finishing requests in flight");
+            server.shutdown();
+            server = null;
+            device.close();
+            device = null;
+            LOG.info("stopped");
+            return 0;
+        } finally {
+            if (server != null) {
+                server.shutdown();
+            }
+            if (device != null) {
+                try {
+                    device.close();
+                } catch (IOException e) {
+                    LOG.warning("closing " + image + " failed: " + e.getMessage());
+                }
+            }
+            if (readyFile != null) {
+                Files.deleteIfExists(readyFile);
+            }
+            decompress.shutdownNow();
+        }
+    }
+
+    /**
+     * The RAM overlay's size, clamped to what the heap can hold next to the caches and request
+     * buffers: a full overlay answers ENOSPC, an overgrown heap would kill the JVM and the PC's
+     * root filesystem with it.
+     */
+    private long ramOverlayBytes(long l2Bytes) {
+        long heap = Runtime.getRuntime().maxMemory();
+        long reserved = cacheSize + l2Bytes + NbdServer.Limits.forHeap(heap).bufferBytes() + (32L << 20);
+        long fits = Math.max(0, heap - reserved) / 10 * 9; // leave the garbage collector room to work
+        if (cow.ramBytes() <= fits) {
+            return cow.ramBytes();
+        }
+        if (fits < (16L << 20)) {
+            throw new IllegalArgumentException("the JVM heap (" + ByteSizes.format(heap) + ") is too small for a RAM overlay next to "
+                    + ByteSizes.format(reserved) + " of caches and buffers; raise -Xmx, lower --cache-size, or use --cow file:PATH");
+        }
+        LOG.warning("RAM overlay limited to " + ByteSizes.format(fits) + " instead of " + ByteSizes.format(cow.ramBytes())
+                + ": that is what the JVM heap (" + ByteSizes.format(heap) + ") holds next to the caches; raise -Xmx for more");
+        return fits;
+    }
+
+    /** Written under a temporary name and renamed, so a script never reads half of it. */
+    private static void writeReadyFile(Path file, String content) throws IOException {
+        Path absolute = file.toAbsolutePath();
+        Files.createDirectories(absolute.getParent());
+        Path tmp = absolute.resolveSibling("." + absolute.getFileName() + ".tmp");
+        Files.writeString(tmp, content + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, absolute, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+}

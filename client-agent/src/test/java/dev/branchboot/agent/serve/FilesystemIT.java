@@ -1,0 +1,153 @@
+package dev.branchboot.agent.serve;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A filesystem mounted from the export. These machines have no kernel nbd module, but FUSE works:
+ * {@code nbdfuse} turns the export into a file and {@code fuse2fs} mounts the ext4 inside it, read
+ * and write (writes land in the overlay, never in the image). Where {@code /dev/nbd0} and
+ * {@code nbd-client} exist, the kernel client is tested too.
+ */
+class FilesystemIT {
+    @TempDir
+    Path dir;
+
+    /** An ext4 image made by mkfs.ext4 -d from a tree of files, compressed into QCOW2. */
+    Path makeImage(Path tree) throws Exception {
+        Files.createDirectories(tree.resolve("etc/sub"));
+        Random r = new Random(9);
+        byte[] big = new byte[5_000_000];
+        r.nextBytes(big);
+        Files.write(tree.resolve("big.bin"), big);
+        Files.writeString(tree.resolve("etc/hostname"), "lab-pc-17\n");
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < 50_000; i++) {
+            text.append("line ").append(i).append('\n');
+        }
+        Files.writeString(tree.resolve("etc/sub/lines.txt"), text);
+        Path raw = dir.resolve("fs.raw");
+        Tools.run(dir, "mkfs.ext4", "-q", "-b", "4096", "-d", tree.toString(), raw.toString(), "48M");
+        Path image = dir.resolve("fs.qcow2");
+        Tools.run(dir, "qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", raw.toString(), image.toString());
+        return image;
+    }
+
+    static void assertSameTree(Path expected, Path actual) throws IOException {
+        for (String name : List.of("big.bin", "etc/hostname", "etc/sub/lines.txt")) {
+            assertArrayEquals(Files.readAllBytes(expected.resolve(name)), Files.readAllBytes(actual.resolve(name)), name);
+        }
+    }
+
+    @Test
+    void ext4MountedThroughNbdfuseAndFuse2fsReadsBackAndWritesStayInTheOverlay() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/fuse")), "FUSE is not available");
+        Path tree = dir.resolve("tree");
+        Path image = makeImage(tree);
+        byte[] imageHash = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(image));
+        Path nbdMount = Files.createDirectories(dir.resolve("nbd"));
+        Path fsMount = Files.createDirectories(dir.resolve("fs"));
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), "--image", image.toString(),
+                "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "ram:256M")) {
+            Process nbdfuse = new ProcessBuilder("nbdfuse", nbdMount.resolve("disk").toString(), agent.uri(""))
+                    .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile()).start();
+            try {
+                Path disk = nbdMount.resolve("disk");
+                while (!Files.exists(disk)) {
+                    if (nbdfuse.waitFor(50, TimeUnit.MILLISECONDS)) {
+                        throw new AssertionError("nbdfuse exited: " + Files.readString(dir.resolve("nbdfuse.log")));
+                    }
+                }
+                Tools.run(dir, "fuse2fs", "-o", "fakeroot", disk.toString(), fsMount.toString());
+                try {
+                    assertSameTree(tree, fsMount);
+                    Files.writeString(fsMount.resolve("etc/written-by-test"), "changed on the PC\n");
+                    Tools.run(dir, "sync", "-f", fsMount.resolve("etc").toString());
+                    assertEquals("changed on the PC\n", Files.readString(fsMount.resolve("etc/written-by-test")));
+                } finally {
+                    unmount(fsMount);
+                }
+                // Mounted again: the change is there, read back from the overlay.
+                Tools.run(dir, "fuse2fs", "-o", "ro,fakeroot", disk.toString(), fsMount.toString());
+                try {
+                    assertEquals("changed on the PC\n", Files.readString(fsMount.resolve("etc/written-by-test"), StandardCharsets.UTF_8));
+                    assertSameTree(tree, fsMount);
+                } finally {
+                    unmount(fsMount);
+                }
+            } finally {
+                unmount(nbdMount);
+                if (!nbdfuse.waitFor(60, TimeUnit.SECONDS)) {
+                    nbdfuse.destroyForcibly();
+                }
+            }
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+        assertArrayEquals(imageHash, MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(image)), "image modified");
+    }
+
+    @Test
+    void kernelClientWhereTheNbdModuleExists() throws Exception {
+        Assumptions.assumeTrue(Files.exists(Path.of("/dev/nbd0")) && onPath("nbd-client"), "no kernel nbd module or nbd-client here");
+        Path tree = dir.resolve("tree");
+        Path image = makeImage(tree);
+        Path mount = Files.createDirectories(dir.resolve("mnt"));
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), "--image", image.toString(),
+                "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "ram:256M")) {
+            Tools.run(dir, "nbd-client", "-u", dir.resolve("nbd.sock").toString(), "/dev/nbd0", "-N", "fs.qcow2", "-b", "512");
+            try {
+                Tools.run(dir, "mount", "/dev/nbd0", mount.toString());
+                try {
+                    assertSameTree(tree, mount);
+                    Files.writeString(mount.resolve("etc/kernel-write"), "x\n");
+                    Tools.run(dir, "sync");
+                } finally {
+                    Tools.run(dir, "umount", mount.toString());
+                }
+            } finally {
+                Tools.run(dir, "nbd-client", "-d", "/dev/nbd0");
+            }
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+    }
+
+    private static boolean onPath(String tool) {
+        for (String p : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (Files.isExecutable(Path.of(p, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** fusermount3 -u, retried while the mount is still busy (a FUSE daemon finishing its exit). */
+    private void unmount(Path mountPoint) throws Exception {
+        IOException last = null;
+        for (int attempt = 0; attempt < 100; attempt++) {
+            try {
+                Tools.run(dir, "fusermount3", "-u", mountPoint.toString());
+                return;
+            } catch (IOException e) {
+                if (e.getMessage().contains("not found in") || e.getMessage().contains("not mounted")) {
+                    return;
+                }
+                last = e;
+                Thread.sleep(100);
+            }
+        }
+        throw last;
+    }
+}
