@@ -1,6 +1,6 @@
 package dev.branchboot.agent.serve;
 
-import dev.branchboot.qcow2.ImageInfo;
+import dev.branchboot.qcow2.Qcow2Image;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -37,7 +37,8 @@ public final class ImageRevision {
             throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
         digest.update(Long.toString(disk.size()).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-        for (ImageInfo layer = disk.info(); layer != null; layer = layer.backing()) {
+        // Walk the chain directly: info() would map the whole image just to count clusters.
+        for (VirtualDisk layer = disk; layer != null; layer = layer instanceof Qcow2Image q ? q.backing() : null) {
             Path file = Path.of(layer.name());
             if (Files.isRegularFile(file)) {
                 fingerprint(file, digest);
