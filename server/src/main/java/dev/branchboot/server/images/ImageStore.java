@@ -89,8 +89,24 @@ public class ImageStore {
         Path real;
         BasicFileAttributes attributes;
         try {
-            real = candidate.toRealPath();
-            attributes = Files.readAttributes(real, BasicFileAttributes.class);
+            // The root is already a real path, so a name without symlinks is its own real path:
+            // one lstat per segment instead of realpath(3)'s readlink for every component of the
+            // absolute path. Only a name that goes through a symlink pays for toRealPath.
+            attributes = null;
+            Path walked = root;
+            for (String segment : segments) {
+                walked = walked.resolve(segment);
+                attributes = Files.readAttributes(walked, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (attributes.isSymbolicLink()) {
+                    break;
+                }
+            }
+            if (attributes.isSymbolicLink()) {
+                real = candidate.toRealPath();
+                attributes = Files.readAttributes(real, BasicFileAttributes.class);
+            } else {
+                real = candidate;
+            }
         } catch (NoSuchFileException e) {
             throw new ImageNotFoundException(name, "no such file (or a dangling symlink)");
         } catch (IOException e) {

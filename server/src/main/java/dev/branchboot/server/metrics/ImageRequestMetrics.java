@@ -3,6 +3,9 @@ package dev.branchboot.server.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import org.springframework.core.Ordered;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.stereotype.Component;
@@ -24,6 +27,12 @@ public class ImageRequestMetrics implements WebFilter, Ordered {
     private static final String BODY_BYTES = ImageRequestMetrics.class.getName() + ".bodyBytes";
 
     private final MeterRegistry registry;
+    /** Meters by tag values: registry look-ups cost more than the recording itself on the hot path. */
+    private final Map<String, RequestMeters> requestMeters = new ConcurrentHashMap<>();
+    private final Map<String, Counter> bytesCounters = new ConcurrentHashMap<>();
+
+    private record RequestMeters(Counter requests, Timer latency) {
+    }
 
     /** Registers the meters in {@code registry} as requests arrive. */
     public ImageRequestMetrics(MeterRegistry registry) {
@@ -66,22 +75,26 @@ public class ImageRequestMetrics implements WebFilter, Ordered {
             HttpStatusCode code = exchange.getResponse().getStatusCode();
             status = code == null ? "200" : Integer.toString(code.value());
         }
-        Counter.builder("branchboot.requests")
-                .description("Requests to the image API")
-                .tags("route", route, "method", method, "status", status)
-                .register(registry).increment();
-        Timer.builder("branchboot.response.latency")
-                .description("Time from a request's arrival until its response was written")
-                .tags("route", route, "method", method, "status", status)
-                .publishPercentileHistogram()
-                .register(registry).record(nanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        RequestMeters meters = requestMeters.computeIfAbsent(route + ' ' + method + ' ' + status,
+                key -> new RequestMeters(
+                        Counter.builder("branchboot.requests")
+                                .description("Requests to the image API")
+                                .tags("route", route, "method", method, "status", status)
+                                .register(registry),
+                        Timer.builder("branchboot.response.latency")
+                                .description("Time from a request's arrival until its response was written")
+                                .tags("route", route, "method", method, "status", status)
+                                .publishPercentileHistogram()
+                                .register(registry)));
+        meters.requests().increment();
+        meters.latency().record(nanos, TimeUnit.NANOSECONDS);
         Long bytes = exchange.getAttribute(BODY_BYTES);
         if (bytes != null && signal == SignalType.ON_COMPLETE) {
-            Counter.builder("branchboot.response")
+            bytesCounters.computeIfAbsent(route, key -> Counter.builder("branchboot.response")
                     .description("Body bytes of image responses sent")
                     .baseUnit("bytes")
-                    .tags("route", route)
-                    .register(registry).increment(bytes);
+                    .tags("route", key)
+                    .register(registry)).increment(bytes);
         }
     }
 }

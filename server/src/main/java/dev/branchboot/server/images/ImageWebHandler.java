@@ -15,51 +15,66 @@ import org.springframework.http.MediaType;
 import org.springframework.http.ZeroCopyHttpOutputMessage;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
-import org.springframework.web.bind.annotation.RequestMapping;
-import org.springframework.web.bind.annotation.RequestMethod;
-import org.springframework.web.bind.annotation.RestController;
+import org.springframework.stereotype.Component;
 import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebHandler;
 import org.springframework.web.util.UriUtils;
 import java.nio.charset.StandardCharsets;
 import reactor.core.publisher.Mono;
 
 /**
- * {@code GET} and {@code HEAD /images/{name}}: serves one image file with strong ETags, the
+ * {@code GET} and {@code HEAD /images/{name}} (routed here by {@link ImageHandlerMapping}): serves one image file with strong ETags, the
  * conditional requests and range requests of RFC 9110, and Content-Location naming the revision
  * when the name is a symlink. Whole files and single ranges are sent zero-copy (sendfile).
  */
-@RestController
-public class ImageController {
-    private static final Logger log = LoggerFactory.getLogger(ImageController.class);
-    private static final String PREFIX = "/images/";
+@Component
+public class ImageWebHandler implements WebHandler {
+    private static final Logger log = LoggerFactory.getLogger(ImageWebHandler.class);
+    /** The URL prefix of image names. */
+    static final String PREFIX = "/images/";
 
     private final ImageStore store;
     private final int maxRanges;
     private final int multipartBufferSize;
 
     /** Serves the images of {@code store} with the configured range limits. */
-    public ImageController(ImageStore store, BranchbootProperties properties) {
+    public ImageWebHandler(ImageStore store, BranchbootProperties properties) {
         this.store = store;
         this.maxRanges = properties.getMaxRanges();
         this.multipartBufferSize = (int) properties.getMultipartBufferSize().toBytes();
     }
 
-    /** Serves one image, or a part of it, or an answer to a conditional request. */
-    @RequestMapping(path = "/images/**", method = {RequestMethod.GET, RequestMethod.HEAD})
-    public Mono<Void> image(ServerWebExchange exchange) {
+    /** Serves one image, or a part of it, or an answer to a conditional request, or an error. */
+    @Override
+    public Mono<Void> handle(ServerWebExchange exchange) {
         ServerHttpRequest request = exchange.getRequest();
         ServerHttpResponse response = exchange.getResponse();
+        response.getHeaders().set(HttpHeaders.DATE, HttpDates.now());
+        HttpMethod method = request.getMethod();
+        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
+            response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
+            return problem(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+        }
         String rawPath = request.getPath().pathWithinApplication().value();
-        // Stat on the event loop: a handful of syscalls, cheaper than a thread hop per request.
-        ImageFile file = store.resolveEncoded(rawPath.substring(PREFIX.length()));
+        ImageFile file;
+        try {
+            // Stat on the event loop: a handful of syscalls, cheaper than a thread hop per request.
+            file = store.resolveEncoded(rawPath.substring(PREFIX.length()));
+        } catch (ImageNameException e) {
+            log.debug("{}", e.getMessage());
+            return problem(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+        } catch (ImageNotFoundException e) {
+            // The reason stays in the debug log: telling a prober what exists outside the root helps nobody.
+            log.debug("{}", e.getMessage());
+            return problem(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
+        }
         HttpHeaders headers = response.getHeaders();
         headers.set(HttpHeaders.ETAG, file.etag());
-        headers.setLastModified(file.lastModified());
+        headers.set(HttpHeaders.LAST_MODIFIED, HttpDates.format(file.lastModified()));
         headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
         if (file.symlinked()) {
             headers.set(HttpHeaders.CONTENT_LOCATION, PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8));
         }
-        HttpMethod method = request.getMethod();
         switch (Preconditions.evaluate(request.getHeaders(), method, file)) {
             case NOT_MODIFIED -> {
                 response.setStatusCode(HttpStatus.NOT_MODIFIED);
@@ -122,5 +137,32 @@ public class ImageController {
                 DataBufferUtils.readAsynchronousFileChannel(
                         () -> AsynchronousFileChannel.open(file.path(), StandardOpenOption.READ),
                         position, response.bufferFactory(), multipartBufferSize), count));
+    }
+
+    /** An RFC 9457 problem body, small enough to build by hand on the hot path. */
+    private static Mono<Void> problem(ServerWebExchange exchange, HttpStatus status, String detail) {
+        ServerHttpResponse response = exchange.getResponse();
+        response.setStatusCode(status);
+        String json = "{\"type\":\"about:blank\",\"title\":\"" + status.getReasonPhrase() + "\",\"status\":"
+                + status.value() + ",\"detail\":\"" + jsonEscape(detail) + "\"}";
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
+        response.getHeaders().setContentLength(body.length);
+        return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));
+    }
+
+    private static String jsonEscape(String text) {
+        StringBuilder out = new StringBuilder(text.length() + 8);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '"' || c == '\\') {
+                out.append('\\').append(c);
+            } else if (c < 0x20) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
     }
 }
