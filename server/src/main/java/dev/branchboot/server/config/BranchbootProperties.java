@@ -27,8 +27,8 @@ public class BranchbootProperties {
     private Path imagesDir = Path.of("images");
 
     /**
-     * Most ranges one Range header may ask for; a request with more gets 416 (after overlapping
-     * ranges are coalesced it may still be served). Bounds the work one request can cause.
+     * Most ranges one Range header may ask for; a request with more gets 416, even if its ranges
+     * would coalesce. Bounds the work one request can cause.
      */
     @Min(1)
     @Max(10_000)
