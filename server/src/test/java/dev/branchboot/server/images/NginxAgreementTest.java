@@ -61,7 +61,8 @@ class NginxAgreementTest extends RunningServer {
         nginx = new ProcessBuilder("nginx", "-c", config.toString(), "-e", dir.resolve("error.log").toString())
                 .redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile()).start();
         for (int attempt = 0; ; attempt++) {
-            try (Socket ignored = new Socket(InetAddress.getLoopbackAddress(), nginxPort)) {
+            try {
+                new Socket(InetAddress.getLoopbackAddress(), nginxPort).close();
                 return;
             } catch (ConnectException e) {
                 if (!nginx.isAlive() || attempt > 200) {
