@@ -3,7 +3,8 @@
 # client (wrk + range-request.lua) at 16 concurrent connections, runs alternating between the two:
 #   - large ranges: 8 MiB random aligned ranges
 #   - small ranges: 64 KiB random aligned ranges
-# Prints per-run throughput and the medians, and the ratio server/nginx.
+# Prints per-run throughput, latency and CPU time per request, the medians, and the throughput
+# ratio server/nginx (the figure the targets are about: >= 0.8x for large, >= 0.5x for small).
 # Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN]   (defaults 3 and 10)
 # Needs: nginx, wrk, curl (scripts/install-deps.sh), and a built server/target/branchboot-server.jar.
 set -euo pipefail
@@ -79,33 +80,47 @@ for range in 0-65535 123456789-132145396; do
 done
 [[ $(curl -sfI "$nginx_url" | grep -i '^etag') == $(curl -sfI "$server_url" | grep -i '^etag') ]]
 
-run() { # url range_size seconds -> "MiB/s req/s p50_ms p99_ms"
-  local out
-  out=$(BENCH_FILE_SIZE=$file_size BENCH_RANGE_SIZE=$2 wrk -t2 -c"$connections" -d"$3s" -s bench/range-request.lua "$1" | grep '^RESULT')
-  python3 - "$out" <<'PY'
+# CPU time (user + system, clock ticks) of processes: the machine is shared, so throughput alone
+# swings with other load; CPU time per request shows each server's own cost.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+clock_ticks=$(getconf CLK_TCK)
+
+run() { # url range_size seconds pids... -> "MiB/s req/s p50_ms p99_ms cpu_us_per_request"
+  local url=$1 size=$2 secs=$3 out before after
+  shift 3
+  before=$(cpu_ticks "$@")
+  out=$(BENCH_FILE_SIZE=$file_size BENCH_RANGE_SIZE=$size wrk -t2 -c"$connections" -d"${secs}s" -s bench/range-request.lua "$url" | grep '^RESULT')
+  after=$(cpu_ticks "$@")
+  python3 - "$out" "$((after - before))" "$clock_ticks" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
 if int(f["errors"]) or int(f["non2xx"]):
     sys.exit("errors in run: " + sys.argv[1])
 d = int(f["duration_us"]) / 1e6
-print(f"{int(f['bytes']) / d / 2**20:.1f} {int(f['requests']) / d:.0f} {int(f['p50_us']) / 1000:.2f} {int(f['p99_us']) / 1000:.2f}")
+cpu_us = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(int(f["requests"]), 1)
+print(f"{int(f['bytes']) / d / 2**20:.1f} {int(f['requests']) / d:.0f} {int(f['p50_us']) / 1000:.2f} "
+      f"{int(f['p99_us']) / 1000:.2f} {cpu_us:.0f}")
 PY
 }
 
 # JIT warm-up: the JVM reaches full speed only after some 100k requests (and nginx gets a short run
 # too, to treat the two alike); not recorded.
-run "$server_url" $((64 * 1024)) 20 > /dev/null
-run "$server_url" $((8 * 1024 * 1024)) 5 > /dev/null
-run "$nginx_url" $((64 * 1024)) 3 > /dev/null
+nginx_pids=("$nginx_pid" $(pgrep -P "$nginx_pid"))
+run "$server_url" $((64 * 1024)) 20 "$server_pid" > /dev/null
+run "$server_url" $((8 * 1024 * 1024)) 5 "$server_pid" > /dev/null
+run "$nginx_url" $((64 * 1024)) 3 "${nginx_pids[@]}" > /dev/null
 
 declare -A results
 for scenario in large small; do
   size=$((64 * 1024)); [[ $scenario == large ]] && size=$((8 * 1024 * 1024))
   for round in $(seq 1 "$rounds"); do
     for target in nginx server; do
-      url=$nginx_url; [[ $target == server ]] && url=$server_url
-      r=$(run "$url" "$size" "$seconds")
-      echo "$scenario round $round $target: MiB/s req/s p50_ms p99_ms = $r"
+      if [[ $target == server ]]; then
+        r=$(run "$server_url" "$size" "$seconds" "$server_pid")
+      else
+        r=$(run "$nginx_url" "$size" "$seconds" "${nginx_pids[@]}")
+      fi
+      echo "$scenario round $round $target: MiB/s req/s p50_ms p99_ms cpu_us/request = $r"
       results[$scenario-$target]+="$r;"
     done
   done
@@ -117,9 +132,10 @@ def med(s, i): return statistics.median(float(r.split()[i]) for r in s.strip(";"
 names = ["large ranges (8 MiB)", "small ranges (64 KiB)"]
 targets = [0.8, 0.5]
 print()
-print("| scenario | nginx MiB/s | server MiB/s | nginx req/s | server req/s | ratio | target |")
-print("|---|---|---|---|---|---|---|")
+print("| scenario | nginx MiB/s | server MiB/s | nginx req/s | server req/s | throughput ratio | target | nginx CPU µs/req | server CPU µs/req |")
+print("|---|---|---|---|---|---|---|---|---|")
 for k, (n, s) in enumerate([(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]):
     ratio = med(s, 0) / med(n, 0)
-    print(f"| {names[k]} | {med(n,0):.0f} | {med(s,0):.0f} | {med(n,1):.0f} | {med(s,1):.0f} | {ratio:.2f}x | >= {targets[k]}x |")
+    print(f"| {names[k]} | {med(n,0):.0f} | {med(s,0):.0f} | {med(n,1):.0f} | {med(s,1):.0f} | {ratio:.2f}x | >= {targets[k]}x "
+          f"| {med(n,4):.0f} | {med(s,4):.0f} |")
 PY
