@@ -116,7 +116,21 @@ public class ImageWebHandler implements WebHandler {
         headers.set(HttpHeaders.CONTENT_TYPE, multipart.contentType());
         headers.setContentLength(multipart.contentLength());
         ImageRequestMetrics.recordBodyBytes(exchange, multipart.contentLength());
-        return response.writeWith(multipart.body(response.bufferFactory(), multipartBufferSize));
+        return response.writeWith(multipart.body(response.bufferFactory(), multipartBufferSize))
+                .doOnError(e -> logSendFailure(file, ranges.toString(), e));
+    }
+
+    /**
+     * A body that could not be sent: usually the client went away (debug), otherwise something an
+     * operator should see, such as an image truncated or unreadable on the file system.
+     */
+    private static void logSendFailure(ImageFile file, String ranges, Throwable e) {
+        if (e instanceof java.io.IOException && !(e instanceof java.io.EOFException)) {
+            log.debug("Sending image '{}' range {} stopped: {}", file.name(), ranges, e.toString());
+        } else {
+            log.warn("Sending image '{}' (revision '{}') range {} failed: {}", file.name(), file.revision(), ranges,
+                    e.toString());
+        }
     }
 
     private Mono<Void> sendRegion(ServerWebExchange exchange, ImageFile file, HttpStatus status, long position, long count) {
@@ -129,14 +143,16 @@ public class ImageWebHandler implements WebHandler {
             return response.setComplete();
         }
         ImageRequestMetrics.recordBodyBytes(exchange, count);
+        String range = position + "-" + (position + count - 1);
         if (response instanceof ZeroCopyHttpOutputMessage zeroCopy) {
-            return zeroCopy.writeWith(file.path(), position, count);
+            return zeroCopy.writeWith(file.path(), position, count).doOnError(e -> logSendFailure(file, range, e));
         }
         // A decorated response (a filter wrapped it) cannot sendfile: stream the region instead.
         return response.writeWith(DataBufferUtils.takeUntilByteCount(
                 DataBufferUtils.readAsynchronousFileChannel(
                         () -> AsynchronousFileChannel.open(file.path(), StandardOpenOption.READ),
-                        position, response.bufferFactory(), multipartBufferSize), count));
+                        position, response.bufferFactory(), multipartBufferSize), count))
+                .doOnError(e -> logSendFailure(file, range, e));
     }
 
     /** An RFC 9457 problem body, small enough to build by hand on the hot path. */
