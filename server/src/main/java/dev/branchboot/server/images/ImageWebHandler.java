@@ -2,12 +2,15 @@ package dev.branchboot.server.images;
 
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
+import java.io.EOFException;
+import java.io.IOException;
 import java.nio.channels.AsynchronousFileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.StandardOpenOption;
-import org.springframework.core.io.buffer.DataBufferUtils;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
@@ -19,13 +22,12 @@ import org.springframework.stereotype.Component;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebHandler;
 import org.springframework.web.util.UriUtils;
-import java.nio.charset.StandardCharsets;
 import reactor.core.publisher.Mono;
 
 /**
- * {@code GET} and {@code HEAD /images/{name}} (routed here by {@link ImageHandlerMapping}): serves one image file with strong ETags, the
- * conditional requests and range requests of RFC 9110, and Content-Location naming the revision
- * when the name is a symlink. Whole files and single ranges are sent zero-copy (sendfile).
+ * {@code GET} and {@code HEAD /images/{name}} (routed here by {@link ImageHandlerMapping}):
+ * serves one image file with strong ETags, the conditional requests and range requests of
+ * RFC 9110, and Content-Location naming the revision when the name is a symlink. Whole files and single ranges are sent zero-copy (sendfile).
  */
 @Component
 public class ImageWebHandler implements WebHandler {
@@ -125,7 +127,7 @@ public class ImageWebHandler implements WebHandler {
      * operator should see, such as an image truncated or unreadable on the file system.
      */
     private static void logSendFailure(ImageFile file, String ranges, Throwable e) {
-        if (e instanceof java.io.IOException && !(e instanceof java.io.EOFException)) {
+        if (e instanceof IOException && !(e instanceof EOFException)) {
             log.debug("Sending image '{}' range {} stopped: {}", file.name(), ranges, e.toString());
         } else {
             log.warn("Sending image '{}' (revision '{}') range {} failed: {}", file.name(), file.revision(), ranges,
