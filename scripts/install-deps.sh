@@ -12,6 +12,7 @@ packages=(
   nbdfuse fuse3 fuse2fs e2fsprogs  # mount a filesystem from an export without a kernel nbd module
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
   nginx             # a real HTTP origin for integration tests
+  wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
 )
 
 missing=()

@@ -1,13 +1,17 @@
 package dev.branchboot.server;
 
+import dev.branchboot.server.config.BranchbootProperties;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
 
 /**
- * Entry point of the branchboot image server. Origin mode and branch-cache mode arrive with the
- * server issues; for now the application starts an empty WebFlux service.
+ * Entry point of the branchboot image server. In origin mode (the only mode so far) it serves the
+ * directory {@code branchboot.images-dir} over plain HTTP: {@code GET|HEAD /images/{name}} with
+ * range requests, {@code GET /images} as a JSON catalog, and actuator health and Prometheus metrics.
  */
 @SpringBootApplication
+@EnableConfigurationProperties(BranchbootProperties.class)
 public class BranchbootServerApplication {
 
     /** Starts the server with Spring Boot's usual command-line property handling. */

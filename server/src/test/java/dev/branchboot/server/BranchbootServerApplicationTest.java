@@ -2,13 +2,13 @@ package dev.branchboot.server;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import dev.branchboot.server.testing.RunningServer;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
-import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.context.ApplicationContext;
 
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = "server.address=127.0.0.1")
-class BranchbootServerApplicationTest {
+/** The application starts on a random port of 127.0.0.1 with an images directory. */
+class BranchbootServerApplicationTest extends RunningServer {
 
     @Autowired
     ApplicationContext context;

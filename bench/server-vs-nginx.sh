@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Compares the branchboot server (origin mode) with nginx serving the same file, with the same
+# client (wrk + range-request.lua) at 16 concurrent connections, runs alternating between the two:
+#   - large ranges: 8 MiB random aligned ranges
+#   - small ranges: 64 KiB random aligned ranges
+# Prints per-run throughput, latency and CPU time per request, the medians, and the throughput
+# ratio server/nginx (the figure the targets are about: >= 0.8x for large, >= 0.5x for small).
+# Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN]   (defaults 3 and 10)
+# Needs: nginx, wrk, curl (scripts/install-deps.sh), and a built server/target/branchboot-server.jar.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+seconds=${2:-10}
+connections=16
+jar=server/target/branchboot-server.jar
+[[ -f $jar ]] || mvn -B -q package -DskipTests -pl server -am
+
+work=$(mktemp -d /tmp/branchboot-bench.XXXXXX)
+server_pid=""
+nginx_pid=""
+cleanup() {
+  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
+  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo "failed; nginx log:"; cat "$work/nginx/error.log" 2>/dev/null; tail -20 "$work/server.log" 2>/dev/null' ERR
+
+# When run as root, nginx workers run as nobody and must be able to read the file.
+chmod 755 "$work"
+mkdir -p "$work/images" "$work/nginx"
+file_size=$((1024 * 1024 * 1024))
+head -c "$file_size" /dev/urandom > "$work/images/bench.img"
+cat "$work/images/bench.img" > /dev/null   # both servers read from the page cache
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+nginx_port=$(free_port)
+server_port=$(free_port)
+
+# nginx as it would be deployed for static files: one worker per core, sendfile, long keep-alive.
+cat > "$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location /images/ { alias $work/images/; }
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+nginx_pid=$!
+java -jar "$jar" --branchboot.images-dir="$work/images" --server.address=127.0.0.1 --server.port="$server_port" \
+  > "$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 120); do
+  curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" || { sleep 0.5; continue; }
+  curl -sf -o /dev/null "http://127.0.0.1:$server_port/actuator/health/readiness" && break
+  sleep 0.5
+done
+
+nginx_url="http://127.0.0.1:$nginx_port/images/bench.img"
+server_url="http://127.0.0.1:$server_port/images/bench.img"
+# Same bytes, same validators, before anything is timed.
+for range in 0-65535 123456789-132145396; do
+  cmp <(curl -sf -r "$range" "$nginx_url") <(curl -sf -r "$range" "$server_url")
+done
+[[ $(curl -sfI "$nginx_url" | grep -i '^etag') == $(curl -sfI "$server_url" | grep -i '^etag') ]]
+
+# CPU time (user + system, clock ticks) of processes: the machine is shared, so throughput alone
+# swings with other load; CPU time per request shows each server's own cost.
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$t"; }
+clock_ticks=$(getconf CLK_TCK)
+
+run() { # url range_size seconds pids... -> "MiB/s req/s p50_ms p99_ms cpu_us_per_request"
+  local url=$1 size=$2 secs=$3 out before after
+  shift 3
+  before=$(cpu_ticks "$@")
+  out=$(BENCH_FILE_SIZE=$file_size BENCH_RANGE_SIZE=$size wrk -t2 -c"$connections" -d"${secs}s" -s bench/range-request.lua "$url" | grep '^RESULT')
+  after=$(cpu_ticks "$@")
+  python3 - "$out" "$((after - before))" "$clock_ticks" <<'PY'
+import sys
+f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
+if int(f["errors"]) or int(f["non2xx"]):
+    sys.exit("errors in run: " + sys.argv[1])
+d = int(f["duration_us"]) / 1e6
+cpu_us = int(sys.argv[2]) / int(sys.argv[3]) * 1e6 / max(int(f["requests"]), 1)
+print(f"{int(f['bytes']) / d / 2**20:.1f} {int(f['requests']) / d:.0f} {int(f['p50_us']) / 1000:.2f} "
+      f"{int(f['p99_us']) / 1000:.2f} {cpu_us:.0f}")
+PY
+}
+
+# JIT warm-up: the JVM reaches full speed only after some 100k requests (and nginx gets a short run
+# too, to treat the two alike); not recorded.
+nginx_pids=("$nginx_pid" $(pgrep -P "$nginx_pid"))
+run "$server_url" $((64 * 1024)) 20 "$server_pid" > /dev/null
+run "$server_url" $((8 * 1024 * 1024)) 5 "$server_pid" > /dev/null
+run "$nginx_url" $((64 * 1024)) 3 "${nginx_pids[@]}" > /dev/null
+
+declare -A results
+for scenario in large small; do
+  size=$((64 * 1024)); [[ $scenario == large ]] && size=$((8 * 1024 * 1024))
+  for round in $(seq 1 "$rounds"); do
+    for target in nginx server; do
+      if [[ $target == server ]]; then
+        r=$(run "$server_url" "$size" "$seconds" "$server_pid")
+      else
+        r=$(run "$nginx_url" "$size" "$seconds" "${nginx_pids[@]}")
+      fi
+      echo "$scenario round $round $target: MiB/s req/s p50_ms p99_ms cpu_us/request = $r"
+      results[$scenario-$target]+="$r;"
+    done
+  done
+done
+
+python3 - "${results[large-nginx]}" "${results[large-server]}" "${results[small-nginx]}" "${results[small-server]}" <<'PY'
+import statistics, sys
+def med(s, i): return statistics.median(float(r.split()[i]) for r in s.strip(";").split(";"))
+names = ["large ranges (8 MiB)", "small ranges (64 KiB)"]
+targets = [0.8, 0.5]
+print()
+print("| scenario | nginx MiB/s | server MiB/s | nginx req/s | server req/s | throughput ratio | target | nginx CPU µs/req | server CPU µs/req |")
+print("|---|---|---|---|---|---|---|---|---|")
+for k, (n, s) in enumerate([(sys.argv[1], sys.argv[2]), (sys.argv[3], sys.argv[4])]):
+    ratio = med(s, 0) / med(n, 0)
+    print(f"| {names[k]} | {med(n,0):.0f} | {med(s,0):.0f} | {med(n,1):.0f} | {med(s,1):.0f} | {ratio:.2f}x | >= {targets[k]}x "
+          f"| {med(n,4):.0f} | {med(s,4):.0f} |")
+PY

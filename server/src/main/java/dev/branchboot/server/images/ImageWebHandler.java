@@ -1,0 +1,186 @@
+package dev.branchboot.server.images;
+
+import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.metrics.ImageRequestMetrics;
+import java.io.EOFException;
+import java.io.IOException;
+import java.nio.channels.AsynchronousFileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ZeroCopyHttpOutputMessage;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.stereotype.Component;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebHandler;
+import org.springframework.web.util.UriUtils;
+import reactor.core.publisher.Mono;
+
+/**
+ * {@code GET} and {@code HEAD /images/{name}} (routed here by {@link ImageHandlerMapping}):
+ * serves one image file with strong ETags, the conditional requests and range requests of
+ * RFC 9110, and Content-Location naming the revision when the name is a symlink. Whole files and single ranges are sent zero-copy (sendfile).
+ */
+@Component
+public class ImageWebHandler implements WebHandler {
+    private static final Logger log = LoggerFactory.getLogger(ImageWebHandler.class);
+    /** The URL prefix of image names. */
+    static final String PREFIX = "/images/";
+
+    private final ImageStore store;
+    private final int maxRanges;
+    private final int multipartBufferSize;
+
+    /** Serves the images of {@code store} with the configured range limits. */
+    public ImageWebHandler(ImageStore store, BranchbootProperties properties) {
+        this.store = store;
+        this.maxRanges = properties.getMaxRanges();
+        this.multipartBufferSize = (int) properties.getMultipartBufferSize().toBytes();
+    }
+
+    /** Serves one image, or a part of it, or an answer to a conditional request, or an error. */
+    @Override
+    public Mono<Void> handle(ServerWebExchange exchange) {
+        ServerHttpRequest request = exchange.getRequest();
+        ServerHttpResponse response = exchange.getResponse();
+        response.getHeaders().set(HttpHeaders.DATE, HttpDates.now());
+        HttpMethod method = request.getMethod();
+        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
+            response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
+            return problem(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+        }
+        String rawPath = request.getPath().pathWithinApplication().value();
+        ImageFile file;
+        try {
+            // Stat on the event loop: a handful of syscalls, cheaper than a thread hop per request.
+            file = store.resolveEncoded(rawPath.substring(PREFIX.length()));
+        } catch (ImageNameException e) {
+            log.debug("{}", e.getMessage());
+            return problem(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+        } catch (ImageNotFoundException e) {
+            // The reason stays in the debug log: telling a prober what exists outside the root helps nobody.
+            log.debug("{}", e.getMessage());
+            return problem(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
+        }
+        HttpHeaders headers = response.getHeaders();
+        headers.set(HttpHeaders.ETAG, file.etag());
+        headers.set(HttpHeaders.LAST_MODIFIED, HttpDates.format(file.lastModified()));
+        headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
+        if (file.symlinked()) {
+            headers.set(HttpHeaders.CONTENT_LOCATION, PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8));
+        }
+        switch (Preconditions.evaluate(request.getHeaders(), method, file)) {
+            case NOT_MODIFIED -> {
+                response.setStatusCode(HttpStatus.NOT_MODIFIED);
+                return response.setComplete();
+            }
+            case PRECONDITION_FAILED -> {
+                response.setStatusCode(HttpStatus.PRECONDITION_FAILED);
+                headers.setContentLength(0);
+                return response.setComplete();
+            }
+            case PROCEED -> {
+            }
+        }
+        String range = request.getHeaders().getFirst(HttpHeaders.RANGE);
+        // RFC 9110 section 14.2: Range is only defined for GET; HEAD describes the whole file.
+        if (range == null || method != HttpMethod.GET || !Preconditions.rangeApplies(request.getHeaders(), file)) {
+            return sendRegion(exchange, file, HttpStatus.OK, 0, file.size());
+        }
+        RangeDecision decision = ByteRanges.evaluate(range, file.size(), maxRanges);
+        if (decision instanceof RangeDecision.Ignore ignore) {
+            log.debug("Ignoring Range '{}' for image '{}': {}", range, file.name(), ignore.reason());
+            return sendRegion(exchange, file, HttpStatus.OK, 0, file.size());
+        }
+        if (decision instanceof RangeDecision.NotSatisfiable refused) {
+            log.debug("Range '{}' for image '{}' not satisfiable: {}", range, file.name(), refused.reason());
+            response.setStatusCode(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
+            headers.set(HttpHeaders.CONTENT_RANGE, "bytes */" + file.size());
+            headers.setContentLength(0);
+            return response.setComplete();
+        }
+        List<ByteRange> ranges = ((RangeDecision.Partial) decision).ranges();
+        if (ranges.size() == 1) {
+            ByteRange only = ranges.get(0);
+            headers.set(HttpHeaders.CONTENT_RANGE, only.contentRange(file.size()));
+            return sendRegion(exchange, file, HttpStatus.PARTIAL_CONTENT, only.first(), only.length());
+        }
+        MultipartByteRanges multipart = new MultipartByteRanges(file, ranges);
+        response.setStatusCode(HttpStatus.PARTIAL_CONTENT);
+        headers.set(HttpHeaders.CONTENT_TYPE, multipart.contentType());
+        headers.setContentLength(multipart.contentLength());
+        ImageRequestMetrics.recordBodyBytes(exchange, multipart.contentLength());
+        return response.writeWith(multipart.body(response.bufferFactory(), multipartBufferSize))
+                .doOnError(e -> logSendFailure(file, ranges.toString(), e));
+    }
+
+    /**
+     * A body that could not be sent: usually the client went away (debug), otherwise something an
+     * operator should see, such as an image truncated or unreadable on the file system.
+     */
+    private static void logSendFailure(ImageFile file, String ranges, Throwable e) {
+        if (e instanceof IOException && !(e instanceof EOFException)) {
+            log.debug("Sending image '{}' range {} stopped: {}", file.name(), ranges, e.toString());
+        } else {
+            log.warn("Sending image '{}' (revision '{}') range {} failed: {}", file.name(), file.revision(), ranges,
+                    e.toString());
+        }
+    }
+
+    private Mono<Void> sendRegion(ServerWebExchange exchange, ImageFile file, HttpStatus status, long position, long count) {
+        ServerHttpResponse response = exchange.getResponse();
+        response.setStatusCode(status);
+        HttpHeaders headers = response.getHeaders();
+        headers.setContentType(MediaType.APPLICATION_OCTET_STREAM);
+        headers.setContentLength(count);
+        if (exchange.getRequest().getMethod() == HttpMethod.HEAD || count == 0) {
+            return response.setComplete();
+        }
+        ImageRequestMetrics.recordBodyBytes(exchange, count);
+        String range = position + "-" + (position + count - 1);
+        if (response instanceof ZeroCopyHttpOutputMessage zeroCopy) {
+            return zeroCopy.writeWith(file.path(), position, count).doOnError(e -> logSendFailure(file, range, e));
+        }
+        // A decorated response (a filter wrapped it) cannot sendfile: stream the region instead.
+        return response.writeWith(DataBufferUtils.takeUntilByteCount(
+                DataBufferUtils.readAsynchronousFileChannel(
+                        () -> AsynchronousFileChannel.open(file.path(), StandardOpenOption.READ),
+                        position, response.bufferFactory(), multipartBufferSize), count))
+                .doOnError(e -> logSendFailure(file, range, e));
+    }
+
+    /** An RFC 9457 problem body, small enough to build by hand on the hot path. */
+    private static Mono<Void> problem(ServerWebExchange exchange, HttpStatus status, String detail) {
+        ServerHttpResponse response = exchange.getResponse();
+        response.setStatusCode(status);
+        String json = "{\"type\":\"about:blank\",\"title\":\"" + status.getReasonPhrase() + "\",\"status\":"
+                + status.value() + ",\"detail\":\"" + jsonEscape(detail) + "\"}";
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
+        response.getHeaders().setContentLength(body.length);
+        return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));
+    }
+
+    private static String jsonEscape(String text) {
+        StringBuilder out = new StringBuilder(text.length() + 8);
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '"' || c == '\\') {
+                out.append('\\').append(c);
+            } else if (c < 0x20) {
+                out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
+    }
+}

@@ -1,0 +1,65 @@
+package dev.branchboot.server.config;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.server.BranchbootServerApplication;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
+
+/**
+ * A bad setting stops start-up with Spring Boot's failure report naming the property, the value
+ * and what is wrong, before any request is served.
+ */
+@ExtendWith(OutputCaptureExtension.class)
+class StartupValidationTest {
+
+    @TempDir
+    Path temp;
+
+    private static void start(String... args) {
+        new SpringApplicationBuilder(BranchbootServerApplication.class).run(args);
+    }
+
+    private void assertFailsWith(CapturedOutput output, String[] args, String... expected) {
+        assertThrows(Exception.class, () -> start(args));
+        String report = output.getAll();
+        assertTrue(report.contains("APPLICATION FAILED TO START"), report);
+        for (String text : expected) {
+            assertTrue(report.contains(text), () -> "report lacks '" + text + "':\n" + report);
+        }
+    }
+
+    @Test
+    void missingImagesDirectory(CapturedOutput output) {
+        Path missing = temp.resolve("no-such-dir");
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + missing, "--server.port=0", "--server.address=127.0.0.1"},
+                "branchboot.images-dir", missing + "' does not exist");
+    }
+
+    @Test
+    void badSizes(CapturedOutput output) {
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp, "--branchboot.multipart-buffer-size=1KB",
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.multipart-buffer-size", "must be between");
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp, "--branchboot.multipart-buffer-size=lots",
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.multipart-buffer-size", "lots");
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp, "--branchboot.max-ranges=0",
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.max-ranges");
+    }
+
+    @Test
+    void portInUse(CapturedOutput output) throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp,
+                    "--server.port=" + taken.getLocalPort(), "--server.address=127.0.0.1"},
+                    "Port " + taken.getLocalPort() + " was already in use");
+        }
+    }
+}
