@@ -11,7 +11,7 @@ import java.util.List;
  * The bottom layer: a read-only {@link VirtualDisk} (QCOW2 with its backing chain, or raw) seen as a
  * {@link BlockDevice}. Every write is refused; the overlay above takes them.
  */
-public final class ImageBlockDevice implements BlockDevice {
+public final class ImageBlockDevice extends ReadOnlyBlockDevice {
     /**
      * Reads are passed down in pieces of at most this size: the JDK copies heap buffers through a
      * per-thread direct buffer as large as the request and keeps it cached, so large pieces would
@@ -45,10 +45,6 @@ public final class ImageBlockDevice implements BlockDevice {
         return disk.size();
     }
 
-    @Override
-    public boolean writable() {
-        return false;
-    }
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
@@ -62,25 +58,9 @@ public final class ImageBlockDevice implements BlockDevice {
         }
     }
 
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "write", offset, src.remaining());
-    }
 
-    @Override
-    public void flush() {
-        // Nothing is ever written here, so there is nothing to make durable.
-    }
 
-    @Override
-    public void trim(long offset, long length, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "trim", offset, length);
-    }
 
-    @Override
-    public void zero(long offset, long length, boolean mayUnmap, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "write zeroes", offset, length);
-    }
 
     @Override
     public List<Extent> blockStatus(long offset, long length) throws IOException {

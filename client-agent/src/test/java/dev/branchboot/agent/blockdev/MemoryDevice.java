@@ -12,7 +12,7 @@ import java.util.Random;
  * A read-only device over a byte array, standing in for an image in unit tests: 4 KiB blocks that
  * are all zero report as holes, everything else as data.
  */
-public final class MemoryDevice implements BlockDevice {
+public final class MemoryDevice extends ReadOnlyBlockDevice {
     private final byte[] bytes;
     private volatile boolean closed;
 
@@ -53,34 +53,15 @@ public final class MemoryDevice implements BlockDevice {
         return bytes.length;
     }
 
-    @Override
-    public boolean writable() {
-        return false;
-    }
 
     @Override
     public void read(long offset, ByteBuffer dst) {
         dst.put(bytes, (int) offset, dst.remaining());
     }
 
-    @Override
-    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "write", offset, src.remaining());
-    }
 
-    @Override
-    public void flush() {
-    }
 
-    @Override
-    public void trim(long offset, long length, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "trim", offset, length);
-    }
 
-    @Override
-    public void zero(long offset, long length, boolean mayUnmap, boolean fua) throws IOException {
-        throw new ReadOnlyDeviceException(name(), "zero", offset, length);
-    }
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
