@@ -45,7 +45,6 @@ public final class ImageBlockDevice extends ReadOnlyBlockDevice {
         return disk.size();
     }
 
-
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         long position = offset;
@@ -57,10 +56,6 @@ public final class ImageBlockDevice extends ReadOnlyBlockDevice {
             position += n;
         }
     }
-
-
-
-
 
     @Override
     public List<Extent> blockStatus(long offset, long length) throws IOException {

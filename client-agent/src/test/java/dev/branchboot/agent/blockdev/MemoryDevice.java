@@ -53,15 +53,10 @@ public final class MemoryDevice extends ReadOnlyBlockDevice {
         return bytes.length;
     }
 
-
     @Override
     public void read(long offset, ByteBuffer dst) {
         dst.put(bytes, (int) offset, dst.remaining());
     }
-
-
-
-
 
     @Override
     public List<Extent> blockStatus(long offset, long length) {
