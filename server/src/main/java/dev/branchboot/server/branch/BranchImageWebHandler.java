@@ -113,6 +113,10 @@ public class BranchImageWebHandler implements WebHandler {
                 .map(current -> pinned(request.getHeaders(), name, current))
                 .flatMap(revision -> serve(exchange, name, revision))
                 .onErrorResume(UpstreamException.class, e -> {
+                    if (e.kind() == UpstreamException.Kind.REVISION_GONE) {
+                        // The upstream moved on: the next request asks which revision the name means now.
+                        resolver.invalidate(name);
+                    }
                     if (response.isCommitted()) {
                         // Mid-body: the connection is cut, so the client sees a short body, never a wrong one.
                         log.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
