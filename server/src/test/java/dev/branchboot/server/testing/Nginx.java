@@ -20,6 +20,7 @@ public final class Nginx implements AutoCloseable {
     private final Path root;
     private final int port;
     private Process process;
+    private String limitRate = "0";
 
     private Nginx(Path dir, Path root, int port) {
         this.dir = dir;
@@ -41,6 +42,12 @@ public final class Nginx implements AutoCloseable {
         }
     }
 
+    /** Throttles each response to {@code rate} (nginx syntax, such as {@code 2m}) from the next start on. */
+    public Nginx limitRate(String rate) {
+        this.limitRate = rate;
+        return this;
+    }
+
     /** (Re)starts nginx on its port and waits until it accepts connections. */
     public void start() throws IOException, InterruptedException {
         Path config = dir.resolve("nginx.conf");
@@ -60,10 +67,11 @@ public final class Nginx implements AutoCloseable {
                     scgi_temp_path %1$s/scgi;
                     server {
                         listen 127.0.0.1:%2$d;
+                        limit_rate %4$s;
                         location /images/ { alias %3$s/; }
                     }
                 }
-                """.formatted(dir, port, root));
+                """.formatted(dir, port, root, limitRate));
         process = new ProcessBuilder("nginx", "-c", config.toString(), "-e", dir.resolve("error.log").toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("stdout.log").toFile()))
                 .start();
