@@ -74,6 +74,10 @@ public class ChunkLoader {
     }
 
     private Mono<byte[]> fill(CachedRevision revision, int chunk) {
+        if (revision.isPresent(chunk)) {
+            // Stored by a fetch that ended between the caller's presence check and this one.
+            return Mono.fromCallable(() -> revision.read(chunk)).subscribeOn(Schedulers.boundedElastic());
+        }
         return upstreams.fetch(revision.upstream(), revision.chunkOffset(chunk), revision.chunkLength(chunk))
                 .publishOn(Schedulers.boundedElastic())
                 .map(bytes -> {

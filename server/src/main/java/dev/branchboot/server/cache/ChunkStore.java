@@ -126,6 +126,11 @@ public class ChunkStore {
         }
     }
 
+    /** The cache directory (real path). */
+    public Path root() {
+        return root;
+    }
+
     /** The chunk size of new revisions. */
     public int chunkSize() {
         return chunkSize;

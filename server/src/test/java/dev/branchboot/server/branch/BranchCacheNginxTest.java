@@ -132,6 +132,26 @@ class BranchCacheNginxTest {
         }
         assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
         assertEquals(404, branch.get("/images/missing.raw").statusCode());
+        // nginx has no catalog: the branch lists what it has seen, with what it holds of it.
+        String catalog = new String(branch.get("/images").body());
+        assertTrue(catalog.contains("\"upstream\":null"), catalog);
+        assertTrue(catalog.contains("\"name\":\"disk.raw\""), catalog);
+        assertTrue(catalog.contains("\"cachedBytes\":" + SIZE), catalog);
+    }
+
+    @Test
+    void aBranchOfABranchServesTheSameBytesAndPassesTheCatalogThrough() throws Exception {
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        try (BranchServer tier2 = BranchServer.start("http://127.0.0.1:" + branch.port() + "/images", temp.resolve("cache2"),
+                "--branchboot.cache.chunk-size=1MB")) {
+            assertArrayEquals(disk, tier2.get("/images/disk.raw").body());
+            assertEquals(fromNginx("/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag"),
+                    tier2.get("/images/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag"));
+            String catalog = new String(tier2.get("/images").body());
+            assertTrue(catalog.contains("\"upstream\":\"http://127.0.0.1:" + branch.port() + "/images\""), catalog);
+            assertTrue(catalog.contains("\"cachedBytes\":" + SIZE), catalog);
+        }
+        assertEquals(SIZE + 1, nginx.bytesSent("/images/disk.raw"), "one copy through both tiers, and our one-byte probe");
     }
 
     @Test

@@ -9,8 +9,9 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
 
@@ -32,13 +33,19 @@ public final class BranchServer implements AutoCloseable {
 
     /** Starts a branch filling {@code cacheDir} from {@code upstreams}; {@code extra} are more {@code --key=value} arguments. */
     public static BranchServer start(String upstreams, Path cacheDir, String... extra) {
-        List<String> args = new ArrayList<>(List.of("--server.port=0", "--server.address=127.0.0.1",
+        Map<String, String> args = new LinkedHashMap<>();
+        for (String arg : List.of("--server.port=0", "--server.address=127.0.0.1",
                 "--branchboot.upstreams=" + upstreams, "--branchboot.cache.dir=" + cacheDir,
                 "--branchboot.cache.chunk-size=256KB", "--branchboot.cache.retry-backoff=20ms",
-                "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off"));
-        args.addAll(List.of(extra));
+                "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off")) {
+            args.put(arg.substring(0, arg.indexOf('=')), arg);
+        }
+        // A repeated property would bind as a list: the test's own value replaces the default.
+        for (String arg : extra) {
+            args.put(arg.substring(0, arg.indexOf('=')), arg);
+        }
         return new BranchServer(new SpringApplicationBuilder(BranchbootServerApplication.class)
-                .run(args.toArray(String[]::new)));
+                .run(args.values().toArray(String[]::new)));
     }
 
     /** A bean of the running server, such as its chunk store. */
