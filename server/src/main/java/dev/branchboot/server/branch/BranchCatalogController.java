@@ -3,6 +3,7 @@ package dev.branchboot.server.branch;
 import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamClient;
 import java.net.URI;
 import java.time.Duration;
@@ -24,7 +25,8 @@ import reactor.core.publisher.Mono;
  * {@code GET /images} in branch mode. When the first HTTP upstream is a branchboot server, its
  * catalog (every field of each entry unchanged), otherwise the images this branch has seen; each
  * entry gains what the cache holds of it: {@code cachedBytes}, {@code cachedChunks},
- * {@code chunks} and {@code cachedEtag}, the revision those figures are about.
+ * {@code chunks}, {@code cachedEtag} (the revision those figures are about) and {@code replication}
+ * ({@code running}, {@code complete}, {@code stopped}, {@code failed}, or null).
  */
 @BranchMode
 @RestController
@@ -34,12 +36,14 @@ public class BranchCatalogController {
     };
 
     private final ChunkStore store;
+    private final Replicator replicator;
     private final URI catalogUpstream;
     private final WebClient client = WebClient.create();
 
     /** Lists the images of the upstream (or those seen), with what {@code store} holds of each. */
-    public BranchCatalogController(ChunkStore store, UpstreamClient upstreams) {
+    public BranchCatalogController(ChunkStore store, UpstreamClient upstreams, Replicator replicator) {
         this.store = store;
+        this.replicator = replicator;
         this.catalogUpstream = upstreams.upstreams().stream()
                 .filter(u -> "http".equals(u.getScheme()) || "https".equals(u.getScheme())).findFirst().orElse(null);
     }
@@ -70,6 +74,8 @@ public class BranchCatalogController {
             image.put("cachedChunks", revision == null ? 0 : revision.presentChunks());
             image.put("chunks", revision == null ? null : revision.chunkCount());
             image.put("cachedEtag", revision == null ? null : revision.upstream().etag());
+            Replicator.Status replication = replicator.status(String.valueOf(image.get("name")));
+            image.put("replication", replication == null ? null : replication.state().name().toLowerCase());
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("upstream", upstream == null ? null : upstream.toString());

@@ -17,6 +17,7 @@ import dev.branchboot.server.images.Problems;
 import dev.branchboot.server.images.Preconditions;
 import dev.branchboot.server.images.RangeDecision;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
+import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -67,6 +68,8 @@ public class BranchImageWebHandler implements WebHandler {
     private final ChunkLoader loader;
     private final int maxRanges;
     private final int readAhead;
+    private final Replicator replicator;
+    private final boolean replicateOnFirstRead;
     private final Counter hitRequests;
     private final Counter missRequests;
     private final Counter hitBytes;
@@ -74,8 +77,10 @@ public class BranchImageWebHandler implements WebHandler {
 
     /** Serves images through the cache of {@code store}, filled by {@code loader}. */
     public BranchImageWebHandler(RevisionResolver resolver, ChunkStore store, ChunkLoader loader,
-            BranchbootProperties properties, MeterRegistry registry) {
+            BranchbootProperties properties, MeterRegistry registry, Replicator replicator) {
         this.resolver = resolver;
+        this.replicator = replicator;
+        this.replicateOnFirstRead = properties.getReplication().isOnFirstRead();
         this.store = store;
         this.loader = loader;
         this.maxRanges = properties.getMaxRanges();
@@ -111,7 +116,17 @@ public class BranchImageWebHandler implements WebHandler {
         }
         return resolver.current(name)
                 .map(current -> pinned(request.getHeaders(), name, current))
-                .flatMap(revision -> serve(exchange, name, revision))
+                .flatMap(revision -> {
+                    if (replicateOnFirstRead && replicator.status(name) == null
+                            && revision.presentChunks() < revision.chunkCount()) {
+                        replicator.start(name, "the first read");
+                    }
+                    if (!revision.acquire()) {
+                        return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
+                                + ImageNameException.printable(name) + "' was just evicted; try again");
+                    }
+                    return serve(exchange, name, revision).doFinally(signal -> revision.release());
+                })
                 .onErrorResume(UpstreamException.class, e -> {
                     if (e.kind() == UpstreamException.Kind.REVISION_GONE) {
                         // The upstream moved on: the next request asks which revision the name means now.

@@ -45,6 +45,9 @@ public final class CachedRevision {
     private final Object persistLock = new Object();
     private volatile boolean verified;
     private volatile long lastUsedMillis = System.currentTimeMillis();
+    /** Responses and replications using the revision now: eviction leaves it alone while non-zero. */
+    private final java.util.concurrent.atomic.AtomicInteger users = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile boolean evicted;
 
     private CachedRevision(String id, UpstreamRevision upstream, Path dir, int chunkSize, FileChannel data,
             BitSet present, int[] checksums, boolean verified) {
@@ -188,6 +191,47 @@ public final class CachedRevision {
     /** Records a use, for least-recently-used eviction. */
     void touch() {
         lastUsedMillis = System.currentTimeMillis();
+    }
+
+    /**
+     * Starts a use (a response being sent, a replication running): the revision is not evicted
+     * until {@link #release()}.
+     *
+     * @return false when the revision was evicted already, so the caller must look it up again
+     */
+    public boolean acquire() {
+        users.incrementAndGet();
+        touch();
+        if (evicted) {
+            users.decrementAndGet();
+            return false;
+        }
+        return true;
+    }
+
+    /** Ends a use begun by {@link #acquire()}. */
+    public void release() {
+        users.decrementAndGet();
+        touch();
+    }
+
+    /** Whether a response or replication uses the revision now. */
+    public boolean inUse() {
+        return users.get() > 0;
+    }
+
+    /** Marks the revision evicted if nobody uses it; the caller then deletes its files. */
+    synchronized boolean markEvicted() {
+        if (users.get() > 0) {
+            return false;
+        }
+        evicted = true;
+        // A use that raced with us sees the flag and backs out.
+        if (users.get() > 0) {
+            evicted = false;
+            return false;
+        }
+        return true;
     }
 
     /** When the revision was last read. */

@@ -63,6 +63,9 @@ public class ChunkStore {
     private final boolean uncleanStart;
     private final Map<String, CachedRevision> revisions = new ConcurrentHashMap<>();
     private final ScheduledExecutorService background;
+    private final long quota;
+    private final Counter evictions;
+    private volatile boolean quotaWarned;
     private final Counter checksumFailures;
     private final Counter storeFailures;
 
@@ -73,6 +76,7 @@ public class ChunkStore {
         this.revisionsDir = Files.createDirectories(root.resolve("revisions"));
         this.namesDir = Files.createDirectories(root.resolve("names"));
         this.chunkSize = (int) cache.getChunkSize().toBytes();
+        this.quota = cache.getQuota().toBytes();
         Path marker = root.resolve(CLEAN_MARKER);
         this.uncleanStart = !Files.exists(marker);
         Files.deleteIfExists(marker);
@@ -93,6 +97,10 @@ public class ChunkStore {
                 .register(registry);
         Gauge.builder("branchboot.cache.cached", this, ChunkStore::cachedBytes).baseUnit("bytes")
                 .description("Bytes of image chunks in the cache").register(registry);
+        this.evictions = Counter.builder("branchboot.cache.evictions")
+                .description("Whole image revisions removed from the cache (quota or admin)").register(registry);
+        Gauge.builder("branchboot.cache.quota", this, store -> store.quota).baseUnit("bytes")
+                .description("The cache's disk quota (0: none)").register(registry);
         Gauge.builder("branchboot.cache.revisions", revisions, Map::size)
                 .description("Image revisions in the cache").register(registry);
         this.background = Executors.newSingleThreadScheduledExecutor(runnable -> {
@@ -101,7 +109,10 @@ public class ChunkStore {
             return thread;
         });
         // Batched state writes: presence marks reach disk within a second of their chunk's fsync.
-        background.scheduleWithFixedDelay(this::persistAll, 1, 1, TimeUnit.SECONDS);
+        background.scheduleWithFixedDelay(() -> {
+            persistAll();
+            enforceQuota();
+        }, 1, 1, TimeUnit.SECONDS);
         long scrubSeconds = cache.getScrubInterval().toSeconds();
         if (scrubSeconds > 0) {
             background.scheduleWithFixedDelay(this::scrub, scrubSeconds, scrubSeconds, TimeUnit.SECONDS);
@@ -253,6 +264,66 @@ public class ChunkStore {
             persist(revision);
         }
         return dropped;
+    }
+
+    /**
+     * Removes a whole revision (data and state) unless a response or replication uses it.
+     *
+     * @return false when it is in use and was left alone
+     */
+    public boolean evict(CachedRevision revision, String reason) {
+        if (!revision.markEvicted()) {
+            return false;
+        }
+        revisions.remove(revision.id(), revision);
+        long bytes = revision.cachedBytes();
+        try {
+            revision.close();
+            deleteRecursively(revision.dir());
+        } catch (IOException e) {
+            log.warn("Evicted revision {} of image '{}' but could not delete {}: {}", revision.id(),
+                    revision.upstream().name(), revision.dir(), e.toString());
+        }
+        evictions.increment();
+        log.info("Evicted image '{}' revision {} ({} bytes cached): {}", revision.upstream().name(),
+                revision.upstream().etag(), bytes, reason);
+        return true;
+    }
+
+    /** Every cached revision of image {@code name}. */
+    public List<CachedRevision> revisionsOf(String name) {
+        return revisions.values().stream().filter(r -> r.upstream().name().equals(name)).toList();
+    }
+
+    /** The quota in bytes, 0 when there is none. */
+    public long quota() {
+        return quota;
+    }
+
+    /**
+     * While the cache is over its quota, evicts whole revisions, least recently used first, never
+     * one in use.
+     */
+    public void enforceQuota() {
+        if (quota <= 0) {
+            return;
+        }
+        long cached = cachedBytes();
+        while (cached > quota) {
+            Optional<CachedRevision> oldest = revisions.values().stream().filter(r -> !r.inUse())
+                    .min(Comparator.comparingLong(CachedRevision::lastUsedMillis));
+            if (oldest.isEmpty()) {
+                if (!quotaWarned) {
+                    quotaWarned = true;
+                    log.warn("Cache holds {} bytes, over its quota of {}, and every revision is in use; "
+                            + "raise branchboot.cache.quota or wait for reads to end", cached, quota);
+                }
+                return;
+            }
+            evict(oldest.get(), "over the quota of " + quota + " bytes");
+            cached = cachedBytes();
+        }
+        quotaWarned = false;
     }
 
     /** Counts a chunk that could not be written to the cache disk. */

@@ -37,6 +37,16 @@ public class BranchbootProperties {
      */
     private List<URI> upstreams = new ArrayList<>();
 
+    /**
+     * Bearer token of the /admin endpoints (branch mode). Without one the endpoints do not exist.
+     * Give it through the environment (BRANCHBOOT_ADMINTOKEN) rather than the command line.
+     */
+    private String adminToken;
+
+    /** Background replication of whole images (branch mode). */
+    @Valid
+    private final Replication replication = new Replication();
+
     /** The branch cache (used only when upstreams are set). */
     @Valid
     private final Cache cache = new Cache();
@@ -108,6 +118,78 @@ public class BranchbootProperties {
 
     public Cache getCache() {
         return cache;
+    }
+
+    public String getAdminToken() {
+        return adminToken;
+    }
+
+    public void setAdminToken(String adminToken) {
+        this.adminToken = adminToken;
+    }
+
+    /** An admin token, when set, must be long enough not to be guessed. */
+    @AssertTrue(message = "branchboot.admin-token must be at least 16 characters (or unset, which removes /admin)")
+    public boolean isAdminTokenStrong() {
+        return adminToken == null || adminToken.isEmpty() || adminToken.length() >= 16;
+    }
+
+    public Replication getReplication() {
+        return replication;
+    }
+
+    /** Settings of background replication. */
+    public static class Replication {
+        /** Images kept replicated whole: replicated at start-up (resuming) and on the schedule. */
+        private List<String> images = new ArrayList<>();
+
+        /** Cron expression (Spring's six fields, such as "0 0 6 * * *" for 6:00 daily) re-checking the images list; empty for none. */
+        private String schedule = "";
+
+        /** Upstream bytes per second one replication may pull, so the uplink stays usable; 0 means unlimited. */
+        @NotNull
+        private DataSize rate = DataSize.ofMegabytes(10);
+
+        /** Whether the first read of an image starts replicating the rest of it. */
+        private boolean onFirstRead;
+
+        public List<String> getImages() {
+            return images;
+        }
+
+        public void setImages(List<String> images) {
+            this.images = images;
+        }
+
+        public String getSchedule() {
+            return schedule;
+        }
+
+        public void setSchedule(String schedule) {
+            this.schedule = schedule;
+        }
+
+        /** The schedule must be a valid cron expression when set. */
+        @AssertTrue(message = "branchboot.replication.schedule must be a cron expression of six fields, such as '0 0 6 * * *'")
+        public boolean isScheduleValid() {
+            return schedule == null || schedule.isBlank() || org.springframework.scheduling.support.CronExpression.isValidExpression(schedule);
+        }
+
+        public DataSize getRate() {
+            return rate;
+        }
+
+        public void setRate(DataSize rate) {
+            this.rate = rate;
+        }
+
+        public boolean isOnFirstRead() {
+            return onFirstRead;
+        }
+
+        public void setOnFirstRead(boolean onFirstRead) {
+            this.onFirstRead = onFirstRead;
+        }
     }
 
     public int getMaxRanges() {
@@ -195,6 +277,13 @@ public class BranchbootProperties {
         @Max(64)
         private int readAhead = 4;
 
+        /**
+         * Disk space the cache may use for image bytes; over it, whole revisions are evicted, least
+         * recently used first, never one being read or replicated. 0 means no quota.
+         */
+        @NotNull
+        private DataSize quota = DataSize.ofBytes(0);
+
         /** How often every cached chunk is re-read and checked against its checksum; 0 turns the scrub off. */
         @NotNull
         private Duration scrubInterval = Duration.ofHours(24);
@@ -253,6 +342,14 @@ public class BranchbootProperties {
 
         public void setReadAhead(int readAhead) {
             this.readAhead = readAhead;
+        }
+
+        public DataSize getQuota() {
+            return quota;
+        }
+
+        public void setQuota(DataSize quota) {
+            this.quota = quota;
         }
 
         public Duration getScrubInterval() {

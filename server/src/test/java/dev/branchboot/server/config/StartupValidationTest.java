@@ -68,7 +68,7 @@ class StartupValidationTest {
                 "branchboot.upstreams must be absolute http://, https:// or file: URLs");
         assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
                 "--branchboot.cache.chunk-size=1KB", "--branchboot.cache.dir=" + temp.resolve("cache"),
-                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.chunk-size", "must be between");
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.chunkSize", "must be between");
     }
 
     @Test
