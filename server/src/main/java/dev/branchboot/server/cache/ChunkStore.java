@@ -62,6 +62,8 @@ public class ChunkStore {
     private final int chunkSize;
     private final boolean uncleanStart;
     private final Map<String, CachedRevision> revisions = new ConcurrentHashMap<>();
+    /** The names/ index in memory: a request must not read a file to learn what it already knows. */
+    private final Map<String, String> currentIds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService background;
     private final long quota;
     private final Counter evictions;
@@ -178,13 +180,14 @@ public class ChunkStore {
 
     /** The revision the name last resolved to, if it is still cached: for serving with every upstream down. */
     public Optional<CachedRevision> lastKnown(String name) {
-        Path file = namesDir.resolve(nameKey(name));
-        try {
-            String id = Files.readString(file, StandardCharsets.UTF_8).strip();
-            return Optional.ofNullable(revisions.get(id));
-        } catch (IOException e) {
-            return Optional.empty();
-        }
+        String id = currentIds.computeIfAbsent(name, key -> {
+            try {
+                return Files.readString(namesDir.resolve(nameKey(key)), StandardCharsets.UTF_8).strip();
+            } catch (IOException e) {
+                return null;
+            }
+        });
+        return id == null ? Optional.empty() : Optional.ofNullable(revisions.get(id));
     }
 
     /** The cached revision of {@code name} with ETag {@code etag}, if any: for clients pinned to an older revision. */
@@ -376,9 +379,13 @@ public class ChunkStore {
     }
 
     private void rememberCurrent(String name, String id) {
+        if (id.equals(currentIds.get(name))) {
+            return;
+        }
         Path file = namesDir.resolve(nameKey(name));
         try {
             if (Files.exists(file) && Files.readString(file, StandardCharsets.UTF_8).strip().equals(id)) {
+                currentIds.put(name, id);
                 return;
             }
             Path temporary = namesDir.resolve(nameKey(name) + ".tmp");
@@ -387,6 +394,7 @@ public class ChunkStore {
                 channel.force(true);
             }
             Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            currentIds.put(name, id);
         } catch (IOException e) {
             log.warn("Cannot record the current revision of image '{}' in {}: {}", name, namesDir, e.toString());
         }
