@@ -38,6 +38,8 @@ public class ChunkLoader {
     private final ChunkStore store;
     private final Counter fetches;
     private final Counter joins;
+    /** When a store failure was last logged at WARN: a full disk fails every chunk, the log needs it once in a while. */
+    private final java.util.concurrent.atomic.AtomicLong lastStoreWarning = new java.util.concurrent.atomic.AtomicLong();
 
     /** Fills chunks of {@code store} from {@code upstreams}. */
     public ChunkLoader(UpstreamClient upstreams, ChunkStore store, MeterRegistry registry) {
@@ -85,10 +87,18 @@ public class ChunkLoader {
                         revision.store(chunk, bytes);
                     } catch (IOException | RuntimeException e) {
                         store.recordStoreFailure();
-                        log.warn("Cannot store chunk {} (bytes {}-{}) of image '{}' revision {} in the cache: {}; "
-                                + "serving it pass-through from the upstream. Is the cache disk full?", chunk,
-                                revision.chunkOffset(chunk), revision.chunkOffset(chunk) + bytes.length - 1,
-                                revision.upstream().name(), revision.upstream().etag(), e.toString());
+                        long now = System.nanoTime();
+                        long last = lastStoreWarning.get();
+                        boolean warn = last == 0 || now - last > 10_000_000_000L;
+                        if (warn && lastStoreWarning.compareAndSet(last, now)) {
+                            log.warn("Cannot store chunk {} (bytes {}-{}) of image '{}' revision {} in the cache: {}; "
+                                    + "serving it pass-through from the upstream. Is the cache disk full?", chunk,
+                                    revision.chunkOffset(chunk), revision.chunkOffset(chunk) + bytes.length - 1,
+                                    revision.upstream().name(), revision.upstream().etag(), e.toString()
+                                    + " (further failures in the next 10 s are logged at debug; see branchboot_cache_store_failures_total)");
+                        } else {
+                            log.debug("Cannot store chunk {} of image '{}': {}", chunk, revision.upstream().name(), e.toString());
+                        }
                     }
                     return bytes;
                 });

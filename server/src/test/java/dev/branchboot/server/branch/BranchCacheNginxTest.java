@@ -229,6 +229,26 @@ class BranchCacheNginxTest {
     }
 
     @Test
+    void aFullCacheDiskStillServesEveryByteFromTheUpstream() throws Exception {
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        assertEquals(200, branch.send("HEAD", "/images/disk.raw").statusCode());
+        branch.close();
+        branch = null;
+        // The revision's data file becomes /dev/full: every write fails with ENOSPC, as on a full disk.
+        Path data;
+        try (Stream<Path> files = Files.walk(cache.resolve("revisions"))) {
+            data = files.filter(p -> p.getFileName().toString().equals("data")).findFirst().orElseThrow();
+        }
+        Files.delete(data);
+        Files.createSymbolicLink(data, Path.of("/dev/full"));
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
+        assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+        assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 17);
+    }
+
+    @Test
     void theFirstUpstreamDownFailsOverToTheSecond() throws Exception {
         String dead = "http://127.0.0.1:" + Nginx.freePort() + "/images";
         branch = BranchServer.start(dead + "," + nginx.imagesUrl(), cache);
