@@ -145,6 +145,12 @@ public class BranchImageWebHandler implements WebHandler {
                     log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
                     return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + ImageNameException.printable(name)
                             + "' is not cached and no upstream served it");
+                })
+                .onErrorResume(java.io.UncheckedIOException.class, e -> {
+                    // The cache could not even create the revision's files (disk full, read-only, gone).
+                    log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
+                    return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
+                            "the branch cache cannot store image '" + ImageNameException.printable(name) + "' now");
                 });
     }
 

@@ -285,4 +285,36 @@ class BranchCacheNginxTest {
         // A revision nobody has any more: refused, not mixed.
         assertEquals(412, branch.get("/images/disk.raw", "If-Match", "\"0-1\"").statusCode());
     }
+
+    @Test
+    void aPinnedReaderOfAPartlyCachedOldRevisionGetsItThroughTheOriginsContentLocation() throws Exception {
+        Files.move(origin.resolve("disk.raw"), origin.resolve("disk@1.raw"));
+        Files.createSymbolicLink(origin.resolve("disk.raw"), Path.of("disk@1.raw"));
+        // A branchboot origin names the revision in Content-Location; nginx does not.
+        try (var branchbootOrigin = new org.springframework.boot.builder.SpringApplicationBuilder(
+                dev.branchboot.server.BranchbootServerApplication.class).run("--server.port=0", "--server.address=127.0.0.1",
+                "--branchboot.images-dir=" + origin, "--spring.main.banner-mode=off")) {
+            String originUrl = "http://127.0.0.1:" + branchbootOrigin.getEnvironment().getProperty("local.server.port") + "/images";
+            branch = BranchServer.start(originUrl, cache, "--branchboot.cache.revalidate-interval=0s");
+            HttpResponse<byte[]> first = branch.get("/images/disk.raw", "Range", "bytes=0-999");
+            assertArrayEquals(Arrays.copyOfRange(disk, 0, 1000), first.body());
+            assertEquals("/images/disk@1.raw", first.headers().firstValue("Content-Location").orElseThrow());
+            String oldEtag = first.headers().firstValue("ETag").orElseThrow();
+
+            byte[] newer = randomBytes(SIZE, 3);
+            Files.write(origin.resolve("disk@2.raw"), newer);
+            Files.setLastModifiedTime(origin.resolve("disk@2.raw"), FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+            Path link = origin.resolve("disk.raw.new");
+            Files.createSymbolicLink(link, Path.of("disk@2.raw"));
+            Files.move(link, origin.resolve("disk.raw"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+
+            assertArrayEquals(Arrays.copyOfRange(newer, 0, 1000), branch.get("/images/disk.raw", "Range", "bytes=0-999").body());
+            // Not cached yet for the old revision: fetched from the origin by its Content-Location name.
+            HttpResponse<byte[]> pinned = branch.get("/images/disk.raw", "If-Match", oldEtag, "Range", "bytes=3000000-3099999");
+            assertEquals(206, pinned.statusCode());
+            assertEquals(oldEtag, pinned.headers().firstValue("ETag").orElseThrow());
+            assertArrayEquals(Arrays.copyOfRange(disk, 3_000_000, 3_100_000), pinned.body());
+        }
+    }
 }
