@@ -66,6 +66,7 @@ public class ChunkStore {
     private final Map<String, String> currentIds = new ConcurrentHashMap<>();
     private final ScheduledExecutorService background;
     private final long quota;
+    private final long scrubRate;
     private final Counter evictions;
     private volatile boolean quotaWarned;
     private final Counter checksumFailures;
@@ -79,6 +80,7 @@ public class ChunkStore {
         this.namesDir = Files.createDirectories(root.resolve("names"));
         this.chunkSize = (int) cache.getChunkSize().toBytes();
         this.quota = cache.getQuota().toBytes();
+        this.scrubRate = cache.getScrubRate().toBytes();
         Path marker = root.resolve(CLEAN_MARKER);
         this.uncleanStart = !Files.exists(marker);
         Files.deleteIfExists(marker);
@@ -117,7 +119,7 @@ public class ChunkStore {
         }, 1, 1, TimeUnit.SECONDS);
         long scrubSeconds = cache.getScrubInterval().toSeconds();
         if (scrubSeconds > 0) {
-            background.scheduleWithFixedDelay(this::scrub, scrubSeconds, scrubSeconds, TimeUnit.SECONDS);
+            background.scheduleWithFixedDelay(this::scheduledScrub, scrubSeconds, scrubSeconds, TimeUnit.SECONDS);
         }
     }
 
@@ -233,11 +235,20 @@ public class ChunkStore {
         return verifyLocks.computeIfAbsent(revision.id(), id -> new Object());
     }
 
-    /** Checks every present chunk of every revision against its checksum and drops those that fail. */
+    /** Checks every present chunk of every revision against its checksum and drops those that fail, at full speed. */
     public void scrub() {
+        scrub(0);
+    }
+
+    /** The periodic scrub, paced to {@code branchboot.cache.scrub-rate}. */
+    private void scheduledScrub() {
+        scrub(scrubRate);
+    }
+
+    private void scrub(long bytesPerSecond) {
         int dropped = 0;
         for (CachedRevision revision : revisions.values()) {
-            dropped += verifyAll(revision);
+            dropped += verifyAll(revision, bytesPerSecond);
         }
         if (dropped > 0) {
             log.warn("Cache scrub dropped {} corrupted chunks; they are fetched again when read", dropped);
@@ -247,8 +258,27 @@ public class ChunkStore {
     }
 
     private int verifyAll(CachedRevision revision) {
+        return verifyAll(revision, 0);
+    }
+
+    private int verifyAll(CachedRevision revision, long bytesPerSecond) {
         int dropped = 0;
+        long start = System.nanoTime();
+        long read = 0;
         for (int chunk = 0; chunk < revision.chunkCount(); chunk++) {
+            if (bytesPerSecond > 0 && revision.isPresent(chunk)) {
+                read += revision.chunkLength(chunk);
+                long waitNanos = start + read * 1_000_000_000L / bytesPerSecond - System.nanoTime();
+                if (waitNanos > 0) {
+                    try {
+                        TimeUnit.NANOSECONDS.sleep(waitNanos);
+                    } catch (InterruptedException e) {
+                        // The server is stopping: the next scrub starts over.
+                        Thread.currentThread().interrupt();
+                        return dropped;
+                    }
+                }
+            }
             try {
                 if (!revision.verify(chunk)) {
                     dropped++;

@@ -288,6 +288,10 @@ public class BranchbootProperties {
         @NotNull
         private Duration scrubInterval = Duration.ofHours(24);
 
+        /** Bytes per second the background scrub reads, so it never competes with serving; 0 is unlimited. */
+        @NotNull
+        private DataSize scrubRate = DataSize.ofMegabytes(20);
+
         public Path getDir() {
             return dir;
         }
@@ -342,6 +346,14 @@ public class BranchbootProperties {
 
         public void setReadAhead(int readAhead) {
             this.readAhead = readAhead;
+        }
+
+        public DataSize getScrubRate() {
+            return scrubRate;
+        }
+
+        public void setScrubRate(DataSize scrubRate) {
+            this.scrubRate = scrubRate;
         }
 
         public DataSize getQuota() {

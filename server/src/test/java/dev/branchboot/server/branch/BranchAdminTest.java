@@ -114,6 +114,27 @@ class BranchAdminTest {
     }
 
     @Test
+    void theFirstReadStartsReplicatingTheRestWhenEnabled() throws Exception {
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"),
+                "--branchboot.replication.on-first-read=true", "--branchboot.replication.rate=0")) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(disk, 0, 100), branch.get("/images/disk.raw", "Range", "bytes=0-99").body());
+            Replicator replicator = branch.bean(Replicator.class);
+            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
+                    "the first read replicated the image");
+            assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"), "the read and the replication shared the first chunk");
+            String metrics = new String(branch.get("/actuator/prometheus").body());
+            for (String series : new String[] {"branchboot_replication_progress{image=\"disk.raw\"} 1.0",
+                    "branchboot_cache_requests_total{result=\"miss\"}", "branchboot_cache_served_bytes_total",
+                    "branchboot_cache_cached_bytes " + (double) SIZE, "branchboot_cache_quota_bytes",
+                    "branchboot_cache_singleflight_joins_total", "branchboot_upstream_bytes_total{upstream=",
+                    "branchboot_upstream_fetch_latency_seconds_bucket{upstream=", "branchboot_cache_evictions_total",
+                    "branchboot_cache_checksum_failures_total"}) {
+                assertTrue(metrics.contains(series), series + " in\n" + metrics);
+            }
+        }
+    }
+
+    @Test
     void theQuotaEvictsTheLeastRecentlyUsedRevision() throws Exception {
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.cache.quota=3MB")) {
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
