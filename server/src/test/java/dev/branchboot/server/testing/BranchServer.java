@@ -37,7 +37,10 @@ public final class BranchServer implements AutoCloseable {
         for (String arg : List.of("--server.port=0", "--server.address=127.0.0.1",
                 "--branchboot.upstreams=" + upstreams, "--branchboot.cache.dir=" + cacheDir,
                 "--branchboot.cache.chunk-size=256KB", "--branchboot.cache.retry-backoff=20ms",
-                "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off")) {
+                "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off",
+                // Tests stop and start many servers: skip Reactor Netty's 2 s quiet period on each stop, and
+                // the wait for requests of a peer server in the same JVM whose shared event loops already stopped.
+                "--spring.reactor.netty.shutdown-quiet-period=0s", "--server.shutdown=immediate")) {
             args.put(arg.substring(0, arg.indexOf('=')), arg);
         }
         // A repeated property would bind as a list: the test's own value replaces the default.
