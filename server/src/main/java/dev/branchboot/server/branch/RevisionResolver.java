@@ -10,6 +10,7 @@ import dev.branchboot.server.upstream.UpstreamClient;
 import dev.branchboot.server.upstream.UpstreamException;
 import dev.branchboot.server.upstream.UpstreamRevision;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
@@ -56,8 +57,10 @@ public class RevisionResolver {
                     if (known.isEmpty()) {
                         return Mono.error(e);
                     }
-                    log.warn("No upstream answered for image '{}' ({}); serving its cached revision {} as it was",
-                            name, e.getMessage(), known.get().upstream().etag());
+                    log.warn("No upstream answered for image '{}' ({}); serving its cached revision {} as it was "
+                            + "until the upstreams are asked again", name, e.getMessage(), known.get().upstream().etag());
+                    // Trusted like an answer for one revalidate interval, so each request does not wait for the retries.
+                    current.put(name, CompletableFuture.completedFuture(known.get().upstream()));
                     return Mono.just(known.get());
                 })
                 .publishOn(Schedulers.boundedElastic())
