@@ -71,6 +71,27 @@ class BranchAdminTest {
     }
 
     @Test
+    void aRevisionBeingReadIsNotEvicted() throws Exception {
+        nginx.stop();
+        nginx.limitRate("1m").start();
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN)) {
+            java.net.http.HttpResponse<java.io.InputStream> reading = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + branch.port() + "/images/disk.raw")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+            try (java.io.InputStream body = reading.body()) {
+                byte[] start = body.readNBytes(300_000);
+                assertArrayEquals(java.util.Arrays.copyOf(disk, 300_000), start);
+                // Mid-response (the throttled origin is still sending the rest): the revision is in use.
+                assertEquals(409, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+                byte[] rest = body.readAllBytes();
+                assertArrayEquals(java.util.Arrays.copyOfRange(disk, 300_000, SIZE), rest);
+            }
+            await(() -> !branch.bean(ChunkStore.class).revisions().get(0).inUse(), "the response ended");
+            assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+        }
+    }
+
+    @Test
     void replicationFillsTheWholeImageOnceAndEvictionEmptiesIt() throws Exception {
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN,
                 "--branchboot.replication.rate=4MB")) {
