@@ -88,6 +88,20 @@ public final class CachedRevision {
     }
 
     /**
+     * A revision the cache could not create on disk (full, read-only, gone): nothing is ever
+     * present and every store fails, so each read is served pass-through from the upstream.
+     */
+    static CachedRevision uncached(String id, UpstreamRevision upstream, int chunkSize) {
+        int count = chunkCount(upstream.size(), chunkSize);
+        return new CachedRevision(id, upstream, null, chunkSize, null, new BitSet(count), new int[count], true);
+    }
+
+    /** False for a revision served pass-through because the cache could not create it. */
+    public boolean onDisk() {
+        return data != null;
+    }
+
+    /**
      * Opens a revision persisted in {@code dir}. A state file that is unreadable or describes a
      * different layout is treated as empty: the chunks are fetched again rather than trusted.
      *
@@ -133,9 +147,9 @@ public final class CachedRevision {
         return upstream;
     }
 
-    /** The sparse data file, readable at the image's own offsets for present chunks. */
+    /** The sparse data file, readable at the image's own offsets for present chunks; {@code null} when not {@link #onDisk()}. */
     public Path dataFile() {
-        return dir.resolve(DATA_FILE);
+        return dir == null ? null : dir.resolve(DATA_FILE);
     }
 
     Path dir() {
@@ -249,6 +263,9 @@ public final class CachedRevision {
      * checksum. The caller checked that {@code bytes} is exactly the chunk of this revision.
      */
     void store(int chunk, byte[] bytes) throws IOException {
+        if (data == null) {
+            throw new IOException("revision " + id + " of image '" + upstream.name() + "' could not be created in the cache");
+        }
         if (bytes.length != chunkLength(chunk)) {
             throw new IllegalArgumentException("chunk " + chunk + " of " + id + " needs " + chunkLength(chunk)
                     + " bytes, got " + bytes.length);
@@ -271,6 +288,9 @@ public final class CachedRevision {
 
     /** Reads chunk {@code chunk} from the data file (whatever is there, present or not). */
     byte[] read(int chunk) throws IOException {
+        if (data == null) {
+            throw new IOException("revision " + id + " of image '" + upstream.name() + "' is not in the cache");
+        }
         ByteBuffer buffer = ByteBuffer.allocate(chunkLength(chunk));
         long offset = chunkOffset(chunk);
         while (buffer.hasRemaining()) {
@@ -325,6 +345,9 @@ public final class CachedRevision {
 
     /** Writes the state file if anything changed since the last write: temporary file, fsync, atomic rename. */
     void persistState() throws IOException {
+        if (dir == null) {
+            return;
+        }
         synchronized (persistLock) {
             persistStateLocked();
         }
@@ -372,6 +395,8 @@ public final class CachedRevision {
 
     /** Closes the data file. */
     void close() throws IOException {
-        data.close();
+        if (data != null) {
+            data.close();
+        }
     }
 }

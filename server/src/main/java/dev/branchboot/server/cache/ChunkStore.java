@@ -71,6 +71,8 @@ public class ChunkStore {
     private volatile boolean quotaWarned;
     private final Counter checksumFailures;
     private final Counter storeFailures;
+    /** When a failed revision creation was last logged at WARN (a full disk fails every request). */
+    private final java.util.concurrent.atomic.AtomicLong lastCreateWarning = new java.util.concurrent.atomic.AtomicLong();
 
     /** Opens (or creates) the cache directory and loads every persisted revision. */
     public ChunkStore(BranchbootProperties properties, MeterRegistry registry) throws IOException {
@@ -157,7 +159,29 @@ public class ChunkStore {
      */
     public CachedRevision revisionFor(UpstreamRevision upstream) {
         String id = idOf(upstream.name(), upstream.etag());
-        CachedRevision revision = revisions.computeIfAbsent(id, key -> {
+        CachedRevision revision;
+        try {
+            revision = create(id, upstream);
+        } catch (UncheckedIOException e) {
+            // Keep serving: the revision lives in memory only and every chunk passes through.
+            storeFailures.increment();
+            long now = System.nanoTime();
+            long last = lastCreateWarning.get();
+            if ((last == 0 || now - last > 10_000_000_000L) && lastCreateWarning.compareAndSet(last, now)) {
+                log.warn("{}: {}; serving image '{}' pass-through from the upstream, uncached. Is the cache disk full? "
+                        + "(repeats within 10 s are logged at debug)", e.getMessage(), String.valueOf(e.getCause()),
+                        upstream.name());
+            } else {
+                log.debug("{}; serving image '{}' pass-through", e.getMessage(), upstream.name());
+            }
+            return CachedRevision.uncached(id, upstream, chunkSize);
+        }
+        rememberCurrent(upstream.name(), id);
+        return revision;
+    }
+
+    private CachedRevision create(String id, UpstreamRevision upstream) {
+        return revisions.computeIfAbsent(id, key -> {
             try {
                 Path dir = revisionsDir.resolve(key);
                 Path temporary = revisionsDir.resolve(key + ".tmp");
@@ -176,8 +200,6 @@ public class ChunkStore {
                         + upstream.etag() + " in " + revisionsDir, e);
             }
         });
-        rememberCurrent(upstream.name(), id);
-        return revision;
     }
 
     /** The revision the name last resolved to, if it is still cached: for serving with every upstream down. */

@@ -249,6 +249,23 @@ class BranchCacheNginxTest {
     }
 
     @Test
+    void aCacheThatCannotCreateARevisionServesPassThroughAndRecovers() throws Exception {
+        branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.cache.revalidate-interval=0s");
+        // No revision can be created: "revisions" is now a file, as unusable as a full or read-only disk.
+        Files.delete(cache.resolve("revisions"));
+        Files.writeString(cache.resolve("revisions"), "in the way");
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
+        assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+        assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 1);
+        // The fault clears: the next read is cached again.
+        Files.delete(cache.resolve("revisions"));
+        Files.createDirectory(cache.resolve("revisions"));
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+    }
+
+    @Test
     void theFirstUpstreamDownFailsOverToTheSecond() throws Exception {
         String dead = "http://127.0.0.1:" + Nginx.freePort() + "/images";
         branch = BranchServer.start(dead + "," + nginx.imagesUrl(), cache);
