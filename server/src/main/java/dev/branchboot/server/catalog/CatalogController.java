@@ -1,5 +1,6 @@
 package dev.branchboot.server.catalog;
 
+import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.ImageFile;
 import dev.branchboot.server.images.ImageStore;
@@ -12,6 +13,7 @@ import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
 /** {@code GET /images}: the catalog of servable images as JSON. */
+@OriginMode
 @RestController
 public class CatalogController {
     private final ImageStore store;

@@ -1,5 +1,6 @@
 package dev.branchboot.server.catalog;
 
+import dev.branchboot.server.config.OriginMode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.branchboot.qcow2.ImageException;
@@ -20,6 +21,7 @@ import org.springframework.stereotype.Component;
  * remembers it per revision and ETag: a revision never changes in place, so a listing re-reads
  * only new files.
  */
+@OriginMode
 @Component
 public class ImageHeaders {
     private static final Logger log = LoggerFactory.getLogger(ImageHeaders.class);

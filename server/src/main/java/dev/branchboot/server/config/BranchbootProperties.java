@@ -1,10 +1,15 @@
 package dev.branchboot.server.config;
 
 import jakarta.validation.Valid;
+import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.util.unit.DataSize;
 import org.springframework.validation.annotation.Validated;
@@ -20,11 +25,31 @@ public class BranchbootProperties {
 
     /**
      * Directory whose files are served under /images. May be an NFS mount. Symlinks inside it are
-     * followed only while they stay inside it.
+     * followed only while they stay inside it. Origin mode only: setting it together with
+     * upstreams is a start-up error.
      */
-    @NotNull
     @ExistingDirectory
-    private Path imagesDir = Path.of("images");
+    private Path imagesDir;
+
+    /**
+     * Base URLs of image folders to fill the branch cache from, tried in order: image NAME is
+     * fetched from BASE/NAME with range requests. Setting any turns the server into a branch cache.
+     */
+    private List<URI> upstreams = new ArrayList<>();
+
+    /**
+     * Bearer token of the /admin endpoints (branch mode). Without one the endpoints do not exist.
+     * Give it through the environment (BRANCHBOOT_ADMINTOKEN) rather than the command line.
+     */
+    private String adminToken;
+
+    /** Background replication of whole images (branch mode). */
+    @Valid
+    private final Replication replication = new Replication();
+
+    /** The branch cache (used only when upstreams are set). */
+    @Valid
+    private final Cache cache = new Cache();
 
     /**
      * Most ranges one Range header may ask for; a request with more gets 416, even if its ranges
@@ -46,12 +71,125 @@ public class BranchbootProperties {
     @Valid
     private final Catalog catalog = new Catalog();
 
+    /** The images directory of origin mode: as set, or {@code images} in the working directory. */
     public Path getImagesDir() {
-        return imagesDir;
+        return imagesDir != null ? imagesDir : Path.of("images");
     }
 
     public void setImagesDir(Path imagesDir) {
         this.imagesDir = imagesDir;
+    }
+
+    public List<URI> getUpstreams() {
+        return upstreams;
+    }
+
+    public void setUpstreams(List<URI> upstreams) {
+        this.upstreams = upstreams;
+    }
+
+    /** True when upstreams are configured: the server is a branch cache instead of an origin. */
+    public boolean isBranchMode() {
+        return upstreams != null && !upstreams.isEmpty();
+    }
+
+    /** Refuses the ambiguous configuration of serving a local directory and a cache of upstreams at once. */
+    @AssertTrue(message = "branchboot.images-dir and branchboot.upstreams cannot both be set: images-dir makes an "
+            + "origin serving a local folder, upstreams make a branch cache filled from other servers; remove one")
+    public boolean isOneMode() {
+        return !(imagesDir != null && isBranchMode());
+    }
+
+    /** Every upstream must be an absolute http, https or file URL. */
+    @AssertTrue(message = "branchboot.upstreams must be absolute http://, https:// or file: URLs of image folders, "
+            + "such as http://origin:8080/images or file:/mnt/nfs/images")
+    public boolean isUpstreamsValid() {
+        if (upstreams == null) {
+            return true;
+        }
+        for (URI upstream : upstreams) {
+            String scheme = upstream.getScheme();
+            if (scheme == null || !(scheme.equals("http") || scheme.equals("https") || scheme.equals("file"))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    public Cache getCache() {
+        return cache;
+    }
+
+    public String getAdminToken() {
+        return adminToken;
+    }
+
+    public void setAdminToken(String adminToken) {
+        this.adminToken = adminToken;
+    }
+
+    /** An admin token, when set, must be long enough not to be guessed. */
+    @AssertTrue(message = "branchboot.admin-token must be at least 16 characters (or unset, which removes /admin)")
+    public boolean isAdminTokenStrong() {
+        return adminToken == null || adminToken.isEmpty() || adminToken.length() >= 16;
+    }
+
+    public Replication getReplication() {
+        return replication;
+    }
+
+    /** Settings of background replication. */
+    public static class Replication {
+        /** Images kept replicated whole: replicated at start-up (resuming) and on the schedule. */
+        private List<String> images = new ArrayList<>();
+
+        /** Cron expression (Spring's six fields, such as "0 0 6 * * *" for 6:00 daily) re-checking the images list; empty for none. */
+        private String schedule = "";
+
+        /** Upstream bytes per second one replication may pull, so the uplink stays usable; 0 means unlimited. */
+        @NotNull
+        private DataSize rate = DataSize.ofMegabytes(10);
+
+        /** Whether the first read of an image starts replicating the rest of it. */
+        private boolean onFirstRead;
+
+        public List<String> getImages() {
+            return images;
+        }
+
+        public void setImages(List<String> images) {
+            this.images = images;
+        }
+
+        public String getSchedule() {
+            return schedule;
+        }
+
+        public void setSchedule(String schedule) {
+            this.schedule = schedule;
+        }
+
+        /** The schedule must be a valid cron expression when set. */
+        @AssertTrue(message = "branchboot.replication.schedule must be a cron expression of six fields, such as '0 0 6 * * *'")
+        public boolean isScheduleValid() {
+            return schedule == null || schedule.isBlank() || org.springframework.scheduling.support.CronExpression.isValidExpression(schedule);
+        }
+
+        public DataSize getRate() {
+            return rate;
+        }
+
+        public void setRate(DataSize rate) {
+            this.rate = rate;
+        }
+
+        public boolean isOnFirstRead() {
+            return onFirstRead;
+        }
+
+        public void setOnFirstRead(boolean onFirstRead) {
+            this.onFirstRead = onFirstRead;
+        }
     }
 
     public int getMaxRanges() {
@@ -100,6 +238,138 @@ public class BranchbootProperties {
 
         public void setHeaderCacheEntries(int headerCacheEntries) {
             this.headerCacheEntries = headerCacheEntries;
+        }
+    }
+
+    /** Settings of the branch cache. */
+    public static class Cache {
+        /** Directory holding cached image revisions (data, presence bitmap, checksums); created if missing. */
+        @NotNull
+        private Path dir = Path.of("cache");
+
+        /**
+         * Unit of upstream fetches, of presence and of checksums. Larger means fewer upstream
+         * requests; smaller means a client touching a few bytes waits for less.
+         */
+        @NotNull
+        @DataSizeRange(min = 64 * 1024, max = 64 * 1024 * 1024)
+        private DataSize chunkSize = DataSize.ofMegabytes(1);
+
+        /** How long an upstream's ETag for a name is trusted before it is asked again (HEAD). */
+        @NotNull
+        private Duration revalidateInterval = Duration.ofSeconds(10);
+
+        /** Attempts per upstream fetch across all upstreams before a request fails. */
+        @Min(1)
+        @Max(100)
+        private int fetchAttempts = 4;
+
+        /** Pause before the first retry of a failed fetch; doubled on each further retry. */
+        @NotNull
+        private Duration retryBackoff = Duration.ofMillis(100);
+
+        /** Longest wait for an upstream's response headers or its next body bytes. */
+        @NotNull
+        private Duration upstreamTimeout = Duration.ofSeconds(30);
+
+        /** Chunk fetches one response keeps in flight ahead of what it is sending. */
+        @Min(1)
+        @Max(64)
+        private int readAhead = 4;
+
+        /**
+         * Disk space the cache may use for image bytes; over it, whole revisions are evicted, least
+         * recently used first, never one being read or replicated. 0 means no quota.
+         */
+        @NotNull
+        private DataSize quota = DataSize.ofBytes(0);
+
+        /** How often every cached chunk is re-read and checked against its checksum; 0 turns the scrub off. */
+        @NotNull
+        private Duration scrubInterval = Duration.ofHours(24);
+
+        /** Bytes per second the background scrub reads, so it never competes with serving; 0 is unlimited. */
+        @NotNull
+        private DataSize scrubRate = DataSize.ofMegabytes(20);
+
+        public Path getDir() {
+            return dir;
+        }
+
+        public void setDir(Path dir) {
+            this.dir = dir;
+        }
+
+        public DataSize getChunkSize() {
+            return chunkSize;
+        }
+
+        public void setChunkSize(DataSize chunkSize) {
+            this.chunkSize = chunkSize;
+        }
+
+        public Duration getRevalidateInterval() {
+            return revalidateInterval;
+        }
+
+        public void setRevalidateInterval(Duration revalidateInterval) {
+            this.revalidateInterval = revalidateInterval;
+        }
+
+        public int getFetchAttempts() {
+            return fetchAttempts;
+        }
+
+        public void setFetchAttempts(int fetchAttempts) {
+            this.fetchAttempts = fetchAttempts;
+        }
+
+        public Duration getRetryBackoff() {
+            return retryBackoff;
+        }
+
+        public void setRetryBackoff(Duration retryBackoff) {
+            this.retryBackoff = retryBackoff;
+        }
+
+        public Duration getUpstreamTimeout() {
+            return upstreamTimeout;
+        }
+
+        public void setUpstreamTimeout(Duration upstreamTimeout) {
+            this.upstreamTimeout = upstreamTimeout;
+        }
+
+        public int getReadAhead() {
+            return readAhead;
+        }
+
+        public void setReadAhead(int readAhead) {
+            this.readAhead = readAhead;
+        }
+
+        public DataSize getScrubRate() {
+            return scrubRate;
+        }
+
+        public void setScrubRate(DataSize scrubRate) {
+            this.scrubRate = scrubRate;
+        }
+
+        public DataSize getQuota() {
+            return quota;
+        }
+
+        public void setQuota(DataSize quota) {
+            this.quota = quota;
+        }
+
+        public Duration getScrubInterval() {
+            return scrubInterval;
+        }
+
+        public void setScrubInterval(Duration scrubInterval) {
+            this.scrubInterval = scrubInterval;
         }
     }
 }

@@ -10,7 +10,7 @@ import java.util.Locale;
  * value: almost every response repeats the same few seconds, and java.time's formatter costs more
  * than the rest of a small range request's header work together.
  */
-final class HttpDates {
+public final class HttpDates {
     private static final DateTimeFormatter IMF_FIXDATE =
             DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'", Locale.ROOT).withZone(ZoneOffset.UTC);
 
@@ -24,7 +24,7 @@ final class HttpDates {
     }
 
     /** The HTTP-date of {@code instant} (whole seconds). */
-    static String format(Instant instant) {
+    public static String format(Instant instant) {
         Formatted cached = lastModified;
         long second = instant.getEpochSecond();
         if (cached.epochSecond() != second) {
@@ -35,7 +35,7 @@ final class HttpDates {
     }
 
     /** The current time as an HTTP-date, for the Date header. */
-    static String now() {
+    public static String now() {
         Formatted cached = now;
         long second = System.currentTimeMillis() / 1000;
         if (cached.epochSecond() != second) {

@@ -1,5 +1,6 @@
 package dev.branchboot.server.images;
 
+import dev.branchboot.server.config.OriginMode;
 import org.springframework.core.Ordered;
 import org.springframework.stereotype.Component;
 import org.springframework.web.reactive.handler.AbstractHandlerMapping;
@@ -12,6 +13,7 @@ import reactor.core.publisher.Mono;
  * the hot path (tens of thousands of small range requests a second), and the handler parses the
  * name itself anyway. {@code /images} itself (the catalog) is left to its controller.
  */
+@OriginMode
 @Component
 public class ImageHandlerMapping extends AbstractHandlerMapping {
     private final ImageWebHandler handler;

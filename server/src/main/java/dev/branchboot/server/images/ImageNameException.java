@@ -14,7 +14,7 @@ public class ImageNameException extends RuntimeException {
     }
 
     /** The name with control characters escaped, safe for a log line. */
-    static String printable(String name) {
+    public static String printable(String name) {
         StringBuilder out = new StringBuilder(name.length());
         for (int i = 0; i < name.length(); i++) {
             char c = name.charAt(i);

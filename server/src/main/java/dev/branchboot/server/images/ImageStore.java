@@ -1,5 +1,6 @@
 package dev.branchboot.server.images;
 
+import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -31,6 +32,7 @@ import org.springframework.stereotype.Component;
  * location must still lie inside the root, so a symlink pointing out is never followed. Dot-files
  * and {@code *.part} files (uploads in progress) are never served, by name or as a symlink target.
  */
+@OriginMode
 @Component
 public class ImageStore {
     private static final Logger log = LoggerFactory.getLogger(ImageStore.class);
@@ -40,7 +42,12 @@ public class ImageStore {
 
     /** Opens the configured images directory; its existence was checked when the properties were bound. */
     public ImageStore(BranchbootProperties properties) throws IOException {
-        this.root = properties.getImagesDir().toRealPath();
+        try {
+            this.root = properties.getImagesDir().toRealPath();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalStateException("branchboot.images-dir '" + properties.getImagesDir().toAbsolutePath()
+                    + "' does not exist: create it, or set branchboot.images-dir (origin) or branchboot.upstreams (branch cache)", e);
+        }
         log.info("Serving images from {}", root);
     }
 
@@ -62,6 +69,28 @@ public class ImageStore {
             segments.add(decodeSegment(encodedName, encoded));
         }
         return resolve(String.join("/", segments), segments);
+    }
+
+    /**
+     * Decodes and checks a name as it appears in a URL after {@code /images/}, with the same rules
+     * as {@link #resolveEncoded} but without a directory: what the branch cache asks upstreams for.
+     *
+     * @throws ImageNameException     if the name can never be valid
+     * @throws ImageNotFoundException if it names a hidden or partial file, which are never served
+     */
+    public static String decodeName(String encodedName) {
+        List<String> segments = new ArrayList<>();
+        for (String encoded : encodedName.split("/", -1)) {
+            String segment = decodeSegment(encodedName, encoded);
+            segments.add(segment);
+        }
+        String name = String.join("/", segments);
+        for (String segment : segments) {
+            if (!servableName(segment)) {
+                throw new ImageNotFoundException(name, "hidden or partial file names are not served");
+            }
+        }
+        return name;
     }
 
     /**

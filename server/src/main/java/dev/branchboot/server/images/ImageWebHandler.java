@@ -1,5 +1,6 @@
 package dev.branchboot.server.images;
 
+import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import java.io.EOFException;
@@ -29,6 +30,7 @@ import reactor.core.publisher.Mono;
  * serves one image file with strong ETags, the conditional requests and range requests of
  * RFC 9110, and Content-Location naming the revision when the name is a symlink. Whole files and single ranges are sent zero-copy (sendfile).
  */
+@OriginMode
 @Component
 public class ImageWebHandler implements WebHandler {
     private static final Logger log = LoggerFactory.getLogger(ImageWebHandler.class);
@@ -55,7 +57,7 @@ public class ImageWebHandler implements WebHandler {
         HttpMethod method = request.getMethod();
         if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
             response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
-            return problem(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+            return Problems.send(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
         }
         String rawPath = request.getPath().pathWithinApplication().value();
         ImageFile file;
@@ -64,11 +66,11 @@ public class ImageWebHandler implements WebHandler {
             file = store.resolveEncoded(rawPath.substring(PREFIX.length()));
         } catch (ImageNameException e) {
             log.debug("{}", e.getMessage());
-            return problem(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+            return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
         } catch (ImageNotFoundException e) {
             // The reason stays in the debug log: telling a prober what exists outside the root helps nobody.
             log.debug("{}", e.getMessage());
-            return problem(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
+            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
         }
         HttpHeaders headers = response.getHeaders();
         headers.set(HttpHeaders.ETAG, file.etag());
@@ -155,32 +157,5 @@ public class ImageWebHandler implements WebHandler {
                         () -> AsynchronousFileChannel.open(file.path(), StandardOpenOption.READ),
                         position, response.bufferFactory(), multipartBufferSize), count))
                 .doOnError(e -> logSendFailure(file, range, e));
-    }
-
-    /** An RFC 9457 problem body, small enough to build by hand on the hot path. */
-    private static Mono<Void> problem(ServerWebExchange exchange, HttpStatus status, String detail) {
-        ServerHttpResponse response = exchange.getResponse();
-        response.setStatusCode(status);
-        String json = "{\"type\":\"about:blank\",\"title\":\"" + status.getReasonPhrase() + "\",\"status\":"
-                + status.value() + ",\"detail\":\"" + jsonEscape(detail) + "\"}";
-        byte[] body = json.getBytes(StandardCharsets.UTF_8);
-        response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
-        response.getHeaders().setContentLength(body.length);
-        return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));
-    }
-
-    private static String jsonEscape(String text) {
-        StringBuilder out = new StringBuilder(text.length() + 8);
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c == '"' || c == '\\') {
-                out.append('\\').append(c);
-            } else if (c < 0x20) {
-                out.append(String.format("\\u%04x", (int) c));
-            } else {
-                out.append(c);
-            }
-        }
-        return out.toString();
     }
 }

@@ -1,5 +1,6 @@
 package dev.branchboot.server.images;
 
+import dev.branchboot.server.config.OriginMode;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.stereotype.Component;
@@ -9,6 +10,7 @@ import org.springframework.stereotype.Component;
  * it is no longer a readable directory, as when an NFS mount went away, so a load balancer stops
  * sending clients to a server that can only answer 404.
  */
+@OriginMode
 @Component("imagesDirectory")
 public class ImagesDirectoryHealthIndicator extends AbstractHealthIndicator {
     private final ImageStore store;

@@ -9,6 +9,8 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import org.reactivestreams.Publisher;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
 import reactor.core.publisher.Flux;
@@ -72,6 +74,18 @@ public final class MultipartByteRanges {
                         .concatWith(Flux.defer(() -> Flux.just(factory.wrap(closing)))),
                 MultipartByteRanges::closeQuietly)
                 .subscribeOn(Schedulers.boundedElastic());
+    }
+
+    /**
+     * The body with each range's bytes taken from {@code regions} instead of the file: for the
+     * branch cache, whose ranges may still be arriving from an upstream.
+     */
+    public Flux<DataBuffer> body(DataBufferFactory factory, Function<ByteRange, Publisher<DataBuffer>> regions) {
+        return Flux.range(0, ranges.size())
+                .concatMap(i -> Flux.concat(
+                        Flux.just(partHeaders.get(i)).map(factory::wrap),
+                        regions.apply(ranges.get(i))))
+                .concatWith(Flux.defer(() -> Flux.just(factory.wrap(closing))));
     }
 
     private Flux<DataBuffer> region(FileChannel channel, ByteRange range, DataBufferFactory factory, int bufferSize) {

@@ -55,6 +55,23 @@ class StartupValidationTest {
     }
 
     @Test
+    void imagesDirAndUpstreamsTogether(CapturedOutput output) {
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp, "--branchboot.upstreams=http://127.0.0.1:9/images",
+                "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
+                "branchboot.images-dir and branchboot.upstreams cannot both be set");
+    }
+
+    @Test
+    void badBranchSettings(CapturedOutput output) {
+        assertFailsWith(output, new String[] {"--branchboot.upstreams=ftp://origin/images",
+                "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
+                "branchboot.upstreams must be absolute http://, https:// or file: URLs");
+        assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
+                "--branchboot.cache.chunk-size=1KB", "--branchboot.cache.dir=" + temp.resolve("cache"),
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.chunkSize", "must be between");
+    }
+
+    @Test
     void portInUse(CapturedOutput output) throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp,

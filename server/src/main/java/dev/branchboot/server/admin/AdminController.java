@@ -1,0 +1,132 @@
+package dev.branchboot.server.admin;
+
+import dev.branchboot.server.cache.CachedRevision;
+import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.images.ImageNameException;
+import dev.branchboot.server.images.ImageNotFoundException;
+import dev.branchboot.server.images.ImageStore;
+import dev.branchboot.server.images.Problems;
+import dev.branchboot.server.replication.Replicator;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.bind.annotation.DeleteMapping;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * The branch cache's admin endpoints, refused (401) without {@code Authorization: Bearer TOKEN}
+ * and absent (404) when no {@code branchboot.admin-token} is configured:
+ * {@code POST /admin/images/{name}/replicate} starts replicating an image (202),
+ * {@code DELETE /admin/images/{name}/replicate} stops it (204), and
+ * {@code DELETE /admin/images/{name}/cache} evicts every cached revision of it (204; 409 while one
+ * is being read or replicated).
+ */
+@BranchMode
+@RestController
+public class AdminController {
+    private static final Logger log = LoggerFactory.getLogger(AdminController.class);
+    private static final String PREFIX = "/admin/images/";
+
+    private final byte[] token;
+    private final ChunkStore store;
+    private final Replicator replicator;
+
+    /** Admin over {@code store} and {@code replicator}, guarded by the configured token. */
+    public AdminController(BranchbootProperties properties, ChunkStore store, Replicator replicator) {
+        String configured = properties.getAdminToken();
+        this.token = configured == null || configured.isBlank() ? null : configured.getBytes(StandardCharsets.UTF_8);
+        this.store = store;
+        this.replicator = replicator;
+    }
+
+    /** Starts replicating an image. */
+    @PostMapping("/admin/images/**")
+    public Mono<Void> post(ServerWebExchange exchange) {
+        return handle(exchange);
+    }
+
+    /** Stops a replication or evicts an image. */
+    @DeleteMapping("/admin/images/**")
+    public Mono<Void> delete(ServerWebExchange exchange) {
+        return handle(exchange);
+    }
+
+    private Mono<Void> handle(ServerWebExchange exchange) {
+        if (token == null) {
+            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
+        }
+        String authorization = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+        byte[] offered = authorization != null && authorization.startsWith("Bearer ")
+                ? authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8) : new byte[0];
+        // Constant-time, so response timing does not reveal how much of a guess was right.
+        if (!MessageDigest.isEqual(token, offered)) {
+            log.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
+                    exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress());
+            exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
+            return Problems.send(exchange, HttpStatus.UNAUTHORIZED, "a valid bearer token is required");
+        }
+        String path = exchange.getRequest().getPath().pathWithinApplication().value().substring(PREFIX.length());
+        HttpMethod method = exchange.getRequest().getMethod();
+        String action;
+        String encodedName;
+        if (path.endsWith("/replicate")) {
+            action = "replicate";
+            encodedName = path.substring(0, path.length() - "/replicate".length());
+        } else if (path.endsWith("/cache") && method == HttpMethod.DELETE) {
+            action = "cache";
+            encodedName = path.substring(0, path.length() - "/cache".length());
+        } else {
+            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no such admin endpoint");
+        }
+        String name;
+        try {
+            name = ImageStore.decodeName(encodedName);
+        } catch (ImageNameException | ImageNotFoundException e) {
+            return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+        }
+        if (action.equals("replicate") && method == HttpMethod.POST) {
+            boolean started = replicator.start(name, "the admin endpoint");
+            exchange.getResponse().setStatusCode(started ? HttpStatus.ACCEPTED : HttpStatus.OK);
+            return exchange.getResponse().setComplete();
+        }
+        if (action.equals("replicate")) {
+            if (!replicator.stop(name)) {
+                return Problems.send(exchange, HttpStatus.NOT_FOUND, "image '" + name + "' is not being replicated");
+            }
+            exchange.getResponse().setStatusCode(HttpStatus.NO_CONTENT);
+            return exchange.getResponse().setComplete();
+        }
+        return Mono.fromCallable(() -> evict(name)).subscribeOn(Schedulers.boundedElastic()).flatMap(status -> {
+            if (status == HttpStatus.NO_CONTENT) {
+                exchange.getResponse().setStatusCode(status);
+                return exchange.getResponse().setComplete();
+            }
+            return Problems.send(exchange, status, status == HttpStatus.NOT_FOUND
+                    ? "image '" + name + "' is not cached"
+                    : "image '" + name + "' is being read or replicated; stop its replication or try again later");
+        });
+    }
+
+    private HttpStatus evict(String name) {
+        List<CachedRevision> revisions = store.revisionsOf(name);
+        if (revisions.isEmpty()) {
+            return HttpStatus.NOT_FOUND;
+        }
+        boolean all = true;
+        for (CachedRevision revision : revisions) {
+            all &= store.evict(revision, "the admin endpoint");
+        }
+        return all ? HttpStatus.NO_CONTENT : HttpStatus.CONFLICT;
+    }
+}

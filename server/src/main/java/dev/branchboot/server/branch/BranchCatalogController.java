@@ -1,0 +1,122 @@
+package dev.branchboot.server.branch;
+
+import dev.branchboot.server.cache.CachedRevision;
+import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.replication.Replicator;
+import dev.branchboot.server.upstream.UpstreamClient;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.ParameterizedTypeReference;
+import org.springframework.http.MediaType;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.reactive.function.client.WebClient;
+import reactor.core.publisher.Mono;
+
+/**
+ * {@code GET /images} in branch mode. When the first HTTP upstream is a branchboot server, its
+ * catalog (every field of each entry unchanged), otherwise the images this branch has seen; each
+ * entry gains what the cache holds of it: {@code cachedBytes}, {@code cachedChunks},
+ * {@code chunks}, {@code cachedEtag} (the revision those figures are about) and {@code replication}
+ * ({@code running}, {@code complete}, {@code stopped}, {@code failed}, or null).
+ */
+@BranchMode
+@RestController
+public class BranchCatalogController {
+    private static final Logger log = LoggerFactory.getLogger(BranchCatalogController.class);
+    private static final ParameterizedTypeReference<Map<String, Object>> JSON_OBJECT = new ParameterizedTypeReference<>() {
+    };
+
+    private final ChunkStore store;
+    private final Replicator replicator;
+    private final URI catalogUpstream;
+    private final WebClient client = WebClient.create();
+
+    /** Lists the images of the upstream (or those seen), with what {@code store} holds of each. */
+    public BranchCatalogController(ChunkStore store, UpstreamClient upstreams, Replicator replicator) {
+        this.store = store;
+        this.replicator = replicator;
+        this.catalogUpstream = upstreams.upstreams().stream()
+                .filter(u -> "http".equals(u.getScheme()) || "https".equals(u.getScheme())).findFirst().orElse(null);
+    }
+
+    /** The catalog as JSON: {@code {"upstream": ..., "images": [...]}}. */
+    @GetMapping(path = "/images", produces = MediaType.APPLICATION_JSON_VALUE)
+    public Mono<Map<String, Object>> catalog() {
+        Mono<List<Map<String, Object>>> upstreamImages = catalogUpstream == null ? Mono.empty()
+                : client.get().uri(catalogUpstream).accept(MediaType.APPLICATION_JSON).retrieve()
+                        .bodyToMono(JSON_OBJECT)
+                        .timeout(Duration.ofSeconds(10))
+                        .flatMap(body -> body.get("images") instanceof List<?> images
+                                ? Mono.just(copyEntries(images)) : Mono.empty())
+                        .onErrorResume(e -> {
+                            log.debug("Upstream {} has no branchboot catalog ({}); listing the images seen", catalogUpstream,
+                                    e.toString());
+                            return Mono.empty();
+                        });
+        return upstreamImages.map(images -> result(catalogUpstream, images))
+                .switchIfEmpty(Mono.fromSupplier(() -> result(null, seenImages())));
+    }
+
+    private Map<String, Object> result(URI upstream, List<Map<String, Object>> images) {
+        Map<String, CachedRevision> cached = currentRevisions();
+        for (Map<String, Object> image : images) {
+            CachedRevision revision = cached.get(String.valueOf(image.get("name")));
+            image.put("cachedBytes", revision == null ? 0 : revision.cachedBytes());
+            image.put("cachedChunks", revision == null ? 0 : revision.presentChunks());
+            image.put("chunks", revision == null ? null : revision.chunkCount());
+            image.put("cachedEtag", revision == null ? null : revision.upstream().etag());
+            Replicator.Status replication = replicator.status(String.valueOf(image.get("name")));
+            image.put("replication", replication == null ? null : replication.state().name().toLowerCase());
+        }
+        Map<String, Object> result = new LinkedHashMap<>();
+        result.put("upstream", upstream == null ? null : upstream.toString());
+        result.put("images", images);
+        return result;
+    }
+
+    private static List<Map<String, Object>> copyEntries(List<?> images) {
+        List<Map<String, Object>> copies = new ArrayList<>();
+        for (Object image : images) {
+            if (image instanceof Map<?, ?> entry) {
+                Map<String, Object> copy = new LinkedHashMap<>();
+                entry.forEach((key, value) -> copy.put(String.valueOf(key), value));
+                copies.add(copy);
+            }
+        }
+        return copies;
+    }
+
+    private List<Map<String, Object>> seenImages() {
+        List<Map<String, Object>> images = new ArrayList<>();
+        for (CachedRevision revision : currentRevisions().values()) {
+            Map<String, Object> image = new LinkedHashMap<>();
+            var upstream = revision.upstream();
+            image.put("name", upstream.name());
+            image.put("size", upstream.size());
+            image.put("etag", upstream.etag());
+            image.put("lastModified", upstream.lastModified() == null ? null : upstream.lastModified().toString());
+            image.put("contentLocation", upstream.contentLocation());
+            images.add(image);
+        }
+        return images;
+    }
+
+    /** Per name, the revision the name last meant (sorted by name). */
+    private Map<String, CachedRevision> currentRevisions() {
+        Map<String, CachedRevision> current = new TreeMap<>();
+        for (CachedRevision revision : store.revisions()) {
+            String name = revision.upstream().name();
+            store.lastKnown(name).ifPresent(known -> current.put(name, known));
+        }
+        return current;
+    }
+}

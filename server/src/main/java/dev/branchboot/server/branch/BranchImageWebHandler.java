@@ -1,0 +1,314 @@
+package dev.branchboot.server.branch;
+
+import dev.branchboot.server.cache.CachedRevision;
+import dev.branchboot.server.cache.ChunkLoader;
+import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.images.ByteRange;
+import dev.branchboot.server.images.ByteRanges;
+import dev.branchboot.server.images.HttpDates;
+import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.images.ImageNameException;
+import dev.branchboot.server.images.ImageNotFoundException;
+import dev.branchboot.server.images.ImageStore;
+import dev.branchboot.server.images.MultipartByteRanges;
+import dev.branchboot.server.images.Problems;
+import dev.branchboot.server.images.Preconditions;
+import dev.branchboot.server.images.RangeDecision;
+import dev.branchboot.server.metrics.ImageRequestMetrics;
+import dev.branchboot.server.replication.Replicator;
+import dev.branchboot.server.upstream.UpstreamException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
+import org.springframework.http.ZeroCopyHttpOutputMessage;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.stereotype.Component;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebHandler;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * {@code GET} and {@code HEAD /images/{name}} in branch-cache mode: the origin's API (the same
+ * conditional and range semantics, reused from origin mode) answered from the chunk cache.
+ * Ranges whose chunks are all cached are sent zero-copy from the data file; otherwise the body
+ * streams chunk by chunk, cached ones read from the file and missing ones as they arrive from the
+ * upstream (a few fetched ahead), so a client waits only for the chunks its range touches.
+ *
+ * <p>The upstream's ETag, Last-Modified and Content-Location are passed through, so clients can
+ * fail over between branches and the origin. A request whose {@code If-Match} names an older
+ * revision that is still cached is served from that revision: a client pinned to it keeps getting
+ * its bytes after the image was republished.
+ */
+@BranchMode
+@Component
+public class BranchImageWebHandler implements WebHandler {
+    private static final Logger log = LoggerFactory.getLogger(BranchImageWebHandler.class);
+    static final String PREFIX = "/images/";
+
+    private final RevisionResolver resolver;
+    private final ChunkStore store;
+    private final ChunkLoader loader;
+    private final int maxRanges;
+    private final int readAhead;
+    private final Replicator replicator;
+    private final boolean replicateOnFirstRead;
+    private final Counter hitRequests;
+    private final Counter missRequests;
+    private final Counter hitBytes;
+    private final Counter missBytes;
+
+    /** Serves images through the cache of {@code store}, filled by {@code loader}. */
+    public BranchImageWebHandler(RevisionResolver resolver, ChunkStore store, ChunkLoader loader,
+            BranchbootProperties properties, MeterRegistry registry, Replicator replicator) {
+        this.resolver = resolver;
+        this.replicator = replicator;
+        this.replicateOnFirstRead = properties.getReplication().isOnFirstRead();
+        this.store = store;
+        this.loader = loader;
+        this.maxRanges = properties.getMaxRanges();
+        this.readAhead = properties.getCache().getReadAhead();
+        this.hitRequests = Counter.builder("branchboot.cache.requests").tag("result", "hit")
+                .description("Image body requests whose bytes were all cached (hit) or not (miss)").register(registry);
+        this.missRequests = Counter.builder("branchboot.cache.requests").tag("result", "miss")
+                .description("Image body requests whose bytes were all cached (hit) or not (miss)").register(registry);
+        this.hitBytes = Counter.builder("branchboot.cache.served").tag("result", "hit").baseUnit("bytes")
+                .description("Body bytes sent from the cache (hit) or that had to be fetched (miss)").register(registry);
+        this.missBytes = Counter.builder("branchboot.cache.served").tag("result", "miss").baseUnit("bytes")
+                .description("Body bytes sent from the cache (hit) or that had to be fetched (miss)").register(registry);
+    }
+
+    @Override
+    public Mono<Void> handle(ServerWebExchange exchange) {
+        ServerHttpRequest request = exchange.getRequest();
+        ServerHttpResponse response = exchange.getResponse();
+        response.getHeaders().set(HttpHeaders.DATE, HttpDates.now());
+        HttpMethod method = request.getMethod();
+        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
+            response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
+            return Problems.send(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+        }
+        String name;
+        try {
+            name = ImageStore.decodeName(request.getPath().pathWithinApplication().value().substring(PREFIX.length()));
+        } catch (ImageNameException e) {
+            return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+        } catch (ImageNotFoundException e) {
+            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
+                    + ImageNameException.printable(e.imageName()) + "'");
+        }
+        return resolver.current(name)
+                .map(current -> pinned(request.getHeaders(), name, current))
+                .flatMap(revision -> {
+                    if (replicateOnFirstRead && replicator.status(name) == null
+                            && revision.presentChunks() < revision.chunkCount()) {
+                        replicator.start(name, "the first read");
+                    }
+                    if (!revision.acquire()) {
+                        return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
+                                + ImageNameException.printable(name) + "' was just evicted; try again");
+                    }
+                    return serve(exchange, name, revision).doFinally(signal -> revision.release());
+                })
+                .onErrorResume(UpstreamException.class, e -> {
+                    if (e.kind() == UpstreamException.Kind.REVISION_GONE) {
+                        // The upstream moved on: the next request asks which revision the name means now.
+                        resolver.invalidate(name);
+                    }
+                    if (response.isCommitted()) {
+                        // Mid-body: the connection is cut, so the client sees a short body, never a wrong one.
+                        log.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
+                        return Mono.error(e);
+                    }
+                    if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
+                        log.debug("{}", e.getMessage());
+                        return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
+                                + ImageNameException.printable(name) + "' upstream");
+                    }
+                    log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
+                    return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + ImageNameException.printable(name)
+                            + "' is not cached and no upstream served it");
+                })
+                .onErrorResume(java.io.UncheckedIOException.class, e -> {
+                    // The cache could not even create the revision's files (disk full, read-only, gone).
+                    log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
+                    return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
+                            "the branch cache cannot store image '" + ImageNameException.printable(name) + "' now");
+                });
+    }
+
+    /** The older cached revision an If-Match names, when it does not name the current one. */
+    private CachedRevision pinned(HttpHeaders headers, String name, CachedRevision current) {
+        List<String> ifMatch = headers.get(HttpHeaders.IF_MATCH);
+        if (ifMatch == null) {
+            return current;
+        }
+        for (String value : ifMatch) {
+            for (String tag : value.split(",")) {
+                String etag = tag.strip();
+                if (etag.equals(current.upstream().etag()) || etag.equals("*")) {
+                    return current;
+                }
+                if (etag.startsWith("\"")) {
+                    var older = store.find(name, etag);
+                    if (older.isPresent()) {
+                        store.ensureVerified(older.get());
+                        return older.get();
+                    }
+                }
+            }
+        }
+        return current;
+    }
+
+    private Mono<Void> serve(ServerWebExchange exchange, String name, CachedRevision revision) {
+        ServerHttpRequest request = exchange.getRequest();
+        ServerHttpResponse response = exchange.getResponse();
+        HttpMethod method = request.getMethod();
+        var upstream = revision.upstream();
+        // The revision seen through the origin API's types, so its precondition and range rules apply unchanged.
+        ImageFile file = new ImageFile(name, name, revision.dataFile(), upstream.size(),
+                upstream.lastModified() != null ? upstream.lastModified() : Instant.EPOCH, upstream.etag());
+        HttpHeaders headers = response.getHeaders();
+        headers.set(HttpHeaders.ETAG, upstream.etag());
+        if (upstream.lastModified() != null) {
+            headers.set(HttpHeaders.LAST_MODIFIED, HttpDates.format(upstream.lastModified()));
+        }
+        headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
+        if (upstream.contentLocation() != null) {
+            headers.set(HttpHeaders.CONTENT_LOCATION, upstream.contentLocation());
+        }
+        switch (Preconditions.evaluate(request.getHeaders(), method, file)) {
+            case NOT_MODIFIED -> {
+                response.setStatusCode(HttpStatus.NOT_MODIFIED);
+                return response.setComplete();
+            }
+            case PRECONDITION_FAILED -> {
+                response.setStatusCode(HttpStatus.PRECONDITION_FAILED);
+                headers.setContentLength(0);
+                return response.setComplete();
+            }
+            case PROCEED -> {
+            }
+        }
+        String range = request.getHeaders().getFirst(HttpHeaders.RANGE);
+        if (range == null || method != HttpMethod.GET || !Preconditions.rangeApplies(request.getHeaders(), file)) {
+            return sendRegion(exchange, revision, HttpStatus.OK, 0, file.size());
+        }
+        RangeDecision decision = ByteRanges.evaluate(range, file.size(), maxRanges);
+        if (decision instanceof RangeDecision.Ignore) {
+            return sendRegion(exchange, revision, HttpStatus.OK, 0, file.size());
+        }
+        if (decision instanceof RangeDecision.NotSatisfiable) {
+            response.setStatusCode(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
+            headers.set(HttpHeaders.CONTENT_RANGE, "bytes */" + file.size());
+            headers.setContentLength(0);
+            return response.setComplete();
+        }
+        List<ByteRange> ranges = ((RangeDecision.Partial) decision).ranges();
+        if (ranges.size() == 1) {
+            ByteRange only = ranges.get(0);
+            headers.set(HttpHeaders.CONTENT_RANGE, only.contentRange(file.size()));
+            return sendRegion(exchange, revision, HttpStatus.PARTIAL_CONTENT, only.first(), only.length());
+        }
+        MultipartByteRanges multipart = new MultipartByteRanges(file, ranges);
+        response.setStatusCode(HttpStatus.PARTIAL_CONTENT);
+        headers.set(HttpHeaders.CONTENT_TYPE, multipart.contentType());
+        headers.setContentLength(multipart.contentLength());
+        ImageRequestMetrics.recordBodyBytes(exchange, multipart.contentLength());
+        DataBufferFactory factory = response.bufferFactory();
+        boolean hit = true;
+        for (ByteRange part : ranges) {
+            hit &= revision.allPresent(part.first(), part.last());
+        }
+        (hit ? hitRequests : missRequests).increment();
+        return response.writeWith(multipart.body(factory, part -> region(revision, part.first(), part.last(), factory)))
+                .doOnError(e -> logSendFailure(revision, ranges.toString(), e));
+    }
+
+    private Mono<Void> sendRegion(ServerWebExchange exchange, CachedRevision revision, HttpStatus status, long position,
+            long count) {
+        ServerHttpResponse response = exchange.getResponse();
+        response.setStatusCode(status);
+        response.getHeaders().setContentType(MediaType.APPLICATION_OCTET_STREAM);
+        response.getHeaders().setContentLength(count);
+        if (exchange.getRequest().getMethod() == HttpMethod.HEAD || count == 0) {
+            return response.setComplete();
+        }
+        ImageRequestMetrics.recordBodyBytes(exchange, count);
+        long last = position + count - 1;
+        String range = position + "-" + last;
+        if (revision.allPresent(position, last) && response instanceof ZeroCopyHttpOutputMessage zeroCopy) {
+            hitRequests.increment();
+            hitBytes.increment(count);
+            return zeroCopy.writeWith(revision.dataFile(), position, count)
+                    .doOnError(e -> logSendFailure(revision, range, e));
+        }
+        missRequests.increment();
+        return response.writeWith(region(revision, position, last, response.bufferFactory()))
+                .doOnError(e -> logSendFailure(revision, range, e));
+    }
+
+    /**
+     * Bytes {@code first..last} of the revision, chunk by chunk in order: cached chunks read from
+     * the data file, missing ones fetched (up to read-ahead chunks in flight at once).
+     */
+    private Flux<DataBuffer> region(CachedRevision revision, long first, long last, DataBufferFactory factory) {
+        int firstChunk = (int) (first / revision.chunkSize());
+        int lastChunk = (int) (last / revision.chunkSize());
+        return Flux.range(firstChunk, lastChunk - firstChunk + 1)
+                .flatMapSequential(chunk -> {
+                    long chunkStart = revision.chunkOffset(chunk);
+                    long from = Math.max(first, chunkStart);
+                    long to = Math.min(last, chunkStart + revision.chunkLength(chunk) - 1);
+                    int offset = (int) (from - chunkStart);
+                    int length = (int) (to - from + 1);
+                    if (revision.isPresent(chunk)) {
+                        hitBytes.increment(length);
+                        return Mono.fromCallable(() -> factory.wrap(readFile(revision, from, length)))
+                                .subscribeOn(Schedulers.boundedElastic());
+                    }
+                    missBytes.increment(length);
+                    return loader.load(revision, chunk).map(bytes -> factory.wrap(ByteBuffer.wrap(bytes, offset, length)));
+                }, readAhead, 1);
+    }
+
+    private static ByteBuffer readFile(CachedRevision revision, long position, int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        try (FileChannel channel = FileChannel.open(revision.dataFile(), StandardOpenOption.READ)) {
+            while (buffer.hasRemaining()) {
+                if (channel.read(buffer, position + buffer.position()) < 0) {
+                    throw new IOException("cached data of image '" + revision.upstream().name() + "' revision "
+                            + revision.upstream().etag() + " ends at " + (position + buffer.position()));
+                }
+            }
+        }
+        return buffer.flip();
+    }
+
+    private static void logSendFailure(CachedRevision revision, String range, Throwable e) {
+        if (e instanceof IOException && !(e instanceof java.io.EOFException)) {
+            log.debug("Sending image '{}' range {} stopped: {}", revision.upstream().name(), range, e.toString());
+        } else {
+            log.warn("Sending image '{}' (revision {}) range {} failed: {}", revision.upstream().name(),
+                    revision.upstream().etag(), range, e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package dev.branchboot.server.branch;
+
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import dev.branchboot.server.cache.CachedRevision;
+import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.upstream.UpstreamClient;
+import dev.branchboot.server.upstream.UpstreamException;
+import dev.branchboot.server.upstream.UpstreamRevision;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Which revision an image name means right now: the upstreams' answer, trusted for
+ * {@code branchboot.cache.revalidate-interval} (concurrent look-ups of one name share one
+ * {@code HEAD}), or, while no upstream answers, the revision the name last meant, if it is cached.
+ */
+@BranchMode
+@Component
+public class RevisionResolver {
+    private static final Logger log = LoggerFactory.getLogger(RevisionResolver.class);
+
+    private final UpstreamClient upstreams;
+    private final ChunkStore store;
+    private final AsyncCache<String, UpstreamRevision> current;
+
+    /** Resolves names through {@code upstreams}, falling back to what {@code store} remembers. */
+    public RevisionResolver(UpstreamClient upstreams, ChunkStore store, BranchbootProperties properties) {
+        this.upstreams = upstreams;
+        this.store = store;
+        this.current = Caffeine.newBuilder()
+                .expireAfterWrite(properties.getCache().getRevalidateInterval())
+                .maximumSize(100_000)
+                .buildAsync();
+    }
+
+    /**
+     * The cached revision (created empty when new) that {@code name} means now, checked after an
+     * unclean shutdown before it is returned.
+     *
+     * @return a Mono failing with {@link UpstreamException} when no upstream has the image, or
+     *         none answered and nothing of it is cached
+     */
+    public Mono<CachedRevision> current(String name) {
+        return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).toFuture()), true)
+                .publishOn(Schedulers.boundedElastic())
+                .map(store::revisionFor)
+                .onErrorResume(e -> e instanceof UpstreamException u && u.retryable(), e -> {
+                    Optional<CachedRevision> known = store.lastKnown(name);
+                    if (known.isEmpty()) {
+                        return Mono.error(e);
+                    }
+                    log.warn("No upstream answered for image '{}' ({}); serving its cached revision {} as it was "
+                            + "until the upstreams are asked again", name, e.getMessage(), known.get().upstream().etag());
+                    // Trusted like an answer for one revalidate interval, so each request does not wait for the retries.
+                    current.put(name, CompletableFuture.completedFuture(known.get().upstream()));
+                    return Mono.just(known.get());
+                })
+                .publishOn(Schedulers.boundedElastic())
+                .doOnNext(store::ensureVerified);
+    }
+
+    /** Forgets what {@code name} meant, so the next request asks the upstreams again. */
+    public void invalidate(String name) {
+        current.synchronous().invalidate(name);
+    }
+}

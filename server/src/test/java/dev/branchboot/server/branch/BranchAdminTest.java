@@ -1,0 +1,173 @@
+package dev.branchboot.server.branch;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.server.cache.CachedRevision;
+import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.replication.Replicator;
+import dev.branchboot.server.testing.BranchServer;
+import dev.branchboot.server.testing.Nginx;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Admin endpoints (token required, absent without one), whole-image replication (rate-limited,
+ * resumed after a restart, shown in the catalog) and the quota's LRU eviction of whole revisions,
+ * against a real nginx whose access log shows what crossed the "uplink".
+ */
+class BranchAdminTest {
+    private static final String TOKEN = "test-admin-token-0123456789";
+    private static final int SIZE = 2 * 1024 * 1024 + 99;
+
+    @TempDir
+    Path temp;
+    private byte[] disk;
+    private byte[] other;
+    private Nginx nginx;
+
+    @BeforeEach
+    void origin() throws Exception {
+        Path origin = Files.createDirectories(temp.resolve("origin"));
+        disk = new byte[SIZE];
+        new Random(11).nextBytes(disk);
+        other = new byte[SIZE];
+        new Random(12).nextBytes(other);
+        Files.write(origin.resolve("disk.raw"), disk);
+        Files.write(origin.resolve("other.raw"), other);
+        nginx = Nginx.start(temp.resolve("nginx"), origin);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        nginx.close();
+    }
+
+    /** Waits (bounded) for a condition the server reaches in the background; the test asserts on state, never on time. */
+    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
+        for (int i = 0; i < 600 && !condition.getAsBoolean(); i++) {
+            Thread.sleep(50);
+        }
+        assertTrue(condition.getAsBoolean(), what);
+    }
+
+    @Test
+    void adminEndpointsAreAbsentWithoutATokenAndRefusedWithoutTheRightOne() {
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"))) {
+            assertEquals(404, branch.send("POST", "/admin/images/disk.raw/replicate").statusCode());
+        }
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN)) {
+            assertEquals(401, branch.send("POST", "/admin/images/disk.raw/replicate").statusCode());
+            assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer wrong").statusCode());
+            assertEquals(404, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+        }
+    }
+
+    @Test
+    void aRevisionBeingReadIsNotEvicted() throws Exception {
+        nginx.stop();
+        nginx.limitRate("1m").start();
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN)) {
+            java.net.http.HttpResponse<java.io.InputStream> reading = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + branch.port() + "/images/disk.raw")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+            try (java.io.InputStream body = reading.body()) {
+                byte[] start = body.readNBytes(300_000);
+                assertArrayEquals(java.util.Arrays.copyOf(disk, 300_000), start);
+                // Mid-response (the throttled origin is still sending the rest): the revision is in use.
+                assertEquals(409, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+                byte[] rest = body.readAllBytes();
+                assertArrayEquals(java.util.Arrays.copyOfRange(disk, 300_000, SIZE), rest);
+            }
+            await(() -> !branch.bean(ChunkStore.class).revisions().get(0).inUse(), "the response ended");
+            assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+        }
+    }
+
+    @Test
+    void replicationFillsTheWholeImageOnceAndEvictionEmptiesIt() throws Exception {
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN,
+                "--branchboot.replication.rate=4MB")) {
+            assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
+            Replicator replicator = branch.bean(Replicator.class);
+            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
+                    "replication completes");
+            assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+            assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"));
+            String catalog = new String(branch.get("/images").body());
+            assertTrue(catalog.contains("\"replication\":\"complete\""), catalog);
+            nginx.stop();
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body(), "all of it served with the origin down");
+            nginx.start();
+
+            assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+            assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+            assertEquals(2L * SIZE, nginx.bytesSent("/images/disk.raw"));
+        }
+    }
+
+    @Test
+    void aReplicationResumesAfterARestartWithoutRefetching() throws Exception {
+        Path cache = temp.resolve("cache");
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.admin-token=" + TOKEN,
+                "--branchboot.replication.rate=1MB")) {
+            assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
+            ChunkStore store = branch.bean(ChunkStore.class);
+            await(() -> store.cachedBytes() >= 512 * 1024, "some chunks replicated");
+        }
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.replication.rate=0")) {
+            Replicator replicator = branch.bean(Replicator.class);
+            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
+                    "the replication resumed and completed");
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        }
+        // A chunk in flight at the shutdown may have been sent twice, nothing more.
+        long sent = nginx.bytesSent("/images/disk.raw");
+        assertTrue(sent >= SIZE && sent <= SIZE + 256 * 1024, "nginx sent " + sent);
+    }
+
+    @Test
+    void theFirstReadStartsReplicatingTheRestWhenEnabled() throws Exception {
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"),
+                "--branchboot.replication.on-first-read=true", "--branchboot.replication.rate=0")) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(disk, 0, 100), branch.get("/images/disk.raw", "Range", "bytes=0-99").body());
+            Replicator replicator = branch.bean(Replicator.class);
+            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
+                    "the first read replicated the image");
+            assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"), "the read and the replication shared the first chunk");
+            String metrics = new String(branch.get("/actuator/prometheus").body());
+            for (String series : new String[] {"branchboot_replication_progress{image=\"disk.raw\"} 1.0",
+                    "branchboot_cache_requests_total{result=\"miss\"}", "branchboot_cache_served_bytes_total",
+                    "branchboot_cache_cached_bytes " + (double) SIZE, "branchboot_cache_quota_bytes",
+                    "branchboot_cache_singleflight_joins_total", "branchboot_upstream_bytes_total{upstream=",
+                    "branchboot_upstream_fetch_latency_seconds_bucket{upstream=", "branchboot_cache_evictions_total",
+                    "branchboot_cache_checksum_failures_total"}) {
+                assertTrue(metrics.contains(series), series + " in\n" + metrics);
+            }
+        }
+    }
+
+    @Test
+    void theQuotaEvictsTheLeastRecentlyUsedRevision() throws Exception {
+        try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.cache.quota=3MB")) {
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+            assertArrayEquals(other, branch.get("/images/other.raw").body());
+            ChunkStore store = branch.bean(ChunkStore.class);
+            await(() -> store.cachedBytes() <= 3 * 1024 * 1024, "the cache is back under its quota");
+            assertEquals(1, store.revisions().size());
+            CachedRevision kept = store.revisions().get(0);
+            assertEquals("other.raw", kept.upstream().name(), "the older read was evicted");
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body(), "an evicted image is fetched again");
+            assertEquals(1.0, branch.bean(io.micrometer.core.instrument.MeterRegistry.class)
+                    .get("branchboot.cache.evictions").counter().count(), 1.0);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.branchboot.server.testing;
+
+import dev.branchboot.server.BranchbootServerApplication;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * A branchboot server in branch mode, started in this JVM on a free port of 127.0.0.1 with the
+ * given upstreams and cache directory, that a test can stop and start again over the same cache.
+ */
+public final class BranchServer implements AutoCloseable {
+    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(10)).build();
+
+    private final ConfigurableApplicationContext context;
+    private final int port;
+
+    private BranchServer(ConfigurableApplicationContext context) {
+        this.context = context;
+        this.port = Integer.parseInt(context.getEnvironment().getProperty("local.server.port"));
+    }
+
+    /** Starts a branch filling {@code cacheDir} from {@code upstreams}; {@code extra} are more {@code --key=value} arguments. */
+    public static BranchServer start(String upstreams, Path cacheDir, String... extra) {
+        Map<String, String> args = new LinkedHashMap<>();
+        for (String arg : List.of("--server.port=0", "--server.address=127.0.0.1",
+                "--branchboot.upstreams=" + upstreams, "--branchboot.cache.dir=" + cacheDir,
+                "--branchboot.cache.chunk-size=256KB", "--branchboot.cache.retry-backoff=20ms",
+                "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off",
+                // Tests stop and start many servers: skip Reactor Netty's 2 s quiet period on each stop, and
+                // the wait for requests of a peer server in the same JVM whose shared event loops already stopped.
+                "--spring.reactor.netty.shutdown-quiet-period=0s", "--server.shutdown=immediate")) {
+            args.put(arg.substring(0, arg.indexOf('=')), arg);
+        }
+        // A repeated property would bind as a list: the test's own value replaces the default.
+        for (String arg : extra) {
+            args.put(arg.substring(0, arg.indexOf('=')), arg);
+        }
+        return new BranchServer(new SpringApplicationBuilder(BranchbootServerApplication.class)
+                .run(args.values().toArray(String[]::new)));
+    }
+
+    /** A bean of the running server, such as its chunk store. */
+    public <T> T bean(Class<T> type) {
+        return context.getBean(type);
+    }
+
+    /** The server's port. */
+    public int port() {
+        return port;
+    }
+
+    /** Sends a request with header name/value pairs and returns the whole response. */
+    public HttpResponse<byte[]> send(String method, String path, String... headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(60)).method(method, HttpRequest.BodyPublishers.noBody());
+        for (int i = 0; i < headers.length; i += 2) {
+            builder.header(headers[i], headers[i + 1]);
+        }
+        try {
+            return CLIENT.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** GET with header name/value pairs. */
+    public HttpResponse<byte[]> get(String path, String... headers) {
+        return send("GET", path, headers);
+    }
+
+    /** Stops the server in order (a clean shutdown of the cache). */
+    @Override
+    public void close() {
+        context.close();
+    }
+}
