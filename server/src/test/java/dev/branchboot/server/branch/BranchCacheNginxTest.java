@@ -30,6 +30,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -246,6 +247,50 @@ class BranchCacheNginxTest {
         assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
         assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
         assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 17);
+    }
+
+    /**
+     * A real full filesystem: the cache on a 2 MiB tmpfs for a 4 MiB image. Needs root (CI runs as
+     * root); skipped elsewhere, where the /dev/full test above covers the same path.
+     */
+    @Test
+    void aCacheOnAFullTmpfsServesEveryByteAndCachesAgainOnceThereIsRoom() throws Exception {
+        Path mountPoint = Files.createDirectories(temp.resolve("small-disk"));
+        Assumptions.assumeTrue(mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.toString()),
+                "mounting a tmpfs needs root");
+        try {
+            Path smallCache = mountPoint.resolve("cache");
+            branch = BranchServer.start(nginx.imagesUrl(), smallCache);
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+            assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
+            assertTrue(branch.bean(ChunkStore.class).cachedBytes() < SIZE, "the disk cannot hold the image");
+            assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 1);
+            // The fault clears: the disk grows, and reads fill the cache again.
+            assertTrue(mount("-o", "remount,size=64m", mountPoint.toString()), "remount");
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+            assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+        } finally {
+            if (branch != null) {
+                branch.close();
+                branch = null;
+            }
+            mount("-l", mountPoint.toString());
+        }
+    }
+
+    /** Runs mount (or, with "-l" first, umount -l); false when it fails or is not permitted. */
+    private static boolean mount(String... args) throws Exception {
+        List<String> command = new ArrayList<>();
+        if (args[0].equals("-l")) {
+            command.add("umount");
+        } else {
+            command.add("mount");
+        }
+        command.addAll(Arrays.asList(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        return p.waitFor() == 0;
     }
 
     @Test
