@@ -1,0 +1,235 @@
+package dev.branchboot.agent.http;
+
+import dev.branchboot.qcow2.ByteSource;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Sequential read-ahead over a slow source, and nothing for random access.
+ *
+ * <p>A read that starts where a recent read ended (within a cluster or so: compressed clusters
+ * overlap by a partial sector) continues a stream; each continuation doubles that stream's
+ * read-ahead from 64 KiB up to the maximum, and the bytes past the request are kept in a window.
+ * A read that continues no stream goes straight to the source for exactly the bytes asked: a random
+ * 4 KiB read of a compressed image costs one compressed cluster, never a window.
+ *
+ * <p>Windows are single-flight: a read that falls in a window being fetched waits for it instead
+ * of fetching the same bytes again, and a read that starts inside a window fetches only what lies
+ * past it, so concurrent sequential readers (nbdcopy's many requests in flight) fetch each byte
+ * about once. Finished windows are kept, oldest dropped first, up to four times the maximum.
+ */
+final class ReadAheadSource implements ByteSource {
+    private static final int FIRST_AHEAD = 64 << 10;
+    /** A read starting this far before or after a recent read's end continues its stream. */
+    private static final long BEHIND = 64 << 10;
+    private static final long GAP = 16 << 10;
+    private static final int STREAMS = 16;
+
+    private final ByteSource below;
+    private final int maxAhead;
+    private final long budget;
+    private final HttpStats stats;
+    private final long size;
+    private final ArrayDeque<Stream> streams = new ArrayDeque<>();
+    private final List<Window> windows = new ArrayList<>();
+    private long windowBytes;
+
+    private static final class Stream {
+        long end;
+        int ahead;
+
+        Stream(long end) {
+            this.end = end;
+        }
+    }
+
+    private static final class Window {
+        final long start;
+        final long end;
+        final CompletableFuture<byte[]> data = new CompletableFuture<>();
+
+        Window(long start, long end) {
+            this.start = start;
+            this.end = end;
+        }
+    }
+
+    ReadAheadSource(ByteSource below, int maxAhead, HttpStats stats) throws IOException {
+        this.below = below;
+        this.maxAhead = maxAhead;
+        this.budget = 4L * maxAhead;
+        this.stats = stats;
+        this.size = below.size();
+    }
+
+    @Override
+    public String name() {
+        return below.name();
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public Object identity() {
+        return below.identity();
+    }
+
+    @Override
+    public ByteSource resolveSibling(String name) throws IOException {
+        return below.resolveSibling(name);
+    }
+
+    @Override
+    public int read(long position, ByteBuffer dst) throws IOException {
+        long end = Math.min(size, position + dst.remaining());
+        if (position >= end) {
+            return 0;
+        }
+        int ahead;
+        synchronized (this) {
+            ahead = continueStream(position, end);
+        }
+        long pos = position;
+        boolean allFromWindows = true;
+        while (pos < end) {
+            Window window;
+            boolean fetch = false;
+            long directEnd = -1;
+            synchronized (this) {
+                window = containing(pos);
+                if (window == null) {
+                    Window next = firstAfter(pos);
+                    allFromWindows = false;
+                    if (ahead == 0) {
+                        // Random access: exactly the bytes asked for, never kept here.
+                        directEnd = next == null ? end : Math.min(end, next.start);
+                    } else {
+                        long fetchEnd = Math.min(size, end + ahead);
+                        if (next != null) {
+                            fetchEnd = Math.min(fetchEnd, next.start);
+                        }
+                        window = new Window(pos, fetchEnd);
+                        windows.add(window);
+                        windowBytes += fetchEnd - pos;
+                        fetch = true;
+                    }
+                }
+            }
+            int at = dst.position() + (int) (pos - position);
+            if (directEnd >= 0) {
+                below.readFully(pos, dst.slice(at, (int) (directEnd - pos)));
+                pos = directEnd;
+                continue;
+            }
+            if (fetch) {
+                fill(window);
+            }
+            byte[] data = await(window);
+            long copyEnd = Math.min(end, window.end);
+            dst.put(at, data, (int) (pos - window.start), (int) (copyEnd - pos));
+            pos = copyEnd;
+        }
+        if (allFromWindows) {
+            stats.readAheadHits.increment();
+        }
+        stats.bytesRead.add(end - position);
+        dst.position(dst.position() + (int) (end - position));
+        return (int) (end - position);
+    }
+
+    /** Records the read in its stream; returns the read-ahead for it (0 when it continues no stream). */
+    private int continueStream(long position, long end) {
+        for (Iterator<Stream> it = streams.iterator(); it.hasNext(); ) {
+            Stream s = it.next();
+            if (position >= s.end - BEHIND && position <= s.end + GAP) {
+                s.ahead = maxAhead == 0 ? 0 : s.ahead == 0 ? Math.min(maxAhead, FIRST_AHEAD) : Math.min(maxAhead, s.ahead * 2);
+                s.end = Math.max(s.end, end);
+                it.remove();
+                streams.addFirst(s);
+                return s.ahead;
+            }
+        }
+        if (streams.size() >= STREAMS) {
+            streams.removeLast();
+        }
+        streams.addFirst(new Stream(end));
+        return 0;
+    }
+
+    private Window containing(long pos) {
+        for (Window w : windows) {
+            if (w.start <= pos && pos < w.end && !w.data.isCompletedExceptionally()) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    private Window firstAfter(long pos) {
+        Window best = null;
+        for (Window w : windows) {
+            if (w.start > pos && (best == null || w.start < best.start)) {
+                best = w;
+            }
+        }
+        return best;
+    }
+
+    private void fill(Window window) throws IOException {
+        try {
+            byte[] data = new byte[(int) (window.end - window.start)];
+            below.readFully(window.start, ByteBuffer.wrap(data));
+            window.data.complete(data);
+        } catch (IOException | RuntimeException e) {
+            window.data.completeExceptionally(e);
+            synchronized (this) {
+                windows.remove(window);
+                windowBytes -= window.end - window.start;
+            }
+            throw e;
+        }
+        synchronized (this) {
+            evict();
+        }
+    }
+
+    /** Drops the oldest finished windows beyond the budget. */
+    private void evict() {
+        for (Iterator<Window> it = windows.iterator(); it.hasNext() && windowBytes > budget; ) {
+            Window w = it.next();
+            if (w.data.isDone()) {
+                it.remove();
+                windowBytes -= w.end - w.start;
+            }
+        }
+    }
+
+    private static byte[] await(Window window) throws IOException {
+        try {
+            return window.data.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for read-ahead");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        below.close();
+    }
+}
