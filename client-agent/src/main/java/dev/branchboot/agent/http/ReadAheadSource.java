@@ -14,9 +14,10 @@ import java.util.concurrent.ExecutionException;
 /**
  * Sequential read-ahead over a slow source, and nothing for random access.
  *
- * <p>A read that starts where a recent read ended (within a cluster or so: compressed clusters
- * overlap by a partial sector) continues a stream; each continuation doubles that stream's
- * read-ahead from 64 KiB up to the maximum, and the bytes past the request are kept in a window.
+ * <p>A read that starts where a recent read ended (within 4 KiB: compressed clusters overlap by a
+ * partial sector) continues a stream; from the second continuation on, each one doubles that
+ * stream's read-ahead from 64 KiB up to the maximum, and the bytes past the request are kept in a
+ * window.
  * A read that continues no stream goes straight to the source for exactly the bytes asked: a random
  * 4 KiB read of a compressed image costs one compressed cluster, never a window.
  *
@@ -27,9 +28,10 @@ import java.util.concurrent.ExecutionException;
  */
 final class ReadAheadSource implements ByteSource {
     private static final int FIRST_AHEAD = 64 << 10;
-    /** A read starting this far before or after a recent read's end continues its stream. */
-    private static final long BEHIND = 64 << 10;
-    private static final long GAP = 16 << 10;
+    /** A read starting this close to a recent read's end continues its stream. */
+    private static final long NEAR = 4 << 10;
+    /** Continuations before read-ahead starts, so that two random reads that happen to touch do not start it. */
+    private static final int TRIGGER = 2;
     private static final int STREAMS = 16;
 
     private final ByteSource below;
@@ -43,6 +45,7 @@ final class ReadAheadSource implements ByteSource {
 
     private static final class Stream {
         long end;
+        int hits;
         int ahead;
 
         Stream(long end) {
@@ -151,8 +154,11 @@ final class ReadAheadSource implements ByteSource {
     private int continueStream(long position, long end) {
         for (Iterator<Stream> it = streams.iterator(); it.hasNext(); ) {
             Stream s = it.next();
-            if (position >= s.end - BEHIND && position <= s.end + GAP) {
-                s.ahead = maxAhead == 0 ? 0 : s.ahead == 0 ? Math.min(maxAhead, FIRST_AHEAD) : Math.min(maxAhead, s.ahead * 2);
+            if (position >= s.end - NEAR && position <= s.end + NEAR) {
+                s.hits++;
+                if (maxAhead > 0 && s.hits >= TRIGGER) {
+                    s.ahead = s.ahead == 0 ? Math.min(maxAhead, FIRST_AHEAD) : Math.min(maxAhead, s.ahead * 2);
+                }
                 s.end = Math.max(s.end, end);
                 it.remove();
                 streams.addFirst(s);
