@@ -50,7 +50,9 @@ public final class ImageArgument {
                 .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails (default: 5m; "
                         + "e.g. 30s, 10m).")
                 .option("--request-timeout", "DURATION", "The longest one HTTP request may take before it is retried "
-                        + "(default: 30s).");
+                        + "(default: 30s).")
+                .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
+                        + "it off). Random reads are never read ahead.");
     }
 
     /** The HTTP settings from the command line. */
@@ -58,7 +60,8 @@ public final class ImageArgument {
         HttpSettings d = HttpSettings.DEFAULTS;
         Duration request = args.duration("--request-timeout", d.requestTimeout(), Duration.ofMillis(100), Duration.ofHours(1));
         Duration deadline = args.duration("--retry-deadline", d.retryDeadline(), Duration.ZERO, Duration.ofDays(7));
-        return d.withTimeouts(request, deadline);
+        long readAhead = args.size("--read-ahead", d.readAheadMax(), 0, 64L << 20);
+        return d.withTimeouts(request, deadline).withReadAheadMax((int) readAhead);
     }
 
     /** Opens the image named on the command line, with its backing chain. */

@@ -7,30 +7,19 @@ import dev.branchboot.qcow2.ImageException;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpHeaders;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Flow;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.logging.Logger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One image file on the image servers, read with HTTP range requests ({@code java.net.http},
- * HTTP/1.1 with keep-alive; concurrent reads use concurrent connections).
+ * One image file on the image servers, read with HTTP/1.1 range requests over kept-alive
+ * connections ({@link Http11Client}); concurrent reads use concurrent connections.
  *
  * <p><b>Revision pinning.</b> At open a HEAD learns the size, the strong ETag and, from a
  * branchboot server, the {@code Content-Location} of the revision behind a symlinked name. The
@@ -96,12 +85,10 @@ public final class HttpRangeSource implements ByteSource {
             URI url = server.base.resolve(Names.encode(name));
             String fault;
             try {
-                HttpResponse<Void> response = images.client().send(HttpRequest.newBuilder(url)
-                        .method("HEAD", HttpRequest.BodyPublishers.noBody()).timeout(settings.requestTimeout()).build(),
-                        HttpResponse.BodyHandlers.discarding());
-                int status = response.statusCode();
+                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), 0);
+                int status = response.status();
                 if (status == 200) {
-                    Head head = head(server, url, response.headers(), name);
+                    Head head = head(server, url, response, name);
                     pool.succeeded(server);
                     HttpRangeSource source = new HttpRangeSource(images, head.revisionName(), head.etag(), head.size());
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
@@ -117,9 +104,6 @@ public final class HttpRangeSource implements ByteSource {
                 fault = "HTTP " + status;
             } catch (IOException e) {
                 fault = describe(e);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("interrupted while opening " + url);
             }
             pool.failed(server, fault);
             images.stats().retries.increment();
@@ -131,12 +115,17 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    private static Head head(Server server, URI url, HttpHeaders headers, String requested) throws HttpImageException {
-        long length = headers.firstValueAsLong("Content-Length").orElse(-1);
+    private static Head head(Server server, URI url, Http11Client.Response headers, String requested) throws HttpImageException {
+        long length;
+        try {
+            length = headers.header("Content-Length") == null ? -1 : Long.parseLong(headers.header("Content-Length"));
+        } catch (NumberFormatException e) {
+            length = -1;
+        }
         if (length < 0) {
             throw new HttpImageException(requested, ImageException.NO_OFFSET, url + " sent no Content-Length", null);
         }
-        String tag = headers.firstValue("ETag").orElse(null);
+        String tag = headers.header("ETag");
         if (tag != null && tag.startsWith("W/")) {
             LOG.warning(url + " sends only a weak ETag " + tag + ": revision changes are detected by length only");
             tag = null;
@@ -144,7 +133,7 @@ public final class HttpRangeSource implements ByteSource {
             LOG.warning(url + " sends no ETag: revision changes are detected by length only");
         }
         String revision = requested;
-        Optional<String> location = headers.firstValue("Content-Location");
+        Optional<String> location = Optional.ofNullable(headers.header("Content-Location"));
         if (location.isPresent()) {
             String relative = Names.underBase(server.base, url.resolve(location.get()));
             if (relative != null) {
@@ -248,9 +237,6 @@ public final class HttpRangeSource implements ByteSource {
             } catch (IOException e) {
                 lastFault = describe(e);
                 lastServer = server;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new InterruptedIOException("interrupted reading " + displayName + " at offset " + offset);
             }
             pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
             images.stats().retries.increment();
@@ -278,46 +264,27 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    private byte[] exchange(Server server, long offset, int length) throws IOException, InterruptedException, Fault {
+    private byte[] exchange(Server server, long offset, int length) throws IOException, Fault {
         URI url = server.base.resolve(Names.encode(name));
         long last = offset + length - 1;
-        HttpRequest.Builder request = HttpRequest.newBuilder(url).GET().header("Range", "bytes=" + offset + "-" + last)
-                .timeout(images.settings().requestTimeout());
+        java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
+        headers.put("Range", "bytes=" + offset + "-" + last);
         if (etag != null) {
-            request.header("If-Match", etag);
+            headers.put("If-Match", etag);
         }
-        CompletableFuture<HttpResponse<byte[]>> future = images.client().sendAsync(request.build(),
-                info -> info.statusCode() == 206 ? new ExactBody(length) : new Refused(info.statusCode() == 200));
-        HttpResponse<byte[]> response;
-        try {
-            // The client's own timeout covers only the headers; this covers a body that stalls too.
-            response = future.get(images.settings().requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        } catch (TimeoutException e) {
-            future.cancel(true);
-            throw new IOException("no complete answer within " + images.settings().requestTimeout().toMillis() + " ms");
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            throw new IOException(String.valueOf(cause), cause);
-        } catch (InterruptedException e) {
-            future.cancel(true);
-            throw e;
-        }
-        int status = response.statusCode();
-        HttpHeaders headers = response.headers();
+        Http11Client.Response response = images.client().send("GET", url, headers, length);
+        int status = response.status();
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
         }
         if (status != 206) {
             throw new Fault("HTTP " + status + (status == 200 ? " (the whole file instead of the range asked for)" : ""), false);
         }
-        String sentTag = headers.firstValue("ETag").orElse(null);
+        String sentTag = response.header("ETag");
         if (etag != null && sentTag != null && !sentTag.equals(etag)) {
             throw new Fault("ETag " + sentTag + " instead of " + etag, true);
         }
-        String range = headers.firstValue("Content-Range").orElse(null);
+        String range = response.header("Content-Range");
         Matcher m = range == null ? null : CONTENT_RANGE.matcher(range.trim());
         if (m == null || !m.matches()) {
             throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '" + range + "'"), false);
@@ -331,103 +298,10 @@ public final class HttpRangeSource implements ByteSource {
         return response.body();
     }
 
-    /** Collects a 206 body into an array of exactly the expected length; more or fewer bytes is an error. */
-    private static final class ExactBody implements HttpResponse.BodySubscriber<byte[]> {
-        private final byte[] data;
-        private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-        private Flow.Subscription subscription;
-        private int filled;
-
-        ExactBody(int length) {
-            this.data = new byte[length];
-        }
-
-        @Override
-        public CompletionStage<byte[]> getBody() {
-            return result;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
-            s.request(Long.MAX_VALUE);
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> items) {
-            for (ByteBuffer b : items) {
-                int n = b.remaining();
-                if (filled + n > data.length) {
-                    subscription.cancel();
-                    result.completeExceptionally(new IOException("the body is longer than the " + data.length + " bytes asked for"));
-                    return;
-                }
-                b.get(data, filled, n);
-                filled += n;
-            }
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            result.completeExceptionally(t);
-        }
-
-        @Override
-        public void onComplete() {
-            if (filled != data.length) {
-                result.completeExceptionally(new IOException("the body ended after " + filled + " of " + data.length + " bytes"));
-            } else {
-                result.complete(data);
-            }
-        }
-    }
-
-    /**
-     * The body of an answer that is not data: small ones are drained so the connection can be
-     * reused; a 200 (possibly the whole image) is cut off.
-     */
-    private static final class Refused implements HttpResponse.BodySubscriber<byte[]> {
-        private final boolean cutOff;
-        private final CompletableFuture<byte[]> result = new CompletableFuture<>();
-
-        Refused(boolean cutOff) {
-            this.cutOff = cutOff;
-        }
-
-        @Override
-        public CompletionStage<byte[]> getBody() {
-            return result;
-        }
-
-        @Override
-        public void onSubscribe(Flow.Subscription s) {
-            if (cutOff) {
-                s.cancel();
-                result.complete(null);
-            } else {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        @Override
-        public void onNext(List<ByteBuffer> items) {
-        }
-
-        @Override
-        public void onError(Throwable t) {
-            result.complete(null);
-        }
-
-        @Override
-        public void onComplete() {
-            result.complete(null);
-        }
-    }
-
     static String describe(Throwable e) {
         String message = e.getMessage();
         String type = e.getClass().getSimpleName();
-        if (e instanceof java.net.http.HttpTimeoutException) {
+        if (e instanceof java.net.SocketTimeoutException) {
             return "timed out";
         }
         if (e instanceof java.net.ConnectException) {

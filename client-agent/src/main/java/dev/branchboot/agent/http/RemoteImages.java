@@ -3,7 +3,6 @@ package dev.branchboot.agent.http;
 import dev.branchboot.qcow2.ByteSource;
 import java.io.IOException;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -13,13 +12,13 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * The agent's connection to its image servers: one HTTP client (keep-alive connections, shared by
+ * The agent's connection to its image servers: one HTTP/1.1 client (kept-alive connections, shared by
  * every file of a backing chain), the {@link ServerPool} with its failover state, the counters,
  * and the revisions pinned so far. {@link #open} gives the {@link dev.branchboot.qcow2.ByteSource}
  * of an image file, which {@code DiskImages.open} reads like a local one.
  */
 public final class RemoteImages implements AutoCloseable {
-    private final HttpClient client;
+    private final Http11Client client;
     private final ServerPool pool;
     private final HttpSettings settings;
     private final HttpStats stats = new HttpStats();
@@ -27,9 +26,7 @@ public final class RemoteImages implements AutoCloseable {
 
     private RemoteImages(List<URI> servers, HttpSettings settings) {
         this.settings = settings;
-        this.client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(min(settings.requestTimeout(), Duration.ofSeconds(10)))
-                .followRedirects(HttpClient.Redirect.NEVER).build();
+        this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
         this.pool = new ServerPool(servers, client, settings, stats);
     }
 
@@ -116,7 +113,7 @@ public final class RemoteImages implements AutoCloseable {
         return pool.servers().stream().map(Object::toString).toList();
     }
 
-    HttpClient client() {
+    Http11Client client() {
         return client;
     }
 
@@ -132,5 +129,6 @@ public final class RemoteImages implements AutoCloseable {
     @Override
     public void close() {
         pool.close();
+        client.close();
     }
 }

@@ -1,9 +1,6 @@
 package dev.branchboot.agent.http;
 
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -44,7 +41,7 @@ final class ServerPool implements AutoCloseable {
     }
 
     private final List<Server> servers;
-    private final HttpClient client;
+    private final Http11Client client;
     private final HttpSettings settings;
     private final HttpStats stats;
     private final ScheduledExecutorService prober;
@@ -53,7 +50,7 @@ final class ServerPool implements AutoCloseable {
     private volatile URI probeTarget;
     private volatile String probeEtag;
 
-    ServerPool(List<URI> bases, HttpClient client, HttpSettings settings, HttpStats stats) {
+    ServerPool(List<URI> bases, Http11Client client, HttpSettings settings, HttpStats stats) {
         if (bases.isEmpty()) {
             throw new IllegalArgumentException("at least one server is needed");
         }
@@ -175,17 +172,10 @@ final class ServerPool implements AutoCloseable {
         URI first = servers.get(0).base;
         URI url = s.base.resolve(first.relativize(target));
         try {
-            HttpRequest.Builder request = HttpRequest.newBuilder(url).method("HEAD", HttpRequest.BodyPublishers.noBody())
-                    .timeout(settings.requestTimeout());
-            if (probeEtag != null) {
-                request.header("If-Match", probeEtag);
-            }
-            int status = client.send(request.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+            java.util.Map<String, String> headers = probeEtag == null ? java.util.Map.of() : java.util.Map.of("If-Match", probeEtag);
+            int status = client.send("HEAD", url, headers, 0).status();
             return status == 200 || status == 412;
-        } catch (java.io.IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        } catch (java.io.IOException | RuntimeException e) {
             return false;
         }
     }
