@@ -21,10 +21,12 @@ import java.util.concurrent.ExecutionException;
  * A read that continues no stream goes straight to the source for exactly the bytes asked: a random
  * 4 KiB read of a compressed image costs one compressed cluster, never a window.
  *
- * <p>Windows are single-flight: a read that falls in a window being fetched waits for it instead
- * of fetching the same bytes again, and a read that starts inside a window fetches only what lies
- * past it, so concurrent sequential readers (nbdcopy's many requests in flight) fetch each byte
- * about once. Finished windows are kept, oldest dropped first, up to four times the maximum.
+ * <p>Read-ahead is for a lone sequential reader (a PC booting reads at queue depth one): while
+ * another read is in progress nothing is read ahead, because a client with many requests in flight
+ * (nbdcopy, qemu-img) keeps the network busy itself and its reads would overtake the windows and
+ * fetch bytes twice. Windows are single-flight: a read that falls in a window being fetched waits
+ * for it, and a read that starts inside a window fetches only what lies past it. Finished windows
+ * are kept, oldest dropped first, up to four times the maximum.
  */
 final class ReadAheadSource implements ByteSource {
     private static final int FIRST_AHEAD = 64 << 10;
@@ -42,6 +44,8 @@ final class ReadAheadSource implements ByteSource {
     private final ArrayDeque<Stream> streams = new ArrayDeque<>();
     private final List<Window> windows = new ArrayList<>();
     private long windowBytes;
+    /** Reads in progress: read-ahead is for a lone sequential reader (a booting PC), see {@link #read}. */
+    private int inFlight;
 
     private static final class Stream {
         long end;
@@ -101,7 +105,23 @@ final class ReadAheadSource implements ByteSource {
         int ahead;
         synchronized (this) {
             ahead = continueStream(position, end);
+            // A client with many reads in flight (nbdcopy, qemu-img) already keeps the network busy;
+            // reading ahead for it only fetches bytes twice, as its reads overtake the windows.
+            if (inFlight > 0) {
+                ahead = 0;
+            }
+            inFlight++;
         }
+        try {
+            return readThrough(position, end, ahead, dst);
+        } finally {
+            synchronized (this) {
+                inFlight--;
+            }
+        }
+    }
+
+    private int readThrough(long position, long end, int ahead, ByteBuffer dst) throws IOException {
         long pos = position;
         boolean allFromWindows = true;
         while (pos < end) {
