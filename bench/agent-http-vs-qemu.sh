@@ -4,7 +4,8 @@
 #   (b) qemu-nbd with qemu's curl (http) block driver
 #   (c) qemu-nbd over nbdkit's curl plugin
 # Two workloads, one run each, same nginx and image (256 MiB virtual, zlib-compressed mixed content):
-#   - a full sequential read: nbdcopy URI null:  (nbdcopy -R 2 for (b): deeper queues hang it)
+#   - a full sequential read: nbdcopy URI null:  (for (b) nbdcopy -C 1 -R 1: deeper queues hung
+#     qemu's curl driver here; every nbdcopy runs under a 300 s timeout, a hang prints "hung")
 #   - 2,000 seeded random 4 KiB reads at queue depth 1 (bench/nbd-random-reads.py): p50/p99, IOPS
 # The bytes nginx sent in each phase come from its access log ($body_bytes_sent).
 #
@@ -75,10 +76,13 @@ run() {
   local b0 t0 t1 b1 r b2
   b0=$(sent)
   t0=$(now)
-  nbdcopy $copyopts "$uri" null:
+  if ! timeout 300 nbdcopy $copyopts "$uri" null:; then
+    echo "| $name | hung or failed (nbdcopy $copyopts) | | | | | |"
+    return 0
+  fi
   t1=$(now)
   b1=$(sent)
-  r=$(/usr/bin/python3 bench/nbd-random-reads.py "$uri" 2000 42)
+  r=$(timeout 300 /usr/bin/python3 bench/nbd-random-reads.py "$uri" 2000 42) || r="hung hung hung"
   b2=$(sent)
   read -r p50 p99 iops <<< "$r"
   awk -v n="$name" -v ms=$(((t1 - t0) / 1000000)) -v seq=$((b1 - b0)) -v rnd=$((b2 - b1)) -v fs="$file_size" \
@@ -105,7 +109,7 @@ kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 qemu-nbd -r -t -e 16 -f qcow2 -k "$work/qemu-http.sock" "$url" &
 pids+=($!)
 wait_socket "$work/qemu-http.sock"
-run "(b) qemu-nbd + qemu http driver" "nbd+unix:///?socket=$work/qemu-http.sock" "-R 2"
+run "(b) qemu-nbd + qemu http driver" "nbd+unix:///?socket=$work/qemu-http.sock" "-C 1 -R 1"
 kill "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
 
 # (c) qemu-nbd over nbdkit curl
