@@ -17,6 +17,9 @@ import java.util.List;
  * URL, or a name on image servers ({@code --server URL ... --image NAME}), with the HTTP options.
  */
 public final class ImageArgument {
+    /** Held so the level set on it is not lost when the logger is garbage collected. */
+    private static final java.util.logging.Logger HTTP_LOG = java.util.logging.Logger.getLogger("dev.branchboot.agent.http");
+
     private ImageArgument() {
     }
 
@@ -76,6 +79,9 @@ public final class ImageArgument {
             throw new UsageException("Missing required parameter: 'IMAGE' (or --server URL --image NAME)");
         }
         ImageFormat format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
+        // info and cat print results, not a log: only warnings (a failover, a retry) go to stderr.
+        Logging.configure(false);
+        HTTP_LOG.setLevel(java.util.logging.Level.WARNING);
         return open(image != null ? image : name, servers, format, httpSettings(args), options);
     }
 
