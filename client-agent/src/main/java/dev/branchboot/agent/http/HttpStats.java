@@ -46,6 +46,11 @@ public final class HttpStats {
         return readAheadHits.sum();
     }
 
+    /** Total time spent in successful range requests, in seconds. */
+    public double latencySeconds() {
+        return latencyNanos.sum() / 1e9;
+    }
+
     /** One line for the log. */
     public String summary() {
         long n = requests();

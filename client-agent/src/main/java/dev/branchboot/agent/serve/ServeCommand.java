@@ -8,6 +8,7 @@ import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.http.RemoteImages;
+import dev.branchboot.agent.metrics.MetricsEndpoint;
 import dev.branchboot.agent.cli.Logging;
 import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.agent.cli.UsageException;
@@ -53,6 +54,7 @@ public final class ServeCommand implements AgentCommand {
             .option("--cache-size", "SIZE", "Memory for decompressed clusters (default: 64M); L2 tables get a quarter of it, "
                     + "at most 32M.")
             .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
+            .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve HTTP counters for Prometheus at /metrics (images on servers only).")
             .flag("-v, --verbose", "Log every connection and refused request.");
 
     private String image;
@@ -65,6 +67,7 @@ public final class ServeCommand implements AgentCommand {
     private boolean cowReset;
     private long cacheSize;
     private Path readyFile;
+    private ListenAddress metrics;
     private boolean verbose;
 
     @Override
@@ -87,6 +90,11 @@ public final class ServeCommand implements AgentCommand {
         cowReset = args.flag("--cow-reset");
         cacheSize = args.size("--cache-size", 64L << 20, 0, 64L << 30);
         readyFile = args.path("--ready-file");
+        String metricsText = args.string("--metrics", null);
+        metrics = metricsText == null ? null : parse("--metrics", metricsText, ListenAddress::parse);
+        if (metrics != null && !(metrics.address() instanceof java.net.InetSocketAddress)) {
+            throw new UsageException("--metrics needs tcp:HOST:PORT");
+        }
         verbose = args.flag("--verbose");
         if (cowReset && cow.kind() != CowSpec.Kind.FILE) {
             throw new UsageException("--cow-reset needs --cow file:PATH");
@@ -115,6 +123,7 @@ public final class ServeCommand implements AgentCommand {
         BlockDevice device = null;
         NbdServer server = null;
         RemoteImages remote = null;
+        MetricsEndpoint endpoint = null;
         try {
             ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options);
             remote = opened.remote();
@@ -141,6 +150,12 @@ public final class ServeCommand implements AgentCommand {
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
             RemoteImages stats = remote;
+            if (metrics != null && remote != null) {
+                endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), remote.stats());
+                LOG.info("metrics on http://" + ListenAddress.format(endpoint.address()).substring(4) + "/metrics");
+            } else if (metrics != null) {
+                LOG.warning("--metrics ignored: the image is a local file, there are no HTTP counters");
+            }
             if (stats != null) {
                 Signals.onSummaryRequest(() -> LOG.info("HTTP: " + stats.stats().summary()));
             }
@@ -171,6 +186,9 @@ public final class ServeCommand implements AgentCommand {
             }
             if (readyFile != null) {
                 Files.deleteIfExists(readyFile);
+            }
+            if (endpoint != null) {
+                endpoint.close();
             }
             if (remote != null) {
                 LOG.info("HTTP: " + remote.stats().summary());
