@@ -38,7 +38,8 @@ public final class CatCommand implements AgentCommand {
         long chunkSize = args.size("--chunk-size", 4L << 20, 4096, 256L << 20);
         Path output = args.path("--output");
         ProgressReporter reporter = args.flag("--progress") ? new ProgressReporter(new PrintWriter(err, true)) : ProgressReporter.NONE;
-        try (VirtualDisk disk = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
+        try (ImageArgument.Opened opened = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
+            VirtualDisk disk = opened.disk();
             DiskCopier copier = new DiskCopier(disk, threads, (int) chunkSize, args.flag("--sync"), reporter);
             if (output == null) {
                 out.flush();

@@ -39,6 +39,12 @@ public final class CommandSpec {
         return this;
     }
 
+    /** Adds an optional positional parameter (after the required ones). */
+    public CommandSpec optionalPositional(String label, String help) {
+        positionals.add(new Positional(label, help, false));
+        return this;
+    }
+
     /** Adds an option that takes a value; {@code names} like "-o, --output". */
     public CommandSpec option(String names, String label, String help) {
         options.add(new OptionSpec(List.of(names.split(",\\s*")), label, help, false));
@@ -89,7 +95,7 @@ public final class CommandSpec {
     public String help(String program) {
         StringBuilder out = new StringBuilder("Usage: ").append(program).append(' ').append(name).append(" [OPTIONS]");
         for (Positional p : positionals) {
-            out.append(' ').append(p.label());
+            out.append(' ').append(p.required() ? p.label() : "[" + p.label() + "]");
         }
         out.append("\n");
         for (String line : description) {

@@ -1,31 +1,127 @@
 package dev.branchboot.agent.cli;
 
+import dev.branchboot.agent.http.HttpSettings;
+import dev.branchboot.agent.http.RemoteImages;
+import dev.branchboot.qcow2.ByteSource;
 import dev.branchboot.qcow2.DiskImages;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 
-/** The image a command reads, and its format, shared by every command that opens one. */
+/**
+ * The image a command reads, shared by every command that opens one: a local file, an http(s)
+ * URL, or a name on image servers ({@code --server URL ... --image NAME}), with the HTTP options.
+ */
 public final class ImageArgument {
+    /** Held so the level set on it is not lost when the logger is garbage collected. */
+    private static final java.util.logging.Logger HTTP_LOG = java.util.logging.Logger.getLogger("dev.branchboot.agent.http");
+
     private ImageArgument() {
     }
 
-    /** Declares IMAGE (the first positional) and {@code --format} on {@code spec}. */
+    /** An open image and, when it is read over HTTP, its connection to the servers. */
+    public record Opened(VirtualDisk disk, RemoteImages remote, String label) implements AutoCloseable {
+        /** Closes the disk, then the server connection. */
+        @Override
+        public void close() throws IOException {
+            try {
+                disk.close();
+            } finally {
+                if (remote != null) {
+                    remote.close();
+                }
+            }
+        }
+    }
+
+    /** Declares IMAGE (an optional first positional), {@code --format} and the HTTP options on {@code spec}. */
     public static CommandSpec declare(CommandSpec spec) {
-        return spec.positional("IMAGE", "The image file.")
+        return declareHttp(spec.optionalPositional("IMAGE", "The image: a file, or an http(s) URL.")
+                .option("--image", "NAME", "With --server: the image's name in the servers' folder.")
                 .option("-f, --format", "FORMAT", "Format of IMAGE: qcow2 or raw (default: qcow2). The format is never guessed, "
-                        + "so a damaged QCOW2 header is an error, not a raw disk.");
+                        + "so a damaged QCOW2 header is an error, not a raw disk."));
+    }
+
+    /** Declares {@code --server}, {@code --retry-deadline} and {@code --request-timeout}. */
+    public static CommandSpec declareHttp(CommandSpec spec) {
+        return spec.repeatableOption("--server", "URL", "Base URL of an image servers' folder (http://branch:8080/images); "
+                        + "the image is read from URL/NAME. Several servers are used in the order given, failing over on errors.")
+                .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails (default: 5m; "
+                        + "e.g. 30s, 10m).")
+                .option("--request-timeout", "DURATION", "The longest one HTTP request may take before it is retried "
+                        + "(default: 30s).")
+                .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
+                        + "it off). Random reads are never read ahead.");
+    }
+
+    /** The HTTP settings from the command line. */
+    public static HttpSettings httpSettings(ParsedArguments args) throws UsageException {
+        HttpSettings d = HttpSettings.DEFAULTS;
+        Duration request = args.duration("--request-timeout", d.requestTimeout(), Duration.ofMillis(100), Duration.ofHours(1));
+        Duration deadline = args.duration("--retry-deadline", d.retryDeadline(), Duration.ZERO, Duration.ofDays(7));
+        long readAhead = args.size("--read-ahead", d.readAheadMax(), 0, 64L << 20);
+        return d.withTimeouts(request, deadline).withReadAheadMax((int) readAhead);
     }
 
     /** Opens the image named on the command line, with its backing chain. */
-    public static VirtualDisk open(ParsedArguments args, ImageOptions options) throws IOException, UsageException {
+    public static Opened open(ParsedArguments args, ImageOptions options) throws IOException, UsageException {
         String image = args.positional(0);
-        if (image.isEmpty() || image.indexOf('\0') >= 0) {
-            throw new UsageException("IMAGE must be a file name");
+        String name = args.string("--image", null);
+        List<String> servers = args.strings("--server");
+        if (image != null && name != null) {
+            throw new UsageException("Give IMAGE or --image NAME, not both");
+        }
+        if (image == null && name == null) {
+            throw new UsageException("Missing required parameter: 'IMAGE' (or --server URL --image NAME)");
         }
         ImageFormat format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
-        return DiskImages.open(Path.of(image), format, options);
+        // info and cat print results, not a log: only warnings (a failover, a retry) go to stderr.
+        Logging.configure(false);
+        HTTP_LOG.setLevel(java.util.logging.Level.WARNING);
+        return open(image != null ? image : name, servers, format, httpSettings(args), options);
+    }
+
+    /**
+     * Opens {@code image}: a name on {@code servers} when any are given, an http(s) URL, or a local
+     * file.
+     */
+    public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options)
+            throws IOException, UsageException {
+        if (image.isEmpty() || image.indexOf('\0') >= 0) {
+            throw new UsageException("the image must be a file name, a URL or a name on the servers");
+        }
+        String name = image;
+        List<String> urls = servers;
+        if (servers.isEmpty()) {
+            if (!RemoteImages.isUrl(image)) {
+                return new Opened(DiskImages.open(Path.of(image), format, options), null, image);
+            }
+            try {
+                RemoteImages.Location location = RemoteImages.split(image);
+                urls = List.of(location.server());
+                name = location.name();
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("bad image URL: " + e.getMessage());
+            }
+        } else if (RemoteImages.isUrl(image)) {
+            throw new UsageException("with --server, the image is a name in the servers' folder, not a URL: '" + image + "'");
+        }
+        RemoteImages remote;
+        try {
+            remote = RemoteImages.connect(urls, settings);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("bad --server: " + e.getMessage());
+        }
+        try {
+            ByteSource source = remote.open(name);
+            return new Opened(DiskImages.open(source, format, options), remote, name);
+        } catch (IOException | RuntimeException e) {
+            remote.close();
+            throw e;
+        }
     }
 }

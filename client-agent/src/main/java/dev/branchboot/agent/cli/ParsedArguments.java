@@ -132,6 +132,34 @@ public final class ParsedArguments {
         }
     }
 
+    /**
+     * The option's value as a duration: a number with a unit ({@code 250ms}, {@code 30s},
+     * {@code 5m}, {@code 1h}; a bare number is seconds), in {@code [min, max]}.
+     */
+    public java.time.Duration duration(String key, java.time.Duration fallback, java.time.Duration min, java.time.Duration max)
+            throws UsageException {
+        String value = string(key, null);
+        if (value == null) {
+            return fallback;
+        }
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{1,9})(ms|s|m|h)?").matcher(value.trim().toLowerCase(Locale.ROOT));
+        if (!m.matches()) {
+            throw new UsageException("Option '" + key + "' must be a duration such as 500ms, 30s, 5m or 1h, not '" + value + "'");
+        }
+        long n = Long.parseLong(m.group(1));
+        String unit = m.group(2) == null ? "s" : m.group(2);
+        java.time.Duration d = switch (unit) {
+            case "ms" -> java.time.Duration.ofMillis(n);
+            case "m" -> java.time.Duration.ofMinutes(n);
+            case "h" -> java.time.Duration.ofHours(n);
+            default -> java.time.Duration.ofSeconds(n);
+        };
+        if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+            throw new UsageException("Option '" + key + "' must be from " + min.toMillis() + " ms to " + max.toSeconds() + " s");
+        }
+        return d;
+    }
+
     /** The option's value as a byte size ({@code 64K}, {@code 1G}) in {@code [min, max]}. */
     public long size(String key, long fallback, long min, long max) throws UsageException {
         String value = string(key, null);

@@ -25,7 +25,8 @@ public final class InfoCommand implements AgentCommand {
     @Override
     public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
         ImageInfo info;
-        try (VirtualDisk disk = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
+        try (ImageArgument.Opened opened = ImageArgument.open(args, ImageOptions.DEFAULTS)) {
+            VirtualDisk disk = opened.disk();
             info = disk.info();
         }
         out.print(args.flag("--json") ? Json.write(InfoReport.toJson(info)) + "\n" : InfoReport.toText(info));

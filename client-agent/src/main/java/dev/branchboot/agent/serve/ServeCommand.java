@@ -5,13 +5,16 @@ import dev.branchboot.agent.blockdev.ImageBlockDevice;
 import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.cli.ByteSizes;
 import dev.branchboot.agent.cli.CommandSpec;
+import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.http.HttpSettings;
+import dev.branchboot.agent.http.RemoteImages;
+import dev.branchboot.agent.metrics.MetricsEndpoint;
 import dev.branchboot.agent.cli.Logging;
 import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
 import dev.branchboot.agent.overlay.CowOverlay;
-import dev.branchboot.qcow2.DiskImages;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
@@ -37,10 +40,11 @@ public final class ServeCommand implements AgentCommand {
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
     private static final String DEFAULT_LISTEN = "unix:/run/branchboot/nbd.sock";
     private static final String DEFAULT_COW = "ram:1G";
-    private static final CommandSpec SPEC = new CommandSpec("serve",
+    private static final CommandSpec SPEC = ImageArgument.declareHttp(new CommandSpec("serve",
             "Exports an image over NBD, with writes kept in a copy-on-write overlay.",
             "The image file is never written. The export answers to its name and to the default (empty) name.")
-            .option("--image", "PATH", "The image file (required).")
+            .option("--image", "IMAGE", "The image (required): a file, an http(s) URL, or with --server its name in the "
+                    + "servers' folder."))
             .option("-f, --format", "FORMAT", "Format of the image: qcow2 or raw (default: qcow2).")
             .option("--listen", "ADDRESS", "unix:PATH or tcp:HOST:PORT (default: " + DEFAULT_LISTEN + ").")
             .option("--export-name", "NAME", "The export name (default: the image's file name).")
@@ -50,9 +54,12 @@ public final class ServeCommand implements AgentCommand {
             .option("--cache-size", "SIZE", "Memory for decompressed clusters (default: 64M); L2 tables get a quarter of it, "
                     + "at most 32M.")
             .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
+            .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve HTTP counters for Prometheus at /metrics (images on servers only).")
             .flag("-v, --verbose", "Log every connection and refused request.");
 
-    private Path image;
+    private String image;
+    private java.util.List<String> servers;
+    private HttpSettings httpSettings;
     private ImageFormat format;
     private ListenAddress listen;
     private String exportName;
@@ -60,6 +67,7 @@ public final class ServeCommand implements AgentCommand {
     private boolean cowReset;
     private long cacheSize;
     private Path readyFile;
+    private ListenAddress metrics;
     private boolean verbose;
 
     @Override
@@ -69,10 +77,12 @@ public final class ServeCommand implements AgentCommand {
 
     @Override
     public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
-        image = args.path("--image");
+        image = args.string("--image", null);
         if (image == null) {
-            throw new UsageException("Missing required option: '--image=PATH'");
+            throw new UsageException("Missing required option: '--image=IMAGE'");
         }
+        servers = args.strings("--server");
+        httpSettings = ImageArgument.httpSettings(args);
         format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
         listen = parse("--listen", args.string("--listen", DEFAULT_LISTEN), ListenAddress::parse);
         exportName = args.string("--export-name", null);
@@ -80,6 +90,11 @@ public final class ServeCommand implements AgentCommand {
         cowReset = args.flag("--cow-reset");
         cacheSize = args.size("--cache-size", 64L << 20, 0, 64L << 30);
         readyFile = args.path("--ready-file");
+        String metricsText = args.string("--metrics", null);
+        metrics = metricsText == null ? null : parse("--metrics", metricsText, ListenAddress::parse);
+        if (metrics != null && !(metrics.address() instanceof java.net.InetSocketAddress)) {
+            throw new UsageException("--metrics needs tcp:HOST:PORT");
+        }
         verbose = args.flag("--verbose");
         if (cowReset && cow.kind() != CowSpec.Kind.FILE) {
             throw new UsageException("--cow-reset needs --cow file:PATH");
@@ -97,7 +112,7 @@ public final class ServeCommand implements AgentCommand {
 
     private int serve() throws Exception {
         Logging.configure(verbose);
-        String name = exportName != null ? exportName : image.getFileName().toString();
+        String name = exportName != null ? exportName : image.substring(image.lastIndexOf('/') + 1);
         ExecutorService decompress = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
             Thread t = new Thread(r, "decompress");
             t.setDaemon(true);
@@ -107,8 +122,12 @@ public final class ServeCommand implements AgentCommand {
         ImageOptions options = ImageOptions.DEFAULTS.withCaches(l2, cacheSize).withDecompressExecutor(decompress);
         BlockDevice device = null;
         NbdServer server = null;
+        RemoteImages remote = null;
+        MetricsEndpoint endpoint = null;
         try {
-            VirtualDisk disk = DiskImages.open(image, format, options);
+            ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options);
+            remote = opened.remote();
+            VirtualDisk disk = opened.disk();
             device = new ImageBlockDevice(disk);
             String overlay = "no overlay (read-only)";
             switch (cow.kind()) {
@@ -118,7 +137,8 @@ public final class ServeCommand implements AgentCommand {
                     overlay = o.describe();
                 }
                 case FILE -> {
-                    CowOverlay o = CowOverlay.inFile(device, cow.file(), ImageRevision.of(disk), cowReset);
+                    CowOverlay o = CowOverlay.inFile(device, cow.file(),
+                            remote != null ? remote.revision() : ImageRevision.of(disk), cowReset);
                     device = o;
                     overlay = o.describe();
                 }
@@ -129,11 +149,21 @@ public final class ServeCommand implements AgentCommand {
             server = new NbdServer(new NbdExport(name, device), limits);
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
+            RemoteImages stats = remote;
+            if (metrics != null && remote != null) {
+                endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), remote.stats());
+                LOG.info("metrics on http://" + ListenAddress.format(endpoint.address()).substring(4) + "/metrics");
+            } else if (metrics != null) {
+                LOG.warning("--metrics ignored: the image is a local file, there are no HTTP counters");
+            }
+            if (stats != null) {
+                Signals.onSummaryRequest(() -> LOG.info("HTTP: " + stats.stats().summary()));
+            }
             SocketAddress bound = server.listen(listen.address());
             if (readyFile != null) {
                 writeReadyFile(readyFile, ListenAddress.format(bound));
             }
-            LOG.info("serving " + image + " (" + ByteSizes.format(device.size()) + ") as export '" + name + "' on "
+            LOG.info("serving " + (remote == null ? image : image + " from " + remote.servers()) + " (" + ByteSizes.format(device.size()) + ") as export '" + name + "' on "
                     + ListenAddress.format(bound) + " with " + overlay);
             stop.await();
             LOG.info("stopping: finishing requests in flight");
@@ -156,6 +186,13 @@ public final class ServeCommand implements AgentCommand {
             }
             if (readyFile != null) {
                 Files.deleteIfExists(readyFile);
+            }
+            if (endpoint != null) {
+                endpoint.close();
+            }
+            if (remote != null) {
+                LOG.info("HTTP: " + remote.stats().summary());
+                remote.close();
             }
             decompress.shutdownNow();
         }

@@ -15,4 +15,14 @@ final class Signals {
             sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> action.run());
         }
     }
+
+    /** SIGUSR1 as a request to log a summary; ignored where the JVM reserves the signal. */
+    @SuppressWarnings("restriction")
+    static void onSummaryRequest(Runnable action) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("USR1"), signal -> action.run());
+        } catch (IllegalArgumentException e) {
+            java.util.logging.Logger.getLogger(Signals.class.getName()).fine("SIGUSR1 is not available: " + e.getMessage());
+        }
+    }
 }

@@ -1,0 +1,341 @@
+package dev.branchboot.agent.http;
+
+import dev.branchboot.agent.http.ServerPool.Server;
+import dev.branchboot.qcow2.BackingChainException;
+import dev.branchboot.qcow2.ByteSource;
+import dev.branchboot.qcow2.ImageException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.logging.Logger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One image file on the image servers, read with HTTP/1.1 range requests over kept-alive
+ * connections ({@link Http11Client}); concurrent reads use concurrent connections.
+ *
+ * <p><b>Revision pinning.</b> At open a HEAD learns the size, the strong ETag and, from a
+ * branchboot server, the {@code Content-Location} of the revision behind a symlinked name. The
+ * agent then reads the revision's own name and sends {@code If-Match: ETAG} with every request, so
+ * a republished image can never mix bytes of two revisions into one disk: a server that answers
+ * {@code 412} (or with another ETag or length) no longer has this revision and is not asked again
+ * for this file; when no server has it, reads fail with {@link RevisionUnavailableException}.
+ *
+ * <p><b>Strict responses.</b> Only a {@code 206} whose {@code Content-Range} is exactly the range
+ * asked for (and the pinned length) and whose body has exactly that many bytes is data. A
+ * {@code 200} (a server ignoring ranges), another range, a short or long body are faults of
+ * that server.
+ *
+ * <p><b>Retries.</b> Connection failures, resets, timeouts, 5xx, 429 and malformed answers are
+ * transient: the server is marked down in the {@link ServerPool} (which fails over to the next
+ * one) and the request is tried again, with exponential backoff and jitter when no server is up,
+ * until {@link HttpSettings#retryDeadline()}. Only then does the reader see an error, naming the
+ * image, offset, servers and the last cause.
+ */
+public final class HttpRangeSource implements ByteSource {
+    private static final Logger LOG = Logger.getLogger(HttpRangeSource.class.getName());
+    /** Larger reads are split so one response buffer stays bounded. */
+    static final int MAX_REQUEST = 8 << 20;
+    private static final long FIRST_BACKOFF_MILLIS = 50;
+    private static final long MAX_BACKOFF_MILLIS = 2000;
+    private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
+
+    private final RemoteImages images;
+    private final String name;
+    private final String etag;
+    private final long size;
+    private final String displayName;
+    private final Set<Server> wrongRevision = ConcurrentHashMap.newKeySet();
+
+    private HttpRangeSource(RemoteImages images, String name, String etag, long size) {
+        this.images = images;
+        this.name = name;
+        this.etag = etag;
+        this.size = size;
+        this.displayName = images.pool().servers().get(0).base.resolve(Names.encode(name)).toString();
+    }
+
+    /** What a HEAD at open found out. */
+    private record Head(long size, String etag, String revisionName) {
+    }
+
+    /**
+     * Opens {@code name} (a path relative to the servers' images folder): asks the servers in
+     * order, retrying transient faults until the deadline, and pins the revision the first
+     * answering server has.
+     */
+    static HttpRangeSource open(RemoteImages images, String name) throws IOException {
+        ServerPool pool = images.pool();
+        HttpSettings settings = images.settings();
+        long deadline = System.nanoTime() + settings.retryDeadline().toNanos();
+        Set<Server> missing = ConcurrentHashMap.newKeySet();
+        StringBuilder answers = new StringBuilder();
+        for (int attempt = 0; ; attempt++) {
+            Server server = pool.pick(missing);
+            if (server == null) {
+                throw new HttpImageException(name, ImageException.NO_OFFSET, "not found on any server:" + answers, null);
+            }
+            URI url = server.base.resolve(Names.encode(name));
+            String fault;
+            try {
+                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), 0);
+                int status = response.status();
+                if (status == 200) {
+                    Head head = head(server, url, response, name);
+                    pool.succeeded(server);
+                    HttpRangeSource source = new HttpRangeSource(images, head.revisionName(), head.etag(), head.size());
+                    LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
+                            + (head.etag() == null ? "(no ETag)" : head.etag())
+                            + (head.revisionName().equals(name) ? "" : " as " + head.revisionName()));
+                    return source;
+                }
+                if (status == 404 || status == 403 || status == 410) {
+                    missing.add(server);
+                    answers.append(' ').append(url).append(" answered ").append(status).append(';');
+                    continue;
+                }
+                fault = "HTTP " + status;
+            } catch (IOException e) {
+                fault = describe(e);
+            }
+            pool.failed(server, fault);
+            images.stats().retries.increment();
+            if (System.nanoTime() - deadline > 0) {
+                throw new HttpImageException(name, ImageException.NO_OFFSET, "cannot open: no server answered within "
+                        + settings.retryDeadline().toSeconds() + " s; last: " + url + ": " + fault, null);
+            }
+            backoff(attempt, pool, missing);
+        }
+    }
+
+    private static Head head(Server server, URI url, Http11Client.Response headers, String requested) throws HttpImageException {
+        long length;
+        try {
+            length = headers.header("Content-Length") == null ? -1 : Long.parseLong(headers.header("Content-Length"));
+        } catch (NumberFormatException e) {
+            length = -1;
+        }
+        if (length < 0) {
+            throw new HttpImageException(requested, ImageException.NO_OFFSET, url + " sent no Content-Length", null);
+        }
+        String tag = headers.header("ETag");
+        if (tag != null && tag.startsWith("W/")) {
+            LOG.warning(url + " sends only a weak ETag " + tag + ": revision changes are detected by length only");
+            tag = null;
+        } else if (tag == null) {
+            LOG.warning(url + " sends no ETag: revision changes are detected by length only");
+        }
+        String revision = requested;
+        Optional<String> location = Optional.ofNullable(headers.header("Content-Location"));
+        if (location.isPresent()) {
+            String relative = Names.underBase(server.base, url.resolve(location.get()));
+            if (relative != null) {
+                revision = relative;
+            } else {
+                LOG.warning(url + ": ignoring Content-Location " + location.get() + " outside " + server.base);
+            }
+        }
+        return new Head(length, tag, revision);
+    }
+
+    /** The path of the pinned revision relative to the servers' images folder. */
+    public String path() {
+        return name;
+    }
+
+    /** The pinned ETag, or {@code null} when the server sends none. */
+    public String etag() {
+        return etag;
+    }
+
+    @Override
+    public String name() {
+        return displayName;
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public Object identity() {
+        return "remote:" + name;
+    }
+
+    @Override
+    public int read(long position, ByteBuffer dst) throws IOException {
+        if (position < 0) {
+            throw new IllegalArgumentException("negative position");
+        }
+        int wanted = (int) Math.max(0, Math.min(dst.remaining(), size - position));
+        int done = 0;
+        while (done < wanted) {
+            int length = Math.min(MAX_REQUEST, wanted - done);
+            byte[] bytes = fetch(position + done, length);
+            dst.put(bytes);
+            done += length;
+        }
+        return done;
+    }
+
+    /** A server's answer that is not this range of this revision. */
+    private static final class Fault extends Exception {
+        private static final long serialVersionUID = 1L;
+        final boolean wrongRevision;
+
+        Fault(String message, boolean wrongRevision) {
+            super(message, null, false, false);
+            this.wrongRevision = wrongRevision;
+        }
+    }
+
+    /** Exactly {@code length} bytes at {@code offset}, retried and failed over until the deadline. */
+    byte[] fetch(long offset, int length) throws IOException {
+        ServerPool pool = images.pool();
+        HttpSettings settings = images.settings();
+        long start = System.nanoTime();
+        long deadline = start + settings.retryDeadline().toNanos();
+        String lastFault = null;
+        Server lastServer = null;
+        for (int attempt = 0; ; attempt++) {
+            Server server = pool.pick(wrongRevision);
+            if (server == null) {
+                throw new RevisionUnavailableException(displayName, offset, "no server has the pinned revision "
+                        + (etag == null ? "(length " + size + ")" : etag) + " of " + name + " any more (asked: "
+                        + pool.servers() + "); last answer: " + lastServer + ": " + lastFault);
+            }
+            try {
+                long t0 = System.nanoTime();
+                byte[] bytes = exchange(server, offset, length);
+                images.stats().latencyNanos.add(System.nanoTime() - t0);
+                images.stats().requests.increment();
+                images.stats().bytesFetched.add(length);
+                pool.succeeded(server);
+                if (attempt > 0) {
+                    LOG.info(displayName + ": offset " + offset + " read from " + server + " after " + attempt + " failed attempts ("
+                            + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms)");
+                }
+                return bytes;
+            } catch (Fault f) {
+                lastFault = f.getMessage();
+                lastServer = server;
+                if (f.wrongRevision) {
+                    if (wrongRevision.add(server)) {
+                        LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + f.getMessage()
+                                + "); not asking it for this image again");
+                    }
+                    continue;
+                }
+            } catch (IOException e) {
+                lastFault = describe(e);
+                lastServer = server;
+            }
+            pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
+            images.stats().retries.increment();
+            if (System.nanoTime() - deadline > 0) {
+                throw new HttpImageException(displayName, offset, "gave up after " + (attempt + 1) + " attempts in "
+                        + settings.retryDeadline().toSeconds() + " s (servers " + pool.servers() + "); last: " + lastServer
+                        + ": " + lastFault, null);
+            }
+            backoff(attempt, pool, wrongRevision);
+        }
+    }
+
+    /** Sleeps before the next attempt when it would go to a server that is down (no other is up). */
+    private static void backoff(int attempt, ServerPool pool, Set<Server> excluded) throws InterruptedIOException {
+        if (pool.anyUp(excluded)) {
+            return;
+        }
+        long cap = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(attempt, 10));
+        long sleep = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
+        try {
+            Thread.sleep(sleep);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting to retry");
+        }
+    }
+
+    private byte[] exchange(Server server, long offset, int length) throws IOException, Fault {
+        URI url = server.base.resolve(Names.encode(name));
+        long last = offset + length - 1;
+        java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
+        headers.put("Range", "bytes=" + offset + "-" + last);
+        if (etag != null) {
+            headers.put("If-Match", etag);
+        }
+        Http11Client.Response response = images.client().send("GET", url, headers, length);
+        int status = response.status();
+        if (status == 412 || status == 416) {
+            throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
+        }
+        if (status != 206) {
+            throw new Fault("HTTP " + status + (status == 200 ? " (the whole file instead of the range asked for)" : ""), false);
+        }
+        String sentTag = response.header("ETag");
+        if (etag != null && sentTag != null && !sentTag.equals(etag)) {
+            throw new Fault("ETag " + sentTag + " instead of " + etag, true);
+        }
+        String range = response.header("Content-Range");
+        Matcher m = range == null ? null : CONTENT_RANGE.matcher(range.trim());
+        if (m == null || !m.matches()) {
+            throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '" + range + "'"), false);
+        }
+        if (Long.parseLong(m.group(1)) != offset || Long.parseLong(m.group(2)) != last) {
+            throw new Fault("Content-Range '" + range + "' instead of bytes " + offset + "-" + last, false);
+        }
+        if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
+            throw new Fault("Content-Range '" + range + "' gives the file length as " + m.group(3) + ", pinned " + size, true);
+        }
+        return response.body();
+    }
+
+    static String describe(Throwable e) {
+        String message = e.getMessage();
+        String type = e.getClass().getSimpleName();
+        if (e instanceof java.net.SocketTimeoutException) {
+            return "timed out";
+        }
+        if (e instanceof java.net.ConnectException) {
+            return "connection refused or unreachable";
+        }
+        return message == null || message.isBlank() ? type : type + ": " + message;
+    }
+
+    /**
+     * The backing file {@code backingName} named inside this image, resolved relative to this
+     * image's URL on the same servers (and pinned the same way). An absolute path is taken to mean
+     * the file of that name next to this image, as for local files.
+     */
+    @Override
+    public ByteSource resolveSibling(String backingName) throws IOException {
+        String relative = backingName;
+        if (backingName.startsWith("/")) {
+            relative = backingName.substring(backingName.lastIndexOf('/') + 1);
+            if (relative.isEmpty()) {
+                throw new BackingChainException(displayName, "backing file '" + backingName + "' has no file name");
+            }
+        }
+        URI base = images.pool().servers().get(0).base;
+        URI resolved = base.resolve(Names.encode(name)).resolve(Names.encode(relative));
+        String under = Names.underBase(base, resolved);
+        if (under == null) {
+            throw new BackingChainException(displayName, "backing file '" + backingName + "' lies outside the servers' images folder "
+                    + base);
+        }
+        return images.open(under);
+    }
+
+    @Override
+    public void close() {
+        // The HTTP client and the server pool belong to RemoteImages, shared by the whole chain.
+    }
+}

@@ -1,0 +1,62 @@
+package dev.branchboot.agent.http;
+
+import dev.branchboot.agent.cli.ByteSizes;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of one agent's HTTP traffic, summarized in the log: how much was fetched, how often a
+ * request was retried or moved to another server, and how long requests took.
+ */
+public final class HttpStats {
+    final LongAdder requests = new LongAdder();
+    final LongAdder bytesFetched = new LongAdder();
+    final LongAdder bytesRead = new LongAdder();
+    final LongAdder retries = new LongAdder();
+    final LongAdder failovers = new LongAdder();
+    final LongAdder readAheadHits = new LongAdder();
+    final LongAdder latencyNanos = new LongAdder();
+
+    /** Range requests answered successfully. */
+    public long requests() {
+        return requests.sum();
+    }
+
+    /** Body bytes received in successful range responses. */
+    public long bytesFetched() {
+        return bytesFetched.sum();
+    }
+
+    /** Bytes the image reader asked for (read-ahead hits included). */
+    public long bytesRead() {
+        return bytesRead.sum();
+    }
+
+    /** Attempts that failed with a transient fault and were tried again. */
+    public long retries() {
+        return retries.sum();
+    }
+
+    /** Times the agent moved from one server to another. */
+    public long failovers() {
+        return failovers.sum();
+    }
+
+    /** Reads served entirely from the read-ahead window. */
+    public long readAheadHits() {
+        return readAheadHits.sum();
+    }
+
+    /** Total time spent in successful range requests, in seconds. */
+    public double latencySeconds() {
+        return latencyNanos.sum() / 1e9;
+    }
+
+    /** One line for the log. */
+    public String summary() {
+        long n = requests();
+        return String.format(java.util.Locale.ROOT,
+                "read %s, fetched %s in %d requests (mean latency %.1f ms), %d read-ahead hits, %d retries, %d failovers",
+                ByteSizes.format(bytesRead()), ByteSizes.format(bytesFetched()), n,
+                n == 0 ? 0.0 : latencyNanos.sum() / 1e6 / n, readAheadHits(), retries(), failovers());
+    }
+}

@@ -1,0 +1,134 @@
+package dev.branchboot.agent.http;
+
+import dev.branchboot.qcow2.ByteSource;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+
+/**
+ * The agent's connection to its image servers: one HTTP/1.1 client (kept-alive connections, shared by
+ * every file of a backing chain), the {@link ServerPool} with its failover state, the counters,
+ * and the revisions pinned so far. {@link #open} gives the {@link dev.branchboot.qcow2.ByteSource}
+ * of an image file, which {@code DiskImages.open} reads like a local one.
+ */
+public final class RemoteImages implements AutoCloseable {
+    private final Http11Client client;
+    private final ServerPool pool;
+    private final HttpSettings settings;
+    private final HttpStats stats = new HttpStats();
+    private final List<String> pins = new ArrayList<>();
+
+    private RemoteImages(List<URI> servers, HttpSettings settings) {
+        this.settings = settings;
+        this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
+        this.pool = new ServerPool(servers, client, settings, stats);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    /**
+     * Servers given as base URLs of their images folders ({@code http://branch:8080/images}), in
+     * order of preference.
+     *
+     * @throws IllegalArgumentException naming a URL that is not http(s)
+     */
+    public static RemoteImages connect(List<String> serverUrls, HttpSettings settings) {
+        List<URI> bases = new ArrayList<>();
+        for (String url : serverUrls) {
+            bases.add(Names.base(url));
+        }
+        return new RemoteImages(bases, settings);
+    }
+
+    /** True when {@code image} is an http:// or https:// URL rather than a file name. */
+    public static boolean isUrl(String image) {
+        String lower = image.toLowerCase(java.util.Locale.ROOT);
+        return lower.startsWith("http://") || lower.startsWith("https://");
+    }
+
+    /** An image URL split into the server's folder URL and the image's name in it. */
+    public record Location(String server, String name) {
+    }
+
+    /** Splits {@code http://host/images/win11.qcow2} into {@code http://host/images/} and {@code win11.qcow2}. */
+    public static Location split(String url) {
+        URI uri = URI.create(url);
+        String path = uri.getRawPath();
+        int slash = path == null ? -1 : path.lastIndexOf('/');
+        if (slash < 0 || slash == path.length() - 1) {
+            throw new IllegalArgumentException("'" + url + "' does not name a file");
+        }
+        URI base = Names.base(uri.resolve(path.substring(0, slash + 1)).toString());
+        return new Location(base.toString(), Names.underBase(base, uri));
+    }
+
+    /**
+     * Opens the image file {@code name} (relative to the servers' folder), pins its revision, and
+     * returns it with sequential read-ahead on top.
+     */
+    public ByteSource open(String name) throws IOException {
+        HttpRangeSource source = HttpRangeSource.open(this, name);
+        synchronized (pins) {
+            pins.add(source.path() + " " + source.etag() + " " + source.size());
+        }
+        pool.probeWith(pool.servers().get(0).base.resolve(Names.encode(source.path())), source.etag());
+        return new ReadAheadSource(source, settings.readAheadMax(), stats);
+    }
+
+    /**
+     * The revision of every file opened so far (name, ETag and length as pinned), as
+     * "sha256:HEX": what a file overlay records so it is never attached to another revision.
+     */
+    public String revision() {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+        synchronized (pins) {
+            for (String pin : pins) {
+                digest.update(pin.getBytes(StandardCharsets.UTF_8));
+                digest.update((byte) '\n');
+            }
+        }
+        return "sha256:" + HexFormat.of().formatHex(digest.digest()).substring(0, 32);
+    }
+
+    /** The traffic counters. */
+    public HttpStats stats() {
+        return stats;
+    }
+
+    /** The servers, as configured. */
+    public List<String> servers() {
+        return pool.servers().stream().map(Object::toString).toList();
+    }
+
+    Http11Client client() {
+        return client;
+    }
+
+    ServerPool pool() {
+        return pool;
+    }
+
+    HttpSettings settings() {
+        return settings;
+    }
+
+    /** Stops the background probes; open sources must not be read afterwards. */
+    @Override
+    public void close() {
+        pool.close();
+        client.close();
+    }
+}

@@ -1,0 +1,74 @@
+package dev.branchboot.agent.metrics;
+
+import com.sun.net.httpserver.HttpServer;
+import dev.branchboot.agent.http.HttpStats;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+
+/**
+ * {@code --metrics tcp:HOST:PORT}: the agent's HTTP counters in the Prometheus text format at
+ * {@code /metrics}, served by the JDK's small built-in HTTP server on one daemon thread (no
+ * metrics library: the agent runs in an initramfs and starts fast).
+ */
+public final class MetricsEndpoint implements AutoCloseable {
+    private final HttpServer server;
+
+    private MetricsEndpoint(HttpServer server) {
+        this.server = server;
+    }
+
+    /** Starts serving {@code stats} on {@code address}. */
+    public static MetricsEndpoint start(InetSocketAddress address, HttpStats stats) throws IOException {
+        HttpServer server = HttpServer.create(address, 8);
+        server.createContext("/metrics", exchange -> {
+            try (exchange) {
+                byte[] body = render(stats).getBytes(StandardCharsets.UTF_8);
+                exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            }
+        });
+        server.setExecutor(null); // the server's own single thread: scrapes are rare and cheap
+        server.start();
+        return new MetricsEndpoint(server);
+    }
+
+    /** The bound address (for port 0). */
+    public InetSocketAddress address() {
+        return server.getAddress();
+    }
+
+    /** The counters in the Prometheus text exposition format. */
+    public static String render(HttpStats stats) {
+        StringBuilder out = new StringBuilder();
+        counter(out, "branchboot_agent_bytes_read_total", "Bytes the image reader asked the HTTP source for.", stats.bytesRead());
+        counter(out, "branchboot_agent_bytes_fetched_total", "Body bytes received in range responses.", stats.bytesFetched());
+        counter(out, "branchboot_agent_http_requests_total", "Range requests answered successfully.", stats.requests());
+        counter(out, "branchboot_agent_http_retries_total", "Attempts that failed with a transient fault and were retried.",
+                stats.retries());
+        counter(out, "branchboot_agent_failovers_total", "Times reads moved from one server to another.", stats.failovers());
+        counter(out, "branchboot_agent_readahead_hits_total", "Reads served entirely from read-ahead windows.",
+                stats.readAheadHits());
+        out.append("# HELP branchboot_agent_http_request_seconds Latency of successful range requests.\n")
+                .append("# TYPE branchboot_agent_http_request_seconds summary\n")
+                .append(String.format(Locale.ROOT, "branchboot_agent_http_request_seconds_sum %.6f%n", stats.latencySeconds()))
+                .append("branchboot_agent_http_request_seconds_count ").append(stats.requests()).append('\n');
+        return out.toString();
+    }
+
+    private static void counter(StringBuilder out, String name, String help, long value) {
+        out.append("# HELP ").append(name).append(' ').append(help).append('\n')
+                .append("# TYPE ").append(name).append(" counter\n")
+                .append(name).append(' ').append(value).append('\n');
+    }
+
+    @Override
+    public void close() {
+        server.stop(0);
+    }
+}

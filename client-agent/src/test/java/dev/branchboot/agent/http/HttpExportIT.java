@@ -1,0 +1,162 @@
+package dev.branchboot.agent.http;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.agent.serve.AgentProcess;
+import dev.branchboot.agent.serve.Tools;
+import dev.branchboot.qcow2.testing.ByteComparison;
+import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The agent reading its image from a real nginx over HTTP, exported over NBD and read by
+ * {@code nbdcopy}: every conformance image gives exactly the bytes of {@code qemu-img convert -O raw};
+ * nginx killed and restarted during a read, and one of two servers stopped and started again, cost
+ * no error and no wrong byte; and a republished name (nginx sends no Content-Location) is refused
+ * rather than mixed.
+ */
+class HttpExportIT {
+    static final List<String> QUICK_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto");
+    static Nginx nginx;
+    static Path root;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startNginx(@TempDir Path nginxDir) throws Exception {
+        root = ConformanceImages.directory();
+        ConformanceImages.all();
+        nginx = new Nginx(nginxDir, root, "");
+    }
+
+    @AfterAll
+    static void stopNginx() throws InterruptedException {
+        if (nginx != null) {
+            nginx.close();
+        }
+    }
+
+    static List<TestImage> images() throws IOException {
+        return ConformanceImages.regular();
+    }
+
+    static String nameOf(TestImage image) {
+        return root.relativize(image.image()).toString();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("images")
+    void nbdcopyReadsExactlyTheReferenceBytes(TestImage image) throws Exception {
+        List<String> format = image.image().toString().endsWith(".raw") ? List.of("--format", "raw") : List.of();
+        String[] args = concat(List.of("--server", nginx.base(), "--image", nameOf(image), "--listen", "unix:" + dir.resolve("nbd.sock"),
+                "--cow", "none", "--retry-deadline", "20s"), format);
+        try (AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, args)) {
+            Path copy = dir.resolve("copy.raw");
+            Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy), "nbdcopy differs at this offset");
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+    }
+
+    private static String[] concat(List<String> a, List<String> b) {
+        return java.util.stream.Stream.concat(a.stream(), b.stream()).toArray(String[]::new);
+    }
+
+    /** nginx dies (SIGKILL) while nbdcopy reads a 256 MiB image, and comes back on the same port. */
+    @Test
+    void aKilledAndRestartedServerCostsNoErrorAndNoWrongByte(@TempDir Path slowDir) throws Exception {
+        TestImage image = ConformanceImages.named("large-zlib-256m");
+        // Slow responses so that the read is surely still running when nginx is killed.
+        try (Nginx slow = new Nginx(slowDir, root, "limit_rate 2m;");
+             AgentProcess agent = AgentProcess.start(dir, List.of(), "--server", slow.base(), "--image", nameOf(image),
+                     "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--retry-deadline", "60s")) {
+            Path copy = dir.resolve("copy.raw");
+            Process nbdcopy = new ProcessBuilder("nbdcopy", agent.uri(""), copy.toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("nbdcopy.log").toFile()).start();
+            long fileSize = Files.size(image.image());
+            for (int i = 0; i < 2000 && slow.requests() < 20; i++) {
+                Thread.sleep(10);
+            }
+            slow.kill();
+            long before = slow.bytesSent();
+            assertTrue(before < fileSize / 2, "the read was in flight when nginx died (" + before + " of " + fileSize + " bytes sent)");
+            Thread.sleep(1000);
+            slow.start();
+            assertTrue(nbdcopy.waitFor(120, TimeUnit.SECONDS), "nbdcopy finished");
+            assertEquals(0, nbdcopy.exitValue(), Files.readString(dir.resolve("nbdcopy.log")) + agent.log());
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy), "bytes differ at this offset");
+            assertEquals(0, agent.terminate(), agent.log());
+            assertTrue(agent.log().contains("marked down"), agent.log());
+        }
+    }
+
+    /** Two servers: stopping the first moves reads to the second; starting it again brings them back. */
+    @Test
+    void failsOverToTheSecondServerAndReturnsToTheFirst(@TempDir Path secondDir) throws Exception {
+        TestImage image = ConformanceImages.named("zlib-64k");
+        try (Nginx second = new Nginx(secondDir, root, "");
+             Nginx first = new Nginx(dir.resolve("first"), root, "");
+             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", first.base(), "--server", second.base(),
+                     "--image", nameOf(image), "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--cache-size", "0")) {
+            Path copy = dir.resolve("copy.raw");
+            Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
+            long secondBefore = second.requests();
+            first.kill();
+            Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
+            assertTrue(second.requests() > secondBefore, "the second server served the read");
+            first.start();
+            for (int i = 0; i < 600 && !agent.log().contains("recovered"); i++) {
+                Thread.sleep(50);
+            }
+            assertTrue(agent.log().contains("server " + first.base() + "/ recovered"), agent.log());
+            long firstBefore = first.requests();
+            Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
+            assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
+            assertTrue(first.requests() > firstBefore, "reads went back to the first server");
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+    }
+
+    /**
+     * The symlinked name is repointed to another image while the agent serves it. nginx sends no
+     * Content-Location, so the agent cannot find its revision under another name: it must refuse
+     * (an I/O error naming the pinned revision) rather than return bytes of the new revision.
+     */
+    @Test
+    void aRepublishedNameWithoutContentLocationIsRefusedNeverMixed(@TempDir Path images) throws Exception {
+        Files.copy(ConformanceImages.named("zlib-64k").image(), images.resolve("disk@1.qcow2"));
+        Files.copy(ConformanceImages.named("zstd-64k").image(), images.resolve("disk@2.qcow2"));
+        Files.createSymbolicLink(images.resolve("disk.qcow2"), Path.of("disk@1.qcow2"));
+        try (Nginx own = new Nginx(dir.resolve("nginx"), images, "");
+             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", own.base(), "--image", "disk.qcow2",
+                     "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--cache-size", "0")) {
+            Path copy = dir.resolve("copy.raw");
+            Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
+            assertEquals(-1, ByteComparison.firstDifference(ConformanceImages.named("zlib-64k").reference(), copy));
+            Files.createSymbolicLink(images.resolve(".new"), Path.of("disk@2.qcow2"));
+            Files.move(images.resolve(".new"), images.resolve("disk.qcow2"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            Process nbdcopy = new ProcessBuilder("nbdcopy", agent.uri(""), copy.toString()).redirectErrorStream(true).start();
+            String output = new String(nbdcopy.getInputStream().readAllBytes());
+            assertNotEquals(0, nbdcopy.waitFor(), "nbdcopy must see an error, not another revision's bytes: " + output);
+            assertTrue(agent.log().contains("no server has the pinned revision"), agent.log());
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+    }
+}

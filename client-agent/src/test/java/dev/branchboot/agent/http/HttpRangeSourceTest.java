@@ -1,0 +1,205 @@
+package dev.branchboot.agent.http;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.qcow2.ByteSource;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The range source against an in-process fake server: exact bytes, the revision pinned with
+ * If-Match, every kind of misbehaving answer retried rather than accepted, failover between two
+ * servers and the return to the first, revision changes, and the retry deadline.
+ */
+class HttpRangeSourceTest {
+    static final HttpSettings FAST = HttpSettings.DEFAULTS.withTimeouts(Duration.ofMillis(1000), Duration.ofSeconds(20))
+            .withProbeInterval(Duration.ofMillis(50));
+
+    final byte[] data = new byte[3_000_000];
+    FakeImageServer one;
+    FakeImageServer two;
+
+    HttpRangeSourceTest() {
+        new Random(7).nextBytes(data);
+    }
+
+    @AfterEach
+    void stop() {
+        if (one != null) {
+            one.close();
+        }
+        if (two != null) {
+            two.close();
+        }
+    }
+
+    static byte[] read(ByteSource source, long offset, int length) throws Exception {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        source.readFully(offset, buffer);
+        return buffer.array();
+    }
+
+    byte[] expected(long offset, int length) {
+        return Arrays.copyOfRange(data, (int) offset, (int) offset + length);
+    }
+
+    @Test
+    void readsExactBytesAndSendsTheEtagWithEveryRequest() throws Exception {
+        one = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+            ByteSource source = remote.open("disk.img");
+            assertEquals(data.length, source.size());
+            Random random = new Random(1);
+            for (int i = 0; i < 50; i++) {
+                int length = 1 + random.nextInt(200_000);
+                long offset = random.nextInt(data.length - length);
+                assertArrayEquals(expected(offset, length), read(source, offset, length), "at " + offset);
+            }
+            // The end of the file: a short read, not an error.
+            ByteBuffer tail = ByteBuffer.allocate(100);
+            assertEquals(40, source.read(data.length - 40, tail));
+            assertEquals(51, one.gets.get(), "one request per read, the short one included");
+            assertTrue(one.ifMatch.stream().allMatch("\"r1\""::equals) && one.ifMatch.size() >= 50);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(FakeImageServer.Fault.class)
+    void aMisbehavingAnswerIsRetriedNeverAccepted(FakeImageServer.Fault fault) throws Exception {
+        one = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+            ByteSource source = remote.open("disk.img");
+            one.faults.add(fault);
+            one.faults.add(fault);
+            assertArrayEquals(expected(123_457, 70_000), read(source, 123_457, 70_000));
+            // The JDK client itself retries a GET once when a kept-alive connection closes unanswered.
+            long retries = remote.stats().retries();
+            assertTrue(fault == FakeImageServer.Fault.RESET ? retries >= 1 && retries <= 2 : retries == 2,
+                    fault + ": two failed attempts, then the right bytes; retries " + retries);
+        }
+    }
+
+    @Test
+    void failsOverToTheSecondServerAndReturnsWhenTheFirstRecovers() throws Exception {
+        one = new FakeImageServer();
+        two = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        two.put("disk.img", data, "\"r1\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0))) {
+            ByteSource source = remote.open("disk.img");
+            assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
+            assertEquals(0, two.gets.get(), "the first server is preferred");
+            one.stop();
+            assertArrayEquals(expected(5000, 1000), read(source, 5000, 1000));
+            assertEquals(1, two.gets.get(), "the second server took over");
+            assertEquals(1, remote.stats().failovers());
+            one.restart();
+            long before = one.gets.get();
+            // The background probes must bring the first server back: bounded wait, no timing asserted.
+            for (int i = 0; i < 400 && one.gets.get() == before; i++) {
+                Thread.sleep(25);
+                assertArrayEquals(expected(i * 10L, 1000), read(source, i * 10L, 1000));
+            }
+            assertTrue(one.gets.get() > before, "reads went back to the first server once it recovered");
+            assertEquals(2, remote.stats().failovers());
+        }
+    }
+
+    @Test
+    void aServerWithAnotherRevisionIsLeftForOneThatHasOurs() throws Exception {
+        one = new FakeImageServer();
+        two = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        two.put("disk.img", data, "\"r1\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0))) {
+            ByteSource source = remote.open("disk.img");
+            byte[] other = data.clone();
+            other[100] ^= 1;
+            one.put("disk.img", other, "\"r2\""); // republished on the first server only
+            assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
+            assertEquals(1, two.gets.get());
+            two.put("disk.img", other, "\"r2\"");
+            RevisionUnavailableException e = assertThrows(RevisionUnavailableException.class, () -> read(source, 0, 1000));
+            assertTrue(e.getMessage().contains("\"r1\"") && e.getMessage().contains("disk.img")
+                    && e.getMessage().contains(one.base()) && e.getMessage().contains(two.base()), e.getMessage());
+        }
+    }
+
+    @Test
+    void aRepublishedSymlinkKeepsServingThePinnedRevisionByItsOwnName() throws Exception {
+        one = new FakeImageServer();
+        one.put("disk@1.img", data, "\"r1\"");
+        one.link("disk.img", "disk@1.img");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+            HttpRangeSource source = HttpRangeSource.open(remote, "disk.img");
+            assertEquals("disk@1.img", source.path());
+            byte[] other = new byte[data.length];
+            one.put("disk@2.img", other, "\"r2\"");
+            one.link("disk.img", "disk@2.img");
+            assertArrayEquals(expected(1000, 50_000), read(source, 1000, 50_000));
+        }
+    }
+
+    @Test
+    void givesUpAtTheDeadlineWithAnErrorNamingServerImageAndOffset() throws Exception {
+        one = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        HttpSettings quick = FAST.withTimeouts(Duration.ofMillis(500), Duration.ofMillis(300)).withReadAheadMax(0);
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), quick)) {
+            ByteSource source = remote.open("disk.img");
+            for (int i = 0; i < 1000; i++) {
+                one.faults.add(FakeImageServer.Fault.STATUS_503);
+            }
+            HttpImageException e = assertThrows(HttpImageException.class, () -> read(source, 4096, 10));
+            assertTrue(e.getMessage().contains(one.base()) && e.getMessage().contains("disk.img")
+                    && e.getMessage().contains("4096") && e.getMessage().contains("503"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aMissingImageIsAClearError() throws Exception {
+        one = new FakeImageServer();
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST)) {
+            HttpImageException e = assertThrows(HttpImageException.class, () -> remote.open("nope.img"));
+            assertTrue(e.getMessage().contains("nope.img") && e.getMessage().contains("404"), e.getMessage());
+        }
+    }
+
+    @Test
+    void sequentialReadsAreReadAheadAndFetchTheFileAboutOnceRandomReadsFetchOnlyWhatIsAsked() throws Exception {
+        one = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(1 << 20))) {
+            ByteSource source = remote.open("disk.img");
+            for (int offset = 0; offset < data.length; offset += 16_384) {
+                int length = Math.min(16_384, data.length - offset);
+                assertArrayEquals(expected(offset, length), read(source, offset, length));
+            }
+            assertTrue(one.gets.get() < 20, "read ahead: " + one.gets.get() + " requests for 184 sequential reads");
+            assertTrue(one.bodyBytes.get() <= data.length * 1.05, one.bodyBytes.get() + " bytes fetched");
+            assertTrue(remote.stats().readAheadHits() > 150);
+        }
+        one.bodyBytes.set(0);
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(1 << 20))) {
+            ByteSource source = remote.open("disk.img");
+            Random random = new Random(3);
+            for (int i = 0; i < 100; i++) {
+                long offset = random.nextInt(data.length - 4096);
+                assertArrayEquals(expected(offset, 4096), read(source, offset, 4096));
+            }
+            assertEquals(100 * 4096, one.bodyBytes.get(), "random reads fetch exactly what they ask for");
+        }
+    }
+}
