@@ -6,7 +6,6 @@ import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.ByteRange;
-import dev.branchboot.server.images.ByteRanges;
 import dev.branchboot.server.images.HttpDates;
 import dev.branchboot.server.images.ImageFile;
 import dev.branchboot.server.images.ImageNameException;
@@ -14,8 +13,7 @@ import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;
 import dev.branchboot.server.images.MultipartByteRanges;
 import dev.branchboot.server.images.Problems;
-import dev.branchboot.server.images.Preconditions;
-import dev.branchboot.server.images.RangeDecision;
+import dev.branchboot.server.images.RangeResponder;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
@@ -179,68 +177,29 @@ public class BranchImageWebHandler implements WebHandler {
     }
 
     private Mono<Void> serve(ServerWebExchange exchange, String name, CachedRevision revision) {
-        ServerHttpRequest request = exchange.getRequest();
         ServerHttpResponse response = exchange.getResponse();
-        HttpMethod method = request.getMethod();
         var upstream = revision.upstream();
         // The revision seen through the origin API's types, so its precondition and range rules apply unchanged.
         ImageFile file = new ImageFile(name, name, revision.dataFile(), upstream.size(),
                 upstream.lastModified() != null ? upstream.lastModified() : Instant.EPOCH, upstream.etag());
-        HttpHeaders headers = response.getHeaders();
-        headers.set(HttpHeaders.ETAG, upstream.etag());
-        if (upstream.lastModified() != null) {
-            headers.set(HttpHeaders.LAST_MODIFIED, HttpDates.format(upstream.lastModified()));
-        }
-        headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
-        if (upstream.contentLocation() != null) {
-            headers.set(HttpHeaders.CONTENT_LOCATION, upstream.contentLocation());
-        }
-        switch (Preconditions.evaluate(request.getHeaders(), method, file)) {
-            case NOT_MODIFIED -> {
-                response.setStatusCode(HttpStatus.NOT_MODIFIED);
-                return response.setComplete();
+        return RangeResponder.respond(exchange, file, upstream.contentLocation(), maxRanges, new RangeResponder.BodySender() {
+            @Override
+            public Mono<Void> send(HttpStatus status, long position, long count) {
+                return sendRegion(exchange, revision, status, position, count);
             }
-            case PRECONDITION_FAILED -> {
-                response.setStatusCode(HttpStatus.PRECONDITION_FAILED);
-                headers.setContentLength(0);
-                return response.setComplete();
+
+            @Override
+            public Mono<Void> multipart(MultipartByteRanges multipart, List<ByteRange> ranges) {
+                DataBufferFactory factory = response.bufferFactory();
+                boolean hit = true;
+                for (ByteRange part : ranges) {
+                    hit &= revision.allPresent(part.first(), part.last());
+                }
+                (hit ? hitRequests : missRequests).increment();
+                return response.writeWith(multipart.body(factory, part -> region(revision, part.first(), part.last(), factory)))
+                        .doOnError(e -> logSendFailure(revision, ranges.toString(), e));
             }
-            case PROCEED -> {
-            }
-        }
-        String range = request.getHeaders().getFirst(HttpHeaders.RANGE);
-        if (range == null || method != HttpMethod.GET || !Preconditions.rangeApplies(request.getHeaders(), file)) {
-            return sendRegion(exchange, revision, HttpStatus.OK, 0, file.size());
-        }
-        RangeDecision decision = ByteRanges.evaluate(range, file.size(), maxRanges);
-        if (decision instanceof RangeDecision.Ignore) {
-            return sendRegion(exchange, revision, HttpStatus.OK, 0, file.size());
-        }
-        if (decision instanceof RangeDecision.NotSatisfiable) {
-            response.setStatusCode(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
-            headers.set(HttpHeaders.CONTENT_RANGE, "bytes */" + file.size());
-            headers.setContentLength(0);
-            return response.setComplete();
-        }
-        List<ByteRange> ranges = ((RangeDecision.Partial) decision).ranges();
-        if (ranges.size() == 1) {
-            ByteRange only = ranges.get(0);
-            headers.set(HttpHeaders.CONTENT_RANGE, only.contentRange(file.size()));
-            return sendRegion(exchange, revision, HttpStatus.PARTIAL_CONTENT, only.first(), only.length());
-        }
-        MultipartByteRanges multipart = new MultipartByteRanges(file, ranges);
-        response.setStatusCode(HttpStatus.PARTIAL_CONTENT);
-        headers.set(HttpHeaders.CONTENT_TYPE, multipart.contentType());
-        headers.setContentLength(multipart.contentLength());
-        ImageRequestMetrics.recordBodyBytes(exchange, multipart.contentLength());
-        DataBufferFactory factory = response.bufferFactory();
-        boolean hit = true;
-        for (ByteRange part : ranges) {
-            hit &= revision.allPresent(part.first(), part.last());
-        }
-        (hit ? hitRequests : missRequests).increment();
-        return response.writeWith(multipart.body(factory, part -> region(revision, part.first(), part.last(), factory)))
-                .doOnError(e -> logSendFailure(revision, ranges.toString(), e));
+        });
     }
 
     private Mono<Void> sendRegion(ServerWebExchange exchange, CachedRevision revision, HttpStatus status, long position,

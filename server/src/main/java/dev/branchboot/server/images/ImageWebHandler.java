@@ -72,56 +72,20 @@ public class ImageWebHandler implements WebHandler {
             log.debug("{}", e.getMessage());
             return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
         }
-        HttpHeaders headers = response.getHeaders();
-        headers.set(HttpHeaders.ETAG, file.etag());
-        headers.set(HttpHeaders.LAST_MODIFIED, HttpDates.format(file.lastModified()));
-        headers.set(HttpHeaders.ACCEPT_RANGES, "bytes");
-        if (file.symlinked()) {
-            headers.set(HttpHeaders.CONTENT_LOCATION, PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8));
-        }
-        switch (Preconditions.evaluate(request.getHeaders(), method, file)) {
-            case NOT_MODIFIED -> {
-                response.setStatusCode(HttpStatus.NOT_MODIFIED);
-                return response.setComplete();
+        String contentLocation = file.symlinked()
+                ? PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8) : null;
+        return RangeResponder.respond(exchange, file, contentLocation, maxRanges, new RangeResponder.BodySender() {
+            @Override
+            public Mono<Void> send(HttpStatus status, long position, long count) {
+                return sendRegion(exchange, file, status, position, count);
             }
-            case PRECONDITION_FAILED -> {
-                response.setStatusCode(HttpStatus.PRECONDITION_FAILED);
-                headers.setContentLength(0);
-                return response.setComplete();
+
+            @Override
+            public Mono<Void> multipart(MultipartByteRanges multipart, List<ByteRange> ranges) {
+                return response.writeWith(multipart.body(response.bufferFactory(), multipartBufferSize))
+                        .doOnError(e -> logSendFailure(file, ranges.toString(), e));
             }
-            case PROCEED -> {
-            }
-        }
-        String range = request.getHeaders().getFirst(HttpHeaders.RANGE);
-        // RFC 9110 section 14.2: Range is only defined for GET; HEAD describes the whole file.
-        if (range == null || method != HttpMethod.GET || !Preconditions.rangeApplies(request.getHeaders(), file)) {
-            return sendRegion(exchange, file, HttpStatus.OK, 0, file.size());
-        }
-        RangeDecision decision = ByteRanges.evaluate(range, file.size(), maxRanges);
-        if (decision instanceof RangeDecision.Ignore ignore) {
-            log.debug("Ignoring Range '{}' for image '{}': {}", range, file.name(), ignore.reason());
-            return sendRegion(exchange, file, HttpStatus.OK, 0, file.size());
-        }
-        if (decision instanceof RangeDecision.NotSatisfiable refused) {
-            log.debug("Range '{}' for image '{}' not satisfiable: {}", range, file.name(), refused.reason());
-            response.setStatusCode(HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
-            headers.set(HttpHeaders.CONTENT_RANGE, "bytes */" + file.size());
-            headers.setContentLength(0);
-            return response.setComplete();
-        }
-        List<ByteRange> ranges = ((RangeDecision.Partial) decision).ranges();
-        if (ranges.size() == 1) {
-            ByteRange only = ranges.get(0);
-            headers.set(HttpHeaders.CONTENT_RANGE, only.contentRange(file.size()));
-            return sendRegion(exchange, file, HttpStatus.PARTIAL_CONTENT, only.first(), only.length());
-        }
-        MultipartByteRanges multipart = new MultipartByteRanges(file, ranges);
-        response.setStatusCode(HttpStatus.PARTIAL_CONTENT);
-        headers.set(HttpHeaders.CONTENT_TYPE, multipart.contentType());
-        headers.setContentLength(multipart.contentLength());
-        ImageRequestMetrics.recordBodyBytes(exchange, multipart.contentLength());
-        return response.writeWith(multipart.body(response.bufferFactory(), multipartBufferSize))
-                .doOnError(e -> logSendFailure(file, ranges.toString(), e));
+        });
     }
 
     /**
