@@ -27,7 +27,6 @@ public final class Qcow2Image implements VirtualDisk {
     private static final long OFFSET_MASK = 0x00FFFFFFFFFFFE00L;
     private static final long COMPRESSED_FLAG = 1L << 62;
     private static final long ZERO_FLAG = 1L;
-    private static final int SUBCLUSTERS = 32;
     /** Stored compressed clusters further apart than this are fetched with separate reads. */
     private static final int COALESCE_GAP = 8 * 1024;
     /** The largest single source read for a batch of compressed clusters. */
@@ -67,7 +66,7 @@ public final class Qcow2Image implements VirtualDisk {
         this.clusterSize = header.clusterSize();
         this.l2Bits = header.l2Bits();
         this.extended = header.extendedL2();
-        this.subclusterBits = clusterBits - 5;
+        this.subclusterBits = clusterBits - 5; // 32 subclusters per cluster
         this.compressedSizeShift = 62 - (clusterBits - 8);
         this.compressedSizeMask = (1L << (clusterBits - 8)) - 1;
         this.compressedOffsetMask = (1L << compressedSizeShift) - 1;
@@ -228,7 +227,6 @@ public final class Qcow2Image implements VirtualDisk {
             }
             pos = subEnd;
         }
-        assert SUBCLUSTERS == 32;
     }
 
     private void checkDataCluster(long host, long entryOffset) throws CorruptImageException {
