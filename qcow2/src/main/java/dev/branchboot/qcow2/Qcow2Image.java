@@ -53,6 +53,7 @@ public final class Qcow2Image implements VirtualDisk {
     private final long compressedOffsetMask;
     private final ClusterDecompressor decompressor;
     private final Executor decompressExecutor;
+    private final ReadStatistics statistics;
     private final WeightedLruCache<Long, long[]> l2Tables;
     private final WeightedLruCache<Long, byte[]> clusters;
 
@@ -72,6 +73,8 @@ public final class Qcow2Image implements VirtualDisk {
         this.compressedOffsetMask = (1L << compressedSizeShift) - 1;
         this.decompressor = ClusterDecompressor.of(header.compressionType());
         this.decompressExecutor = options.decompressExecutor();
+        // Counting into a private instance when none is given keeps the hot path free of null checks.
+        this.statistics = options.statistics() != null ? options.statistics() : new ReadStatistics();
         this.l1 = readL1();
         this.l2Tables = new WeightedLruCache<>(Math.max(options.l2CacheBytes(), clusterSize), table -> table.length * 8);
         this.clusters = new WeightedLruCache<>(options.clusterCacheBytes(), data -> data.length);
@@ -261,6 +264,7 @@ public final class Qcow2Image implements VirtualDisk {
                     + fileSize + " bytes)");
         }
         long[] cached = l2Tables.get(l2Offset);
+        statistics.l2Lookup(cached != null);
         if (cached != null) {
             return cached;
         }
@@ -339,6 +343,7 @@ public final class Qcow2Image implements VirtualDisk {
         for (CompressedPiece piece : pieces) {
             byte[] cached = clusters.get(piece.entry());
             if (cached != null) {
+                statistics.clusterCacheHit();
                 dst.put(piece.dstIndex(), cached, piece.inCluster(), piece.length());
             } else {
                 missing.add(piece);
@@ -421,6 +426,7 @@ public final class Qcow2Image implements VirtualDisk {
                 dst.put(piece.dstIndex(), cluster, piece.inCluster(), piece.length());
                 clusters.put(piece.entry(), cluster);
             }
+            statistics.decompressed(clusterSize);
         } catch (DataFormatException e) {
             throw new UncheckedIOException(new CorruptImageException(name, piece.host(),
                     "compressed cluster for virtual offset " + (piece.virtualOffset() - piece.inCluster())

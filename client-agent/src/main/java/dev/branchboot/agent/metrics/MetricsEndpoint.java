@@ -2,6 +2,7 @@ package dev.branchboot.agent.metrics;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.branchboot.agent.http.HttpStats;
+import dev.branchboot.qcow2.ReadStatistics;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -9,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 
 /**
- * {@code --metrics tcp:HOST:PORT}: the agent's HTTP counters in the Prometheus text format at
+ * {@code --metrics tcp:HOST:PORT}: the agent's image and HTTP counters in the Prometheus text format at
  * {@code /metrics}, served by the JDK's small built-in HTTP server on one daemon thread (no
  * metrics library: the agent runs in an initramfs and starts fast).
  */
@@ -20,12 +21,12 @@ public final class MetricsEndpoint implements AutoCloseable {
         this.server = server;
     }
 
-    /** Starts serving {@code stats} on {@code address}. */
-    public static MetricsEndpoint start(InetSocketAddress address, HttpStats stats) throws IOException {
+    /** Starts serving {@code image} and {@code stats} (null for a local image) on {@code address}. */
+    public static MetricsEndpoint start(InetSocketAddress address, ReadStatistics image, HttpStats stats) throws IOException {
         HttpServer server = HttpServer.create(address, 8);
         server.createContext("/metrics", exchange -> {
             try (exchange) {
-                byte[] body = render(stats).getBytes(StandardCharsets.UTF_8);
+                byte[] body = render(image, stats).getBytes(StandardCharsets.UTF_8);
                 exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
                 exchange.sendResponseHeaders(200, body.length);
                 try (OutputStream out = exchange.getResponseBody()) {
@@ -43,9 +44,19 @@ public final class MetricsEndpoint implements AutoCloseable {
         return server.getAddress();
     }
 
-    /** The counters in the Prometheus text exposition format. */
-    public static String render(HttpStats stats) {
+    /** The counters in the Prometheus text exposition format; the HTTP ones only when {@code stats} is given. */
+    public static String render(ReadStatistics image, HttpStats stats) {
         StringBuilder out = new StringBuilder();
+        counter(out, "branchboot_agent_clusters_decompressed_total", "Compressed clusters decompressed.", image.clustersDecompressed());
+        counter(out, "branchboot_agent_bytes_decompressed_total", "Bytes produced by decompressing clusters.",
+                image.bytesDecompressed());
+        counter(out, "branchboot_agent_cluster_cache_hits_total", "Partial cluster reads answered from the decompressed-cluster cache.",
+                image.clusterCacheHits());
+        counter(out, "branchboot_agent_l2_cache_hits_total", "L2 table lookups answered from the cache.", image.l2CacheHits());
+        counter(out, "branchboot_agent_l2_cache_misses_total", "L2 table lookups that read the image.", image.l2CacheMisses());
+        if (stats == null) {
+            return out.toString();
+        }
         counter(out, "branchboot_agent_bytes_read_total", "Bytes the image reader asked the HTTP source for.", stats.bytesRead());
         counter(out, "branchboot_agent_bytes_fetched_total", "Body bytes received in range responses.", stats.bytesFetched());
         counter(out, "branchboot_agent_http_requests_total", "Range requests answered successfully.", stats.requests());
@@ -70,5 +81,12 @@ public final class MetricsEndpoint implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+    }
+
+    /** One log line about the image reads: decompressions and cache hits. */
+    public static String summary(ReadStatistics image) {
+        return String.format(Locale.ROOT, "%d clusters decompressed (%.1f MiB), %d partial reads from the cluster cache, "
+                        + "L2 tables %d hits / %d reads", image.clustersDecompressed(), image.bytesDecompressed() / 1048576.0,
+                image.clusterCacheHits(), image.l2CacheHits(), image.l2CacheMisses());
     }
 }

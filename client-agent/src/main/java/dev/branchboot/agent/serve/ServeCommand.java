@@ -17,6 +17,7 @@ import dev.branchboot.agent.nbd.NbdServer;
 import dev.branchboot.agent.overlay.CowOverlay;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
+import dev.branchboot.qcow2.ReadStatistics;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -54,7 +55,7 @@ public final class ServeCommand implements AgentCommand {
             .option("--cache-size", "SIZE", "Memory for decompressed clusters (default: 64M); L2 tables get a quarter of it, "
                     + "at most 32M.")
             .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
-            .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve HTTP counters for Prometheus at /metrics (images on servers only).")
+            .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve the image counters (and the HTTP ones for images on servers) for Prometheus at /metrics.")
             .flag("-v, --verbose", "Log every connection and refused request.");
 
     private String image;
@@ -119,7 +120,9 @@ public final class ServeCommand implements AgentCommand {
             return t;
         });
         long l2 = Math.min(32L << 20, Math.max(1L << 20, cacheSize / 4));
-        ImageOptions options = ImageOptions.DEFAULTS.withCaches(l2, cacheSize).withDecompressExecutor(decompress);
+        ReadStatistics imageStats = new ReadStatistics();
+        ImageOptions options = ImageOptions.DEFAULTS.withCaches(l2, cacheSize).withDecompressExecutor(decompress)
+                .withStatistics(imageStats);
         BlockDevice device = null;
         NbdServer server = null;
         RemoteImages remote = null;
@@ -150,15 +153,17 @@ public final class ServeCommand implements AgentCommand {
             CountDownLatch stop = new CountDownLatch(1);
             Signals.onTermination(stop::countDown);
             RemoteImages stats = remote;
-            if (metrics != null && remote != null) {
-                endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), remote.stats());
+            if (metrics != null) {
+                endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), imageStats,
+                        remote != null ? remote.stats() : null);
                 LOG.info("metrics on http://" + ListenAddress.format(endpoint.address()).substring(4) + "/metrics");
-            } else if (metrics != null) {
-                LOG.warning("--metrics ignored: the image is a local file, there are no HTTP counters");
             }
-            if (stats != null) {
-                Signals.onSummaryRequest(() -> LOG.info("HTTP: " + stats.stats().summary()));
-            }
+            Signals.onSummaryRequest(() -> {
+                LOG.info("image: " + MetricsEndpoint.summary(imageStats));
+                if (stats != null) {
+                    LOG.info("HTTP: " + stats.stats().summary());
+                }
+            });
             SocketAddress bound = server.listen(listen.address());
             if (readyFile != null) {
                 writeReadyFile(readyFile, ListenAddress.format(bound));
@@ -190,6 +195,7 @@ public final class ServeCommand implements AgentCommand {
             if (endpoint != null) {
                 endpoint.close();
             }
+            LOG.info("image: " + MetricsEndpoint.summary(imageStats));
             if (remote != null) {
                 LOG.info("HTTP: " + remote.stats().summary());
                 remote.close();
