@@ -127,6 +127,7 @@ public final class ServeCommand implements AgentCommand {
         NbdServer server = null;
         RemoteImages remote = null;
         MetricsEndpoint endpoint = null;
+        boolean served = false;
         try {
             ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options);
             remote = opened.remote();
@@ -165,6 +166,7 @@ public final class ServeCommand implements AgentCommand {
                 }
             });
             SocketAddress bound = server.listen(listen.address());
+            served = true;
             if (readyFile != null) {
                 writeReadyFile(readyFile, ListenAddress.format(bound));
             }
@@ -195,7 +197,10 @@ public final class ServeCommand implements AgentCommand {
             if (endpoint != null) {
                 endpoint.close();
             }
-            LOG.info("image: " + MetricsEndpoint.summary(imageStats));
+            if (served) {
+                // Only an export that ran has totals worth a line; a failed start says one thing only.
+                LOG.info("image: " + MetricsEndpoint.summary(imageStats));
+            }
             if (remote != null) {
                 LOG.info("HTTP: " + remote.stats().summary());
                 remote.close();
