@@ -9,7 +9,7 @@ packages=(
   libnbd-bin        # nbdcopy, nbdinfo: NBD clients for the export tests
   python3-libnbd    # libnbd from Debian's /usr/bin/python3, for protocol tests
   nbdkit            # nbdkit curl, a peer in benchmarks
-  nbdfuse fuse3 fuse2fs e2fsprogs  # mount a filesystem from an export without a kernel nbd module
+  fuse3 fuse2fs e2fsprogs  # with nbdfuse (in libnbd-bin): mount a filesystem from an export without a kernel nbd module
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
   nginx             # a real HTTP origin for integration tests
   wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
