@@ -10,6 +10,7 @@ import dev.branchboot.server.images.HttpDates;
 import dev.branchboot.server.images.ImageFile;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
+import dev.branchboot.server.images.ImagePathHandlerMapping;
 import dev.branchboot.server.images.ImageStore;
 import dev.branchboot.server.images.MultipartByteRanges;
 import dev.branchboot.server.images.Problems;
@@ -59,7 +60,6 @@ import reactor.core.scheduler.Schedulers;
 @Component
 public class BranchImageWebHandler implements WebHandler {
     private static final Logger log = LoggerFactory.getLogger(BranchImageWebHandler.class);
-    static final String PREFIX = "/images/";
 
     private final RevisionResolver resolver;
     private final ChunkStore store;
@@ -105,7 +105,7 @@ public class BranchImageWebHandler implements WebHandler {
         }
         String name;
         try {
-            name = ImageStore.decodeName(request.getPath().pathWithinApplication().value().substring(PREFIX.length()));
+            name = ImageStore.decodeName(request.getPath().pathWithinApplication().value().substring(ImagePathHandlerMapping.PREFIX.length()));
         } catch (ImageNameException e) {
             return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
         } catch (ImageNotFoundException e) {

@@ -34,8 +34,6 @@ import reactor.core.publisher.Mono;
 @Component
 public class ImageWebHandler implements WebHandler {
     private static final Logger log = LoggerFactory.getLogger(ImageWebHandler.class);
-    /** The URL prefix of image names. */
-    static final String PREFIX = "/images/";
 
     private final ImageStore store;
     private final int maxRanges;
@@ -63,7 +61,7 @@ public class ImageWebHandler implements WebHandler {
         ImageFile file;
         try {
             // Stat on the event loop: a handful of syscalls, cheaper than a thread hop per request.
-            file = store.resolveEncoded(rawPath.substring(PREFIX.length()));
+            file = store.resolveEncoded(rawPath.substring(ImagePathHandlerMapping.PREFIX.length()));
         } catch (ImageNameException e) {
             log.debug("{}", e.getMessage());
             return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
@@ -73,7 +71,7 @@ public class ImageWebHandler implements WebHandler {
             return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
         }
         String contentLocation = file.symlinked()
-                ? PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8) : null;
+                ? ImagePathHandlerMapping.PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8) : null;
         return RangeResponder.respond(exchange, file, contentLocation, maxRanges, new RangeResponder.BodySender() {
             @Override
             public Mono<Void> send(HttpStatus status, long position, long count) {
