@@ -56,6 +56,8 @@ public final class ServeCommand implements AgentCommand {
                     + "at most 32M.")
             .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
             .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve the image counters (and the HTTP ones for images on servers) for Prometheus at /metrics.")
+            .option("--oom-score-adj", "N", "Set the kernel's OOM score adjustment of the agent (-1000..1000); -1000 for a root "
+                    + "disk, so the out-of-memory killer never picks the process the PC's disk depends on (default: unchanged).")
             .flag("-v, --verbose", "Log every connection and refused request.");
 
     private String image;
@@ -70,6 +72,7 @@ public final class ServeCommand implements AgentCommand {
     private Path readyFile;
     private ListenAddress metrics;
     private boolean verbose;
+    private Integer oomScoreAdj;
 
     @Override
     public CommandSpec spec() {
@@ -97,6 +100,8 @@ public final class ServeCommand implements AgentCommand {
             throw new UsageException("--metrics needs tcp:HOST:PORT");
         }
         verbose = args.flag("--verbose");
+        oomScoreAdj = args.string("--oom-score-adj", null) != null
+                ? args.integer("--oom-score-adj", 0, OomScore.MIN, OomScore.MAX) : null;
         if (cowReset && cow.kind() != CowSpec.Kind.FILE) {
             throw new UsageException("--cow-reset needs --cow file:PATH");
         }
@@ -113,6 +118,9 @@ public final class ServeCommand implements AgentCommand {
 
     private int serve() throws Exception {
         Logging.configure(verbose);
+        if (oomScoreAdj != null) {
+            OomScore.set(oomScoreAdj);
+        }
         String name = exportName != null ? exportName : image.substring(image.lastIndexOf('/') + 1);
         ExecutorService decompress = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
             Thread t = new Thread(r, "decompress");

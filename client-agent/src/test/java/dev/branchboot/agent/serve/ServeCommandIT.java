@@ -135,4 +135,20 @@ class ServeCommandIT {
             agent.terminate();
         }
     }
+
+    @Test
+    void theOomScoreAdjustmentReachesTheKernelAndABadOneIsAUsageError() throws Exception {
+        TestImage image = ConformanceImages.named("zlib-4k");
+        Path socket = dir.resolve("nbd.sock");
+        // Raising the score needs no privilege, so this runs as any user; a root disk uses -1000.
+        try (AgentProcess agent = AgentProcess.start(dir, List.of(), "--image", image.image().toString(), "--listen", "unix:" + socket,
+                "--cow", "none", "--oom-score-adj", "321")) {
+            assertEquals("321", Files.readString(Path.of("/proc", Long.toString(agent.pid()), "oom_score_adj")).trim());
+            assertEquals(0, agent.terminate(), agent.log());
+        }
+        AgentProcess.Result outOfRange = AgentProcess.runToExit(dir, "--image", image.image().toString(), "--listen", "unix:" + socket,
+                "--oom-score-adj", "-1001");
+        assertEquals(2, outOfRange.exitCode(), outOfRange.output());
+        assertTrue(outOfRange.output().contains("--oom-score-adj"), outOfRange.output());
+    }
 }
