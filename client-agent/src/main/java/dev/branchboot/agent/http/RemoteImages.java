@@ -27,7 +27,7 @@ public final class RemoteImages implements AutoCloseable {
     private RemoteImages(List<URI> servers, HttpSettings settings) {
         this.settings = settings;
         this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
-        this.pool = new ServerPool(servers, client, settings, stats);
+        this.pool = new ServerPool(servers, settings, stats);
     }
 
     private static Duration min(Duration a, Duration b) {

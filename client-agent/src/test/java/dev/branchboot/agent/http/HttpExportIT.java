@@ -121,10 +121,13 @@ class HttpExportIT {
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
             assertTrue(second.requests() > secondBefore, "the second server served the read");
             first.start();
-            for (int i = 0; i < 600 && !agent.log().contains("recovered"); i++) {
+            // Recovery takes 3 good probes, the move back 5 more rounds in a row, at one round per 2 s.
+            String back = "now reading from server " + first.base() + "/";
+            for (int i = 0; i < 1200 && !agent.log().contains(back); i++) {
                 Thread.sleep(50);
             }
             assertTrue(agent.log().contains("server " + first.base() + "/ recovered"), agent.log());
+            assertTrue(agent.log().contains(back), agent.log());
             long firstBefore = first.requests();
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
