@@ -13,6 +13,7 @@ packages=(
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
   nginx             # a real HTTP origin for integration tests
   wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
+  prometheus        # a real Prometheus scrapes the agent and the server in PrometheusScrapeIT
 )
 
 missing=()

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * rather than mixed.
  */
 class HttpExportIT {
-    static final List<String> QUICK_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto");
+    static final List<String> QUICK_JVM = AgentProcess.QUICK_JVM;
     static Nginx nginx;
     static Path root;
 

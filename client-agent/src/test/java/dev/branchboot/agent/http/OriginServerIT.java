@@ -9,17 +9,10 @@ import dev.branchboot.qcow2.testing.ByteComparison;
 import dev.branchboot.qcow2.testing.ConformanceImages;
 import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -34,9 +27,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * revision it opened (the server's Content-Location), while a new agent gets the new one.
  */
 class OriginServerIT {
-    static Process server;
+    static OriginServer server;
     static String base;
-    static Path publishDir;
 
     @TempDir
     Path dir;
@@ -44,37 +36,14 @@ class OriginServerIT {
     @BeforeAll
     static void startServer(@TempDir Path serverDir) throws Exception {
         ConformanceImages.all();
-        publishDir = Files.createDirectories(serverDir.resolve("published"));
-        int port;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
-        server = new ProcessBuilder("java", "-jar", System.getProperty("branchboot.server.jar"),
-                "--branchboot.images-dir=" + ConformanceImages.directory(), "--server.address=127.0.0.1", "--server.port=" + port)
-                .redirectErrorStream(true).redirectOutput(serverDir.resolve("server.log").toFile()).start();
-        base = "http://127.0.0.1:" + port + "/images";
-        HttpClient client = HttpClient.newHttpClient();
-        for (int i = 0; i < 240; i++) {
-            try {
-                HttpResponse<Void> ready = client.send(HttpRequest.newBuilder(
-                        URI.create("http://127.0.0.1:" + port + "/actuator/health/readiness")).build(), HttpResponse.BodyHandlers.discarding());
-                if (ready.statusCode() == 200) {
-                    return;
-                }
-            } catch (IOException notYet) {
-                // The server is still starting.
-            }
-            assertTrue(server.isAlive(), "the server exited: " + Files.readString(serverDir.resolve("server.log")));
-            Thread.sleep(250);
-        }
-        throw new AssertionError("the server did not become ready: " + Files.readString(serverDir.resolve("server.log")));
+        server = OriginServer.start(ConformanceImages.directory(), serverDir);
+        base = server.images();
     }
 
     @AfterAll
     static void stopServer() throws InterruptedException {
         if (server != null) {
-            server.destroy();
-            server.waitFor(30, TimeUnit.SECONDS);
+            server.close();
         }
     }
 

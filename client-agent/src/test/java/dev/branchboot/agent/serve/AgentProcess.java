@@ -25,6 +25,9 @@ public final class AgentProcess implements AutoCloseable {
     }
 
     /** The shaded jar built by {@code package} (failsafe passes its path). */
+    /** JVM options for short test runs: a quick JIT and the small collector, as in an initramfs. */
+    public static final List<String> QUICK_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto");
+
     public static Path jar() {
         String jar = System.getProperty("branchboot.agent.jar");
         if (jar == null) {
