@@ -15,13 +15,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jar=client-agent/target/branchboot-agent.jar
-if [[ ! -f $jar || ! -d qcow2/target/test-classes ]]; then
-  mvn -q -B -o package -DskipTests -pl qcow2,client-agent
+if [[ ! -f $jar || ! -d testkit/target/classes ]]; then
+  mvn -q -B -o package -DskipTests -pl testkit,qcow2,client-agent
 fi
 images=bench/work/http
 mkdir -p "$images"
 if [[ ! -f $images/zlib.qcow2 ]]; then
-  java -cp qcow2/target/test-classes dev.branchboot.qcow2.testing.ConformanceImages "$images/mixed-256m.raw" 256 6
+  java -cp testkit/target/classes dev.branchboot.testkit.ConformanceImages "$images/mixed-256m.raw" 256 6
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zlib "$images/mixed-256m.raw" "$images/zlib.qcow2"
   rm -f "$images/mixed-256m.raw"
 fi

@@ -11,11 +11,11 @@ runs=${1:-7}
 work=bench/work/cat
 mkdir -p "$work"
 jar=client-agent/target/branchboot-agent.jar
-if [[ ! -f $jar || ! -d qcow2/target/test-classes ]]; then
+if [[ ! -f $jar || ! -d testkit/target/classes ]]; then
   mvn -q -B package -DskipTests
 fi
 if [[ ! -f $work/mixed-256m.raw ]]; then
-  java -cp qcow2/target/test-classes dev.branchboot.qcow2.testing.ConformanceImages "$work/mixed-256m.raw" 256 6
+  java -cp testkit/target/classes dev.branchboot.testkit.ConformanceImages "$work/mixed-256m.raw" 256 6
 fi
 for type in zlib zstd; do
   [[ -f $work/$type.qcow2 ]] || qemu-img convert -c -f raw -O qcow2 -o compression_type=$type "$work/mixed-256m.raw" "$work/$type.qcow2"

@@ -3,8 +3,8 @@ package dev.branchboot.agent;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.qcow2.testing.ByteComparison;
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ByteComparison;
+import dev.branchboot.testkit.ConformanceImages;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -3,7 +3,7 @@ package dev.branchboot.qcow2;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;

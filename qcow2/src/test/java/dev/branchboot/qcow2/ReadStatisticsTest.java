@@ -3,7 +3,7 @@ package dev.branchboot.qcow2;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;

@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.serve.AgentProcess;
 import dev.branchboot.agent.serve.Tools;
-import dev.branchboot.qcow2.testing.ByteComparison;
-import dev.branchboot.qcow2.testing.ConformanceImages;
-import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import dev.branchboot.testkit.ByteComparison;
+import dev.branchboot.testkit.ConformanceImages;
+import dev.branchboot.testkit.Nginx;
+import dev.branchboot.testkit.ConformanceImages.TestImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,7 +41,7 @@ class HttpExportIT {
     static void startNginx(@TempDir Path nginxDir) throws Exception {
         root = ConformanceImages.directory();
         ConformanceImages.all();
-        nginx = new Nginx(nginxDir, root, "");
+        nginx = Nginx.start(nginxDir, root);
     }
 
     @AfterAll
@@ -62,7 +63,7 @@ class HttpExportIT {
     @MethodSource("images")
     void nbdcopyReadsExactlyTheReferenceBytes(TestImage image) throws Exception {
         List<String> format = image.image().toString().endsWith(".raw") ? List.of("--format", "raw") : List.of();
-        String[] args = concat(List.of("--server", nginx.base(), "--image", nameOf(image), "--listen", "unix:" + dir.resolve("nbd.sock"),
+        String[] args = concat(List.of("--server", nginx.imagesUrl(), "--image", nameOf(image), "--listen", "unix:" + dir.resolve("nbd.sock"),
                 "--cow", "none", "--retry-deadline", "20s"), format);
         try (AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, args)) {
             Path copy = dir.resolve("copy.raw");
@@ -81,8 +82,8 @@ class HttpExportIT {
     void aKilledAndRestartedServerCostsNoErrorAndNoWrongByte(@TempDir Path slowDir) throws Exception {
         TestImage image = ConformanceImages.named("large-zlib-256m");
         // Slow responses so that the read is surely still running when nginx is killed.
-        try (Nginx slow = new Nginx(slowDir, root, "limit_rate 2m;");
-             AgentProcess agent = AgentProcess.start(dir, List.of(), "--server", slow.base(), "--image", nameOf(image),
+        try (Nginx slow = Nginx.startThrottled(slowDir, root, "2m");
+             AgentProcess agent = AgentProcess.start(dir, List.of(), "--server", slow.imagesUrl(), "--image", nameOf(image),
                      "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--retry-deadline", "60s")) {
             Path copy = dir.resolve("copy.raw");
             Process nbdcopy = new ProcessBuilder("nbdcopy", agent.uri(""), copy.toString()).redirectErrorStream(true)
@@ -108,30 +109,30 @@ class HttpExportIT {
     @Test
     void failsOverToTheSecondServerAndReturnsToTheFirst(@TempDir Path secondDir) throws Exception {
         TestImage image = ConformanceImages.named("zlib-64k");
-        try (Nginx second = new Nginx(secondDir, root, "");
-             Nginx first = new Nginx(dir.resolve("first"), root, "");
-             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", first.base(), "--server", second.base(),
+        try (Nginx second = Nginx.start(secondDir, root);
+             Nginx first = Nginx.start(dir.resolve("first"), root);
+             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", first.imagesUrl(), "--server", second.imagesUrl(),
                      "--image", nameOf(image), "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--cache-size", "0")) {
             Path copy = dir.resolve("copy.raw");
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
-            long secondBefore = second.requests();
+            long secondBefore = second.gets();
             first.kill();
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
-            assertTrue(second.requests() > secondBefore, "the second server served the read");
+            assertTrue(second.gets() > secondBefore, "the second server served the read");
             first.start();
             // Recovery takes 3 good probes, the move back 5 more rounds in a row, at one round per 2 s.
-            String back = "now reading from server " + first.base() + "/";
+            String back = "now reading from server " + first.imagesUrl() + "/";
             for (int i = 0; i < 1200 && !agent.log().contains(back); i++) {
                 Thread.sleep(50);
             }
-            assertTrue(agent.log().contains("server " + first.base() + "/ recovered"), agent.log());
+            assertTrue(agent.log().contains("server " + first.imagesUrl() + "/ recovered"), agent.log());
             assertTrue(agent.log().contains(back), agent.log());
-            long firstBefore = first.requests();
+            long firstBefore = first.gets();
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));
-            assertTrue(first.requests() > firstBefore, "reads went back to the first server");
+            assertTrue(first.gets() > firstBefore, "reads went back to the first server");
             assertEquals(0, agent.terminate(), agent.log());
         }
     }
@@ -146,8 +147,8 @@ class HttpExportIT {
         Files.copy(ConformanceImages.named("zlib-64k").image(), images.resolve("disk@1.qcow2"));
         Files.copy(ConformanceImages.named("zstd-64k").image(), images.resolve("disk@2.qcow2"));
         Files.createSymbolicLink(images.resolve("disk.qcow2"), Path.of("disk@1.qcow2"));
-        try (Nginx own = new Nginx(dir.resolve("nginx"), images, "");
-             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", own.base(), "--image", "disk.qcow2",
+        try (Nginx own = Nginx.start(dir.resolve("nginx"), images);
+             AgentProcess agent = AgentProcess.start(dir, QUICK_JVM, "--server", own.imagesUrl(), "--image", "disk.qcow2",
                      "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--cache-size", "0")) {
             Path copy = dir.resolve("copy.raw");
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());

@@ -1,8 +1,7 @@
 package dev.branchboot.agent.http;
 
+import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,7 +24,7 @@ public final class OriginServer implements AutoCloseable {
 
     /** Starts the server on {@code imagesDir}, logging into {@code workDir}, and waits until it is ready. */
     public static OriginServer start(Path imagesDir, Path workDir) throws IOException, InterruptedException {
-        int port = freePort();
+        int port = Nginx.freePort();
         Path log = workDir.resolve("server.log");
         Process process = new ProcessBuilder("java", "-jar", System.getProperty("branchboot.server.jar"),
                 "--branchboot.images-dir=" + imagesDir, "--server.address=127.0.0.1", "--server.port=" + port)
@@ -49,13 +48,6 @@ public final class OriginServer implements AutoCloseable {
         }
         server.close();
         throw new IOException("the server did not become ready: " + Files.readString(log));
-    }
-
-    /** A port nobody listens on right now. */
-    public static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
     }
 
     /** {@code http://127.0.0.1:PORT}. */

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.AgentMain;
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.util.regex.Matcher;

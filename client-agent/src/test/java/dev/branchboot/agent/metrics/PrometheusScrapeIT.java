@@ -6,9 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.branchboot.agent.http.OriginServer;
 import dev.branchboot.agent.serve.AgentProcess;
 import dev.branchboot.agent.serve.Tools;
-import dev.branchboot.qcow2.testing.ByteComparison;
-import dev.branchboot.qcow2.testing.ConformanceImages;
-import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import dev.branchboot.testkit.ByteComparison;
+import dev.branchboot.testkit.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages.TestImage;
+import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -41,7 +42,7 @@ class PrometheusScrapeIT {
     void prometheusScrapesTheAgentAndTheServerAndTheirByteCountsAgree() throws Exception {
         TestImage image = ConformanceImages.named("zlib-64k");
         String name = ConformanceImages.directory().relativize(image.image()).toString();
-        int agentMetrics = OriginServer.freePort();
+        int agentMetrics = Nginx.freePort();
         try (OriginServer server = OriginServer.start(ConformanceImages.directory(), dir);
              AgentProcess agent = AgentProcess.start(dir, AgentProcess.QUICK_JVM, "--server", server.images(), "--image", name,
                      "--listen", "unix:" + dir.resolve("nbd.sock"), "--cow", "none", "--metrics", "tcp:127.0.0.1:" + agentMetrics)) {
@@ -52,7 +53,7 @@ class PrometheusScrapeIT {
             double fetched = sample(direct, "branchboot_agent_bytes_fetched_total");
             assertTrue(fetched >= Files.size(image.image()) * 0.9, "the agent fetched about the whole file: " + direct);
 
-            int prometheusPort = OriginServer.freePort();
+            int prometheusPort = Nginx.freePort();
             Path config = dir.resolve("prometheus.yml");
             Files.writeString(config, String.join("\n",
                     "global:",

@@ -3,9 +3,9 @@ package dev.branchboot.agent.serve;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.qcow2.testing.ByteComparison;
-import dev.branchboot.qcow2.testing.ConformanceImages;
-import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import dev.branchboot.testkit.ByteComparison;
+import dev.branchboot.testkit.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages.TestImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

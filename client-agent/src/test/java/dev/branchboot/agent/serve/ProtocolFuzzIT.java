@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.nbd.NbdTestClient;
-import dev.branchboot.qcow2.testing.ConformanceImages;
-import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import dev.branchboot.testkit.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages.TestImage;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;

@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.nbd.NbdTestClient;
-import dev.branchboot.qcow2.testing.ConformanceImages;
-import dev.branchboot.qcow2.testing.ConformanceImages.TestImage;
+import dev.branchboot.testkit.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages.TestImage;
 import java.net.UnixDomainSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;

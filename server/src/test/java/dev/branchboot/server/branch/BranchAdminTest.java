@@ -8,7 +8,7 @@ import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.testing.BranchServer;
-import dev.branchboot.server.testing.Nginx;
+import dev.branchboot.testkit.Nginx;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;

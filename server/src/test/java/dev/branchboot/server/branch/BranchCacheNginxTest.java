@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.server.testing.Multipart;
-import dev.branchboot.server.testing.Nginx;
+import dev.branchboot.testkit.Nginx;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.net.http.HttpClient;

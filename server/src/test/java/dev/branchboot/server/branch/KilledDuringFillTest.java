@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.branchboot.server.BranchbootServerApplication;
 import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.testing.BranchServer;
-import dev.branchboot.server.testing.Nginx;
+import dev.branchboot.testkit.Nginx;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;

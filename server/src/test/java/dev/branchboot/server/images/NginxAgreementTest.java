@@ -5,19 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.branchboot.server.testing.Multipart;
 import dev.branchboot.server.testing.RunningServer;
+import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
-import java.net.ConnectException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,61 +22,23 @@ import org.junit.jupiter.api.Test;
  * single and multiple ranges, so a client or cache cannot tell which origin it talks to.
  */
 class NginxAgreementTest extends RunningServer {
-    private static Process nginx;
-    private static int nginxPort;
+    private static Nginx nginx;
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @BeforeAll
     static void startNginx() throws Exception {
-        Path dir = Files.createDirectories(BASE.resolve("nginx"));
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            nginxPort = probe.getLocalPort();
-        }
-        Path config = dir.resolve("nginx.conf");
-        Files.writeString(config, """
-                daemon off;
-                master_process off;
-                pid %1$s/nginx.pid;
-                error_log %1$s/error.log;
-                events {}
-                http {
-                    access_log off;
-                    client_body_temp_path %1$s/body;
-                    proxy_temp_path %1$s/proxy;
-                    fastcgi_temp_path %1$s/fastcgi;
-                    uwsgi_temp_path %1$s/uwsgi;
-                    scgi_temp_path %1$s/scgi;
-                    server {
-                        listen 127.0.0.1:%2$d;
-                        location /images/ { alias %3$s/; }
-                    }
-                }
-                """.formatted(dir, nginxPort, ROOT));
-        nginx = new ProcessBuilder("nginx", "-c", config.toString(), "-e", dir.resolve("error.log").toString())
-                .redirectErrorStream(true).redirectOutput(dir.resolve("stdout.log").toFile()).start();
-        for (int attempt = 0; ; attempt++) {
-            try {
-                new Socket(InetAddress.getLoopbackAddress(), nginxPort).close();
-                return;
-            } catch (ConnectException e) {
-                if (!nginx.isAlive() || attempt > 200) {
-                    throw new IllegalStateException("nginx did not start: " + Files.readString(dir.resolve("error.log")), e);
-                }
-                Thread.sleep(50);
-            }
-        }
+        nginx = Nginx.start(BASE.resolve("nginx"), ROOT);
     }
 
     @AfterAll
     static void stopNginx() throws InterruptedException {
         if (nginx != null) {
-            nginx.destroy();
-            nginx.waitFor(10, TimeUnit.SECONDS);
+            nginx.close();
         }
     }
 
     private static HttpResponse<byte[]> fromNginx(String path, String... headers) throws IOException, InterruptedException {
-        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + nginxPort + path));
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(nginx.rootUrl() + path));
         for (int i = 0; i < headers.length; i += 2) {
             request.header(headers[i], headers[i + 1]);
         }

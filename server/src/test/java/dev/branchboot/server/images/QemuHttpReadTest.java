@@ -2,8 +2,8 @@ package dev.branchboot.server.images;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.branchboot.qcow2.testing.ByteComparison;
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ByteComparison;
+import dev.branchboot.testkit.ConformanceImages;
 import dev.branchboot.server.testing.RunningServer;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package dev.branchboot.server.testing;
 
-import dev.branchboot.qcow2.testing.ConformanceImages;
+import dev.branchboot.testkit.ConformanceImages;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

@@ -1,4 +1,4 @@
-package dev.branchboot.server.testing;
+package dev.branchboot.testkit;
 
 import java.io.IOException;
 import java.net.ConnectException;
@@ -7,20 +7,21 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real nginx serving {@code root} under {@code /images/} on 127.0.0.1, from a configuration
- * generated in a temporary directory, with an access log of {@code $uri $status $body_bytes_sent}
- * there, so tests can count the bytes it sent. Can be stopped and started again on the same port.
+ * A real nginx serving a directory under {@code /images/} on 127.0.0.1, from a configuration
+ * generated in its own folder: the HTTP origin of the acceptance tests. It runs as one process (no
+ * master), so {@link #kill()} stops it at once as in a crash, and it can be started again on the
+ * same port. Its access log records the method, URI, status and body bytes of every response, so a
+ * test can count requests and the bytes sent.
  */
 public final class Nginx implements AutoCloseable {
     private final Path dir;
     private final Path root;
     private final int port;
-    private Process process;
     private String limitRate = "0";
+    private Process process;
 
     private Nginx(Path dir, Path root, int port) {
         this.dir = dir;
@@ -30,19 +31,28 @@ public final class Nginx implements AutoCloseable {
 
     /** Starts nginx on a free port serving {@code root}, its files kept in {@code dir}. */
     public static Nginx start(Path dir, Path root) throws IOException, InterruptedException {
+        return startThrottled(dir, root, "0");
+    }
+
+    /** As {@link #start(Path, Path)}, each response throttled to {@code rate} (nginx syntax, such as {@code 2m}). */
+    public static Nginx startThrottled(Path dir, Path root, String rate) throws IOException, InterruptedException {
         Nginx nginx = new Nginx(Files.createDirectories(dir), root, freePort());
-        nginx.start();
+        nginx.limitRate(rate).start();
         return nginx;
     }
 
-    /** A port nobody listens on right now. */
+    /** A loopback port nobody listens on right now (for nginx, or any other server a test starts). */
     public static int freePort() throws IOException {
         try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return probe.getLocalPort();
         }
     }
 
-    /** Throttles each response to {@code rate} (nginx syntax, such as {@code 2m}) from the next start on. */
+    /**
+     * Throttles each response to {@code rate} (nginx syntax, such as {@code 2m}) from the next start
+     * on. (The configuration caps one sendfile call at 128 KiB: nginx checks the rate between calls,
+     * and its default 2 MiB chunk would send a small file at once.)
+     */
     public Nginx limitRate(String rate) {
         this.limitRate = rate;
         return this;
@@ -58,8 +68,11 @@ public final class Nginx implements AutoCloseable {
                 error_log %1$s/error.log;
                 events {}
                 http {
-                    log_format bytes '$uri $status $body_bytes_sent';
+                    log_format bytes '$request_method $uri $status $body_bytes_sent';
                     access_log %1$s/access.log bytes;
+                    sendfile on;
+                    sendfile_max_chunk 128k;
+                    keepalive_requests 1000000;
                     client_body_temp_path %1$s/body;
                     proxy_temp_path %1$s/proxy;
                     fastcgi_temp_path %1$s/fastcgi;
@@ -80,15 +93,15 @@ public final class Nginx implements AutoCloseable {
                 new Socket(InetAddress.getLoopbackAddress(), port).close();
                 return;
             } catch (ConnectException e) {
-                if (!process.isAlive() || attempt > 200) {
+                if (!process.isAlive() || attempt > 400) {
                     throw new IllegalStateException("nginx did not start: " + Files.readString(dir.resolve("error.log")), e);
                 }
-                Thread.sleep(50);
+                Thread.sleep(25);
             }
         }
     }
 
-    /** Stops nginx (the port refuses connections afterwards). */
+    /** Stops nginx gracefully (the port refuses connections afterwards). */
     public void stop() throws InterruptedException {
         if (process != null) {
             process.destroy();
@@ -97,26 +110,60 @@ public final class Nginx implements AutoCloseable {
         }
     }
 
-    /** The base URL of the image folder, {@code http://127.0.0.1:PORT/images}. */
-    public String imagesUrl() {
-        return "http://127.0.0.1:" + port + "/images";
+    /** SIGKILL: connections die mid-response, as in a crash. */
+    public void kill() throws InterruptedException {
+        if (process != null) {
+            process.destroyForcibly();
+            process.waitFor();
+            process = null;
+        }
     }
 
-    /** Body bytes nginx logged as sent for {@code uri} (such as {@code /images/disk.raw}). */
+    /** {@code http://127.0.0.1:PORT}. */
+    public String rootUrl() {
+        return "http://127.0.0.1:" + port;
+    }
+
+    /** The base URL of the image folder, {@code http://127.0.0.1:PORT/images}. */
+    public String imagesUrl() {
+        return rootUrl() + "/images";
+    }
+
+    /** Responses logged so far. */
+    public long requests() throws IOException {
+        Path log = accessLog();
+        return Files.exists(log) ? Files.readAllLines(log).size() : 0;
+    }
+
+    /** GET responses logged so far: reads, without the HEADs that clients probe with. */
+    public long gets() throws IOException {
+        Path log = accessLog();
+        return Files.exists(log) ? Files.readAllLines(log).stream().filter(line -> line.startsWith("GET ")).count() : 0;
+    }
+
+    /** Body bytes sent so far, for every URI. */
+    public long bytesSent() throws IOException {
+        return bytesSent(null);
+    }
+
+    /** Body bytes logged as sent for {@code uri} (such as {@code /images/disk.raw}), or for all when null. */
     public long bytesSent(String uri) throws IOException {
-        Path log = dir.resolve("access.log");
+        Path log = accessLog();
         if (!Files.exists(log)) {
             return 0;
         }
         long total = 0;
-        List<String> lines = Files.readAllLines(log);
-        for (String line : lines) {
-            String[] fields = line.split(" ");
-            if (fields.length == 3 && fields[0].equals(uri)) {
-                total += Long.parseLong(fields[2]);
+        for (String line : Files.readAllLines(log)) {
+            String[] fields = line.trim().split(" ");
+            if (fields.length == 4 && (uri == null || fields[1].equals(uri))) {
+                total += Long.parseLong(fields[3]);
             }
         }
         return total;
+    }
+
+    private Path accessLog() {
+        return dir.resolve("access.log");
     }
 
     @Override

@@ -1,4 +1,4 @@
-package dev.branchboot.qcow2.testing;
+package dev.branchboot.testkit;
 
 import java.io.IOException;
 import java.io.OutputStream;
