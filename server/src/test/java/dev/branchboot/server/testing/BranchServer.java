@@ -1,14 +1,9 @@
 package dev.branchboot.server.testing;
 
 import dev.branchboot.server.BranchbootServerApplication;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,9 +15,6 @@ import org.springframework.context.ConfigurableApplicationContext;
  * given upstreams and cache directory, that a test can stop and start again over the same cache.
  */
 public final class BranchServer implements AutoCloseable {
-    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(10)).build();
-
     private final ConfigurableApplicationContext context;
     private final int port;
 
@@ -63,19 +55,7 @@ public final class BranchServer implements AutoCloseable {
 
     /** Sends a request with header name/value pairs and returns the whole response. */
     public HttpResponse<byte[]> send(String method, String path, String... headers) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                .timeout(Duration.ofSeconds(60)).method(method, HttpRequest.BodyPublishers.noBody());
-        for (int i = 0; i < headers.length; i += 2) {
-            builder.header(headers[i], headers[i + 1]);
-        }
-        try {
-            return CLIENT.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        return TestHttp.send(method, URI.create("http://127.0.0.1:" + port + path), headers);
     }
 
     /** GET with header name/value pairs. */
