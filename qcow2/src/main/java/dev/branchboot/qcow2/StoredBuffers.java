@@ -8,6 +8,9 @@ import java.nio.ByteBuffer;
  * one cluster-sized scratch buffer, each grown as needed.
  */
 final class StoredBuffers {
+    /** The largest stored-bytes buffer a thread keeps; callers use the heap for larger ones. */
+    static final int MAX_KEPT = 2 << 20;
+
     private static final ThreadLocal<ByteBuffer> STORED = new ThreadLocal<>();
     private static final ThreadLocal<ByteBuffer> SCRATCH = new ThreadLocal<>();
 

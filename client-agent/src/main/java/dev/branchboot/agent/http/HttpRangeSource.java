@@ -85,7 +85,7 @@ public final class HttpRangeSource implements ByteSource {
             URI url = server.base.resolve(Names.encode(name));
             String fault;
             try {
-                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), 0);
+                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), null);
                 int status = response.status();
                 if (status == 200) {
                     Head head = head(server, url, response, name);
@@ -179,8 +179,8 @@ public final class HttpRangeSource implements ByteSource {
         int done = 0;
         while (done < wanted) {
             int length = Math.min(MAX_REQUEST, wanted - done);
-            byte[] bytes = fetch(position + done, length);
-            dst.put(bytes);
+            fetch(position + done, dst.slice(dst.position(), length));
+            dst.position(dst.position() + length);
             done += length;
         }
         return done;
@@ -197,8 +197,13 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    /** Exactly {@code length} bytes at {@code offset}, retried and failed over until the deadline. */
-    byte[] fetch(long offset, int length) throws IOException {
+    /**
+     * Fills {@code into} (its remaining bytes) with the bytes at {@code offset}, retried and failed
+     * over until the deadline; its position is left unspecified.
+     */
+    void fetch(long offset, ByteBuffer into) throws IOException {
+        int length = into.remaining();
+        int start0 = into.position();
         ServerPool pool = images.pool();
         HttpSettings settings = images.settings();
         long start = System.nanoTime();
@@ -214,7 +219,8 @@ public final class HttpRangeSource implements ByteSource {
             }
             try {
                 long t0 = System.nanoTime();
-                byte[] bytes = exchange(server, offset, length);
+                into.position(start0); // a failed attempt may have filled part of it
+                exchange(server, offset, into);
                 images.stats().latencyNanos.add(System.nanoTime() - t0);
                 images.stats().requests.increment();
                 images.stats().bytesFetched.add(length);
@@ -223,7 +229,7 @@ public final class HttpRangeSource implements ByteSource {
                     LOG.info(displayName + ": offset " + offset + " read from " + server + " after " + attempt + " failed attempts ("
                             + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms)");
                 }
-                return bytes;
+                return;
             } catch (Fault f) {
                 lastFault = f.getMessage();
                 lastServer = server;
@@ -264,7 +270,8 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    private byte[] exchange(Server server, long offset, int length) throws IOException, Fault {
+    private void exchange(Server server, long offset, ByteBuffer into) throws IOException, Fault {
+        int length = into.remaining();
         URI url = server.base.resolve(Names.encode(name));
         long last = offset + length - 1;
         java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
@@ -272,7 +279,7 @@ public final class HttpRangeSource implements ByteSource {
         if (etag != null) {
             headers.put("If-Match", etag);
         }
-        Http11Client.Response response = images.client().send("GET", url, headers, length);
+        Http11Client.Response response = images.client().send("GET", url, headers, into);
         int status = response.status();
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
@@ -295,7 +302,6 @@ public final class HttpRangeSource implements ByteSource {
         if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
             throw new Fault("Content-Range '" + range + "' gives the file length as " + m.group(3) + ", pinned " + size, true);
         }
-        return response.body();
     }
 
     static String describe(Throwable e) {

@@ -173,7 +173,7 @@ final class ServerPool implements AutoCloseable {
         URI url = s.base.resolve(first.relativize(target));
         try {
             java.util.Map<String, String> headers = probeEtag == null ? java.util.Map.of() : java.util.Map.of("If-Match", probeEtag);
-            int status = client.send("HEAD", url, headers, 0).status();
+            int status = client.send("HEAD", url, headers, null).status();
             return status == 200 || status == 412;
         } catch (java.io.IOException | RuntimeException e) {
             return false;
