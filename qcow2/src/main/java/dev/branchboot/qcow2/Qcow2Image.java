@@ -56,7 +56,7 @@ public final class Qcow2Image implements VirtualDisk {
     private final Executor decompressExecutor;
     private final ReadStatistics statistics;
     private final WeightedLruCache<Long, long[]> l2Tables;
-    private final WeightedLruCache<Long, byte[]> clusters;
+    private final ClusterCache clusters;
     /** Reads of compressed clusters in progress, which decide whether helpers are worth waking. */
     private final AtomicInteger readsInFlight = new AtomicInteger();
 
@@ -80,7 +80,7 @@ public final class Qcow2Image implements VirtualDisk {
         this.statistics = options.statistics() != null ? options.statistics() : new ReadStatistics();
         this.l1 = readL1();
         this.l2Tables = new WeightedLruCache<>(Math.max(options.l2CacheBytes(), clusterSize), table -> table.length * 8);
-        this.clusters = new WeightedLruCache<>(options.clusterCacheBytes(), data -> data.length);
+        this.clusters = new ClusterCache(options.clusterCacheBytes(), clusterSize);
     }
 
     private long[] readL1() throws IOException {
@@ -344,10 +344,8 @@ public final class Qcow2Image implements VirtualDisk {
     private void readCompressed(List<CompressedPiece> pieces, ByteBuffer dst) throws IOException {
         List<CompressedPiece> missing = new ArrayList<>(pieces.size());
         for (CompressedPiece piece : pieces) {
-            byte[] cached = clusters.get(piece.entry());
-            if (cached != null) {
+            if (clusters.read(piece.entry(), piece.inCluster(), dst, piece.dstIndex(), piece.length())) {
                 statistics.clusterCacheHit();
-                dst.put(piece.dstIndex(), cached, piece.inCluster(), piece.length());
             } else {
                 missing.add(piece);
             }
@@ -429,16 +427,10 @@ public final class Qcow2Image implements VirtualDisk {
                 decompressor.decompress(input, dst.slice(piece.dstIndex(), clusterSize));
             } else {
                 // Part of a cluster: keep the whole cluster, as the next read likely wants the rest.
-                byte[] cluster = new byte[clusterSize];
-                if (input.isDirect()) {
-                    ByteBuffer scratch = StoredBuffers.scratch(clusterSize);
-                    decompressor.decompress(input, scratch);
-                    scratch.get(0, cluster);
-                } else {
-                    decompressor.decompress(input, ByteBuffer.wrap(cluster));
-                }
+                ByteBuffer cluster = input.isDirect() ? StoredBuffers.scratch(clusterSize) : StoredBuffers.heapScratch(clusterSize);
+                decompressor.decompress(input, cluster);
                 dst.put(piece.dstIndex(), cluster, piece.inCluster(), piece.length());
-                clusters.put(piece.entry(), cluster);
+                clusters.put(piece.entry(), cluster.clear());
             }
             statistics.decompressed(clusterSize);
         } catch (DataFormatException e) {
