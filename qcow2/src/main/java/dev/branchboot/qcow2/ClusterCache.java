@@ -23,7 +23,7 @@ final class ClusterCache {
     private static final int CHUNK_BYTES = 1 << 20;
 
     private final int clusterSize;
-    private final int maxSlots;
+    private int maxSlots;
     private final int slotsPerChunk;
     private final List<ByteBuffer> chunks = new ArrayList<>();
     private final LinkedHashMap<Long, Integer> slots = new LinkedHashMap<>(64, 0.75f, true);
@@ -55,6 +55,9 @@ final class ClusterCache {
             return;
         }
         int slot = takeSlot();
+        if (slot < 0) {
+            return;
+        }
         slotBuffer(slot).put(0, cluster, cluster.position(), clusterSize);
         slots.put(key, slot);
     }
@@ -64,7 +67,14 @@ final class ClusterCache {
         if (allocated < maxSlots) {
             if (allocated % slotsPerChunk == 0) {
                 int inChunk = (int) Math.min(slotsPerChunk, (long) maxSlots - allocated);
-                chunks.add(ByteBuffer.allocateDirect(inChunk * clusterSize));
+                try {
+                    chunks.add(ByteBuffer.allocateDirect(inChunk * clusterSize));
+                } catch (OutOfMemoryError e) {
+                    // Direct memory (-XX:MaxDirectMemorySize, by default the heap size) is smaller
+                    // than the cache was given: stop growing and reuse the slots there are.
+                    maxSlots = allocated;
+                    return slots.isEmpty() ? -1 : takeSlot();
+                }
             }
             return allocated++;
         }
