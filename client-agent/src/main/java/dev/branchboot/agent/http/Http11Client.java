@@ -1,9 +1,7 @@
 package dev.branchboot.agent.http;
 
-import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -60,14 +58,14 @@ final class Http11Client implements AutoCloseable {
 
     private static final class Connection {
         final Socket socket;
-        final InputStream in;
+        final ResponseInput in;
         final OutputStream out;
         /** Staging for bodies bound for direct buffers, which a stream cannot read into. */
         byte[] scratch;
 
         Connection(Socket socket) throws IOException {
             this.socket = socket;
-            this.in = new BufferedInputStream(socket.getInputStream(), 64 * 1024);
+            this.in = new ResponseInput(socket.getInputStream(), 64 * 1024);
             this.out = socket.getOutputStream();
         }
 
@@ -100,7 +98,7 @@ final class Http11Client implements AutoCloseable {
             boolean gotStatus = false;
             try {
                 writeRequest(c, method, url, headers);
-                String statusLine = readLine(c.in);
+                String statusLine = c.in.readLine(MAX_HEADER_BYTES);
                 gotStatus = true;
                 Response r = readResponse(c, method, statusLine, body);
                 if (!"close".equalsIgnoreCase(r.header("Connection")) && !closed) {
@@ -198,7 +196,7 @@ final class Http11Client implements AutoCloseable {
         Map<String, String> headers = new HashMap<>();
         int headerBytes = statusLine.length();
         while (true) {
-            String line = readLine(c.in);
+            String line = c.in.readLine(MAX_HEADER_BYTES);
             if (line.isEmpty()) {
                 break;
             }
@@ -269,27 +267,6 @@ final class Http11Client implements AutoCloseable {
                 throw new EOFException("the body ended after " + filled + " of " + wanted + " bytes");
             }
             filled += n;
-        }
-    }
-
-    private static String readLine(InputStream in) throws IOException {
-        StringBuilder line = new StringBuilder(64);
-        while (true) {
-            int b = in.read();
-            if (b < 0) {
-                throw new EOFException(line.length() == 0 ? "connection closed before a response" : "connection closed mid-header");
-            }
-            if (b == '\n') {
-                int len = line.length();
-                if (len > 0 && line.charAt(len - 1) == '\r') {
-                    line.setLength(len - 1);
-                }
-                return line.toString();
-            }
-            if (line.length() > MAX_HEADER_BYTES) {
-                throw new IOException("header line longer than " + MAX_HEADER_BYTES + " bytes");
-            }
-            line.append((char) b);
         }
     }
 

@@ -14,8 +14,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One image file on the image servers, read with HTTP/1.1 range requests over kept-alive
@@ -45,7 +43,6 @@ public final class HttpRangeSource implements ByteSource {
     static final int MAX_REQUEST = 8 << 20;
     private static final long FIRST_BACKOFF_MILLIS = 50;
     private static final long MAX_BACKOFF_MILLIS = 2000;
-    private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
 
     private final RemoteImages images;
     private final String name;
@@ -53,6 +50,8 @@ public final class HttpRangeSource implements ByteSource {
     private final long size;
     private final String displayName;
     private final Set<Server> wrongRevision = ConcurrentHashMap.newKeySet();
+    /** This file's URL on each server, resolved once rather than per request. */
+    private final java.util.Map<Server, URI> urls = new ConcurrentHashMap<>();
 
     private HttpRangeSource(RemoteImages images, String name, String etag, long size) {
         this.images = images;
@@ -272,7 +271,7 @@ public final class HttpRangeSource implements ByteSource {
 
     private void exchange(Server server, long offset, ByteBuffer into) throws IOException, Fault {
         int length = into.remaining();
-        URI url = server.base.resolve(Names.encode(name));
+        URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
         long last = offset + length - 1;
         java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
         headers.put("Range", "bytes=" + offset + "-" + last);
@@ -292,15 +291,15 @@ public final class HttpRangeSource implements ByteSource {
             throw new Fault("ETag " + sentTag + " instead of " + etag, true);
         }
         String range = response.header("Content-Range");
-        Matcher m = range == null ? null : CONTENT_RANGE.matcher(range.trim());
-        if (m == null || !m.matches()) {
+        long[] parsed = range == null ? null : ContentRange.parse(range);
+        if (parsed == null) {
             throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '" + range + "'"), false);
         }
-        if (Long.parseLong(m.group(1)) != offset || Long.parseLong(m.group(2)) != last) {
+        if (parsed[0] != offset || parsed[1] != last) {
             throw new Fault("Content-Range '" + range + "' instead of bytes " + offset + "-" + last, false);
         }
-        if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
-            throw new Fault("Content-Range '" + range + "' gives the file length as " + m.group(3) + ", pinned " + size, true);
+        if (parsed[2] != ContentRange.UNKNOWN_LENGTH && parsed[2] != size) {
+            throw new Fault("Content-Range '" + range + "' gives the file length as " + parsed[2] + ", pinned " + size, true);
         }
     }
 
