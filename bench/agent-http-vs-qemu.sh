@@ -74,7 +74,7 @@ pids+=($!)
 url="http://127.0.0.1:$port/images/zlib.qcow2"
 for _ in $(seq 1 100); do curl -sf -o /dev/null -r 0-0 "$url" && break; sleep 0.1; done
 
-sent() { awk '{s += $2} END {printf "%d\n", s}' "$work/nginx/access.log"; }
+sent() { awk '{s += $2} END {printf "%.0f\n", s}' "$work/nginx/access.log"; }
 now() { date +%s%N; }
 
 # sequential NAME URI: one full read with nbdcopy; sets seq_ms and seq_bytes.
