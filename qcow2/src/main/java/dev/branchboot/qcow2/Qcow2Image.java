@@ -6,9 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.DataFormatException;
 
 /**
@@ -31,6 +30,8 @@ public final class Qcow2Image implements VirtualDisk {
     private static final int COALESCE_GAP = 8 * 1024;
     /** The largest single source read for a batch of compressed clusters. */
     private static final int MAX_BATCH_READ = 8 << 20;
+
+    private static final int CORES = Runtime.getRuntime().availableProcessors();
 
     private static final int RUN_DATA = 0;
     private static final int RUN_COMPRESSED = 1;
@@ -55,7 +56,9 @@ public final class Qcow2Image implements VirtualDisk {
     private final Executor decompressExecutor;
     private final ReadStatistics statistics;
     private final WeightedLruCache<Long, long[]> l2Tables;
-    private final WeightedLruCache<Long, byte[]> clusters;
+    private final ClusterCache clusters;
+    /** Reads of compressed clusters in progress, which decide whether helpers are worth waking. */
+    private final AtomicInteger readsInFlight = new AtomicInteger();
 
     Qcow2Image(ByteSource source, Qcow2Header header, VirtualDisk backing, ImageOptions options) throws IOException {
         this.source = source;
@@ -77,7 +80,7 @@ public final class Qcow2Image implements VirtualDisk {
         this.statistics = options.statistics() != null ? options.statistics() : new ReadStatistics();
         this.l1 = readL1();
         this.l2Tables = new WeightedLruCache<>(Math.max(options.l2CacheBytes(), clusterSize), table -> table.length * 8);
-        this.clusters = new WeightedLruCache<>(options.clusterCacheBytes(), data -> data.length);
+        this.clusters = new ClusterCache(options.clusterCacheBytes(), clusterSize);
     }
 
     private long[] readL1() throws IOException {
@@ -341,10 +344,8 @@ public final class Qcow2Image implements VirtualDisk {
     private void readCompressed(List<CompressedPiece> pieces, ByteBuffer dst) throws IOException {
         List<CompressedPiece> missing = new ArrayList<>(pieces.size());
         for (CompressedPiece piece : pieces) {
-            byte[] cached = clusters.get(piece.entry());
-            if (cached != null) {
+            if (clusters.read(piece.entry(), piece.inCluster(), dst, piece.dstIndex(), piece.length())) {
                 statistics.clusterCacheHit();
-                dst.put(piece.dstIndex(), cached, piece.inCluster(), piece.length());
             } else {
                 missing.add(piece);
             }
@@ -352,6 +353,15 @@ public final class Qcow2Image implements VirtualDisk {
         if (missing.isEmpty()) {
             return;
         }
+        readsInFlight.incrementAndGet();
+        try {
+            readMissing(missing, dst);
+        } finally {
+            readsInFlight.decrementAndGet();
+        }
+    }
+
+    private void readMissing(List<CompressedPiece> missing, ByteBuffer dst) throws IOException {
         missing.sort((a, b) -> Long.compare(a.host(), b.host()));
         // Group pieces whose stored bytes lie close together into one source read each, and handle
         // the groups in batches so that the stored bytes in memory stay bounded for any request.
@@ -391,8 +401,10 @@ public final class Qcow2Image implements VirtualDisk {
 
     private void readAndDecompress(List<CompressedPiece> missing, List<StoredGroup> groups, int totalBytes, ByteBuffer dst)
             throws IOException {
-        // The stored bytes take the output's kind of buffer so that libzstd can work on both directly.
-        ByteBuffer stored = dst.isDirect() ? StoredBuffers.direct(totalBytes) : ByteBuffer.allocate(totalBytes);
+        // The stored bytes take the output's kind of buffer so that libzstd can work on both directly;
+        // a thread keeps its direct buffer only up to a bound, rarer larger batches go to the heap.
+        ByteBuffer stored = dst.isDirect() && totalBytes <= StoredBuffers.MAX_KEPT ? StoredBuffers.direct(totalBytes)
+                : ByteBuffer.allocate(totalBytes);
         List<Runnable> work = new ArrayList<>();
         int at = 0;
         for (StoredGroup group : groups) {
@@ -415,16 +427,10 @@ public final class Qcow2Image implements VirtualDisk {
                 decompressor.decompress(input, dst.slice(piece.dstIndex(), clusterSize));
             } else {
                 // Part of a cluster: keep the whole cluster, as the next read likely wants the rest.
-                byte[] cluster = new byte[clusterSize];
-                if (input.isDirect()) {
-                    ByteBuffer scratch = StoredBuffers.scratch(clusterSize);
-                    decompressor.decompress(input, scratch);
-                    scratch.get(0, cluster);
-                } else {
-                    decompressor.decompress(input, ByteBuffer.wrap(cluster));
-                }
+                ByteBuffer cluster = input.isDirect() ? StoredBuffers.scratch(clusterSize) : StoredBuffers.heapScratch(clusterSize);
+                decompressor.decompress(input, cluster);
                 dst.put(piece.dstIndex(), cluster, piece.inCluster(), piece.length());
-                clusters.put(piece.entry(), cluster);
+                clusters.put(piece.entry(), cluster.clear());
             }
             statistics.decompressed(clusterSize);
         } catch (DataFormatException e) {
@@ -437,24 +443,11 @@ public final class Qcow2Image implements VirtualDisk {
 
     private void runAll(List<Runnable> work) throws IOException {
         try {
-            if (decompressExecutor == null || work.size() < 2) {
-                for (Runnable task : work) {
-                    task.run();
-                }
-                return;
-            }
-            CompletableFuture<?>[] futures = new CompletableFuture<?>[work.size()];
-            for (int k = 0; k < futures.length; k++) {
-                futures[k] = CompletableFuture.runAsync(work.get(k), decompressExecutor);
-            }
-            CompletableFuture.allOf(futures).join();
+            // Reads already running on every core keep the cores busy: helpers would only hand work around.
+            int helpers = readsInFlight.get() >= CORES ? 0 : CORES - 1;
+            TaskBatch.runAll(work, decompressExecutor, helpers);
         } catch (UncheckedIOException e) {
             throw e.getCause();
-        } catch (CompletionException e) {
-            if (e.getCause() instanceof UncheckedIOException u) {
-                throw u.getCause();
-            }
-            throw e;
         }
     }
 

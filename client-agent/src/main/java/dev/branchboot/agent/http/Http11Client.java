@@ -1,13 +1,12 @@
 package dev.branchboot.agent.http;
 
-import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
@@ -35,9 +34,13 @@ final class Http11Client implements AutoCloseable {
     private static final int MAX_HEADER_BYTES = 64 * 1024;
     private static final int MAX_DRAINED_BODY = 1 << 20;
     private static final int MAX_IDLE_PER_SERVER = 64;
+    private static final int SCRATCH_BYTES = 64 * 1024;
 
-    /** A response: status, headers (names in lower case; the last value of a repeated header wins) and body. */
-    record Response(int status, Map<String, String> headers, byte[] body) {
+    /**
+     * A response: status and headers (names in lower case; the last value of a repeated header wins).
+     * A {@code 206} body has been read into the caller's buffer.
+     */
+    record Response(int status, Map<String, String> headers) {
         String header(String name) {
             return headers.get(name.toLowerCase(Locale.ROOT));
         }
@@ -55,12 +58,14 @@ final class Http11Client implements AutoCloseable {
 
     private static final class Connection {
         final Socket socket;
-        final InputStream in;
+        final ResponseInput in;
         final OutputStream out;
+        /** Staging for bodies bound for direct buffers, which a stream cannot read into. */
+        byte[] scratch;
 
         Connection(Socket socket) throws IOException {
             this.socket = socket;
-            this.in = new BufferedInputStream(socket.getInputStream(), 64 * 1024);
+            this.in = new ResponseInput(socket.getInputStream(), 64 * 1024);
             this.out = socket.getOutputStream();
         }
 
@@ -75,12 +80,14 @@ final class Http11Client implements AutoCloseable {
 
     /**
      * Sends {@code method} (GET or HEAD) for {@code url} with {@code headers}. A {@code 206} body
-     * must be exactly {@code expectedBody} bytes long (checked against Content-Length and then
-     * read in full); other bodies are drained and dropped.
+     * must be exactly {@code body.remaining()} bytes long (checked against Content-Length) and is
+     * read in full into {@code body} (which may be {@code null} when none is expected), straight
+     * from the socket without an intermediate array per response; other bodies are drained and
+     * dropped. After a failure {@code body}'s content and position are unspecified.
      *
      * @throws IOException on any network failure or malformed response
      */
-    Response send(String method, URI url, Map<String, String> headers, int expectedBody) throws IOException {
+    Response send(String method, URI url, Map<String, String> headers, ByteBuffer body) throws IOException {
         String key = key(url);
         for (int attempt = 0; ; attempt++) {
             Connection c = attempt == 0 ? pooled(key) : null;
@@ -91,9 +98,9 @@ final class Http11Client implements AutoCloseable {
             boolean gotStatus = false;
             try {
                 writeRequest(c, method, url, headers);
-                String statusLine = readLine(c.in);
+                String statusLine = c.in.readLine(MAX_HEADER_BYTES);
                 gotStatus = true;
-                Response r = readResponse(c, method, statusLine, expectedBody);
+                Response r = readResponse(c, method, statusLine, body);
                 if (!"close".equalsIgnoreCase(r.header("Connection")) && !closed) {
                     release(key, c);
                 } else {
@@ -176,7 +183,7 @@ final class Http11Client implements AutoCloseable {
         c.out.flush();
     }
 
-    private Response readResponse(Connection c, String method, String statusLine, int expectedBody) throws IOException {
+    private Response readResponse(Connection c, String method, String statusLine, ByteBuffer body) throws IOException {
         if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12 || statusLine.charAt(8) != ' ') {
             throw new IOException("malformed status line '" + abbreviate(statusLine) + "'");
         }
@@ -189,7 +196,7 @@ final class Http11Client implements AutoCloseable {
         Map<String, String> headers = new HashMap<>();
         int headerBytes = statusLine.length();
         while (true) {
-            String line = readLine(c.in);
+            String line = c.in.readLine(MAX_HEADER_BYTES);
             if (line.isEmpty()) {
                 break;
             }
@@ -205,7 +212,7 @@ final class Http11Client implements AutoCloseable {
         }
         boolean noBody = method.equals("HEAD") || status == 204 || status == 304 || status / 100 == 1;
         if (noBody) {
-            return new Response(status, headers, null);
+            return new Response(status, headers);
         }
         if (headers.containsKey("transfer-encoding")) {
             throw new IOException("Transfer-Encoding " + headers.get("transfer-encoding") + " is not supported for image data");
@@ -218,51 +225,48 @@ final class Http11Client implements AutoCloseable {
             throw new IOException("malformed Content-Length '" + lengthHeader + "'");
         }
         if (status == 206) {
-            if (length != expectedBody) {
-                throw new IOException("Content-Length " + lengthHeader + " instead of the " + expectedBody + " bytes asked for");
+            int expected = body == null ? 0 : body.remaining();
+            if (length != expected) {
+                throw new IOException("Content-Length " + lengthHeader + " instead of the " + expected + " bytes asked for");
             }
-            byte[] body = new byte[expectedBody];
-            readFully(c.in, body);
-            return new Response(status, headers, body);
+            if (body != null) {
+                readBody(c, body);
+            }
+            return new Response(status, headers);
         }
         if (length < 0 || length > MAX_DRAINED_BODY) {
             // Possibly the whole image (a 200): not worth reading, drop the connection instead.
             headers.put("connection", "close");
-            return new Response(status, headers, null);
+            return new Response(status, headers);
         }
-        readFully(c.in, new byte[(int) length]);
-        return new Response(status, headers, null);
+        readBody(c, ByteBuffer.allocate((int) length));
+        return new Response(status, headers);
     }
 
-    private static void readFully(InputStream in, byte[] body) throws IOException {
+    /** Fills {@code body} from the connection: heap buffers directly, direct ones through the connection's scratch array. */
+    private static void readBody(Connection c, ByteBuffer body) throws IOException {
+        int wanted = body.remaining();
         int filled = 0;
-        while (filled < body.length) {
-            int n = in.read(body, filled, body.length - filled);
+        while (body.hasRemaining()) {
+            int n;
+            if (body.hasArray()) {
+                n = c.in.read(body.array(), body.arrayOffset() + body.position(), body.remaining());
+                if (n > 0) {
+                    body.position(body.position() + n);
+                }
+            } else {
+                if (c.scratch == null) {
+                    c.scratch = new byte[SCRATCH_BYTES];
+                }
+                n = c.in.read(c.scratch, 0, Math.min(c.scratch.length, body.remaining()));
+                if (n > 0) {
+                    body.put(c.scratch, 0, n);
+                }
+            }
             if (n < 0) {
-                throw new EOFException("the body ended after " + filled + " of " + body.length + " bytes");
+                throw new EOFException("the body ended after " + filled + " of " + wanted + " bytes");
             }
             filled += n;
-        }
-    }
-
-    private static String readLine(InputStream in) throws IOException {
-        StringBuilder line = new StringBuilder(64);
-        while (true) {
-            int b = in.read();
-            if (b < 0) {
-                throw new EOFException(line.length() == 0 ? "connection closed before a response" : "connection closed mid-header");
-            }
-            if (b == '\n') {
-                int len = line.length();
-                if (len > 0 && line.charAt(len - 1) == '\r') {
-                    line.setLength(len - 1);
-                }
-                return line.toString();
-            }
-            if (line.length() > MAX_HEADER_BYTES) {
-                throw new IOException("header line longer than " + MAX_HEADER_BYTES + " bytes");
-            }
-            line.append((char) b);
         }
     }
 

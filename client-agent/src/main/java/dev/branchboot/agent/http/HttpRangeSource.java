@@ -14,8 +14,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.logging.Logger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * One image file on the image servers, read with HTTP/1.1 range requests over kept-alive
@@ -45,7 +43,6 @@ public final class HttpRangeSource implements ByteSource {
     static final int MAX_REQUEST = 8 << 20;
     private static final long FIRST_BACKOFF_MILLIS = 50;
     private static final long MAX_BACKOFF_MILLIS = 2000;
-    private static final Pattern CONTENT_RANGE = Pattern.compile("bytes (\\d+)-(\\d+)/(\\d+|\\*)");
 
     private final RemoteImages images;
     private final String name;
@@ -53,6 +50,8 @@ public final class HttpRangeSource implements ByteSource {
     private final long size;
     private final String displayName;
     private final Set<Server> wrongRevision = ConcurrentHashMap.newKeySet();
+    /** This file's URL on each server, resolved once rather than per request. */
+    private final java.util.Map<Server, URI> urls = new ConcurrentHashMap<>();
 
     private HttpRangeSource(RemoteImages images, String name, String etag, long size) {
         this.images = images;
@@ -85,7 +84,7 @@ public final class HttpRangeSource implements ByteSource {
             URI url = server.base.resolve(Names.encode(name));
             String fault;
             try {
-                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), 0);
+                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), null);
                 int status = response.status();
                 if (status == 200) {
                     Head head = head(server, url, response, name);
@@ -179,8 +178,8 @@ public final class HttpRangeSource implements ByteSource {
         int done = 0;
         while (done < wanted) {
             int length = Math.min(MAX_REQUEST, wanted - done);
-            byte[] bytes = fetch(position + done, length);
-            dst.put(bytes);
+            fetch(position + done, dst.slice(dst.position(), length));
+            dst.position(dst.position() + length);
             done += length;
         }
         return done;
@@ -197,8 +196,13 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    /** Exactly {@code length} bytes at {@code offset}, retried and failed over until the deadline. */
-    byte[] fetch(long offset, int length) throws IOException {
+    /**
+     * Fills {@code into} (its remaining bytes) with the bytes at {@code offset}, retried and failed
+     * over until the deadline; its position is left unspecified.
+     */
+    void fetch(long offset, ByteBuffer into) throws IOException {
+        int length = into.remaining();
+        int start0 = into.position();
         ServerPool pool = images.pool();
         HttpSettings settings = images.settings();
         long start = System.nanoTime();
@@ -214,7 +218,8 @@ public final class HttpRangeSource implements ByteSource {
             }
             try {
                 long t0 = System.nanoTime();
-                byte[] bytes = exchange(server, offset, length);
+                into.position(start0); // a failed attempt may have filled part of it
+                exchange(server, offset, into);
                 images.stats().latencyNanos.add(System.nanoTime() - t0);
                 images.stats().requests.increment();
                 images.stats().bytesFetched.add(length);
@@ -223,7 +228,7 @@ public final class HttpRangeSource implements ByteSource {
                     LOG.info(displayName + ": offset " + offset + " read from " + server + " after " + attempt + " failed attempts ("
                             + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms)");
                 }
-                return bytes;
+                return;
             } catch (Fault f) {
                 lastFault = f.getMessage();
                 lastServer = server;
@@ -264,15 +269,16 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    private byte[] exchange(Server server, long offset, int length) throws IOException, Fault {
-        URI url = server.base.resolve(Names.encode(name));
+    private void exchange(Server server, long offset, ByteBuffer into) throws IOException, Fault {
+        int length = into.remaining();
+        URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
         long last = offset + length - 1;
         java.util.Map<String, String> headers = new java.util.LinkedHashMap<>();
         headers.put("Range", "bytes=" + offset + "-" + last);
         if (etag != null) {
             headers.put("If-Match", etag);
         }
-        Http11Client.Response response = images.client().send("GET", url, headers, length);
+        Http11Client.Response response = images.client().send("GET", url, headers, into);
         int status = response.status();
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
@@ -285,17 +291,16 @@ public final class HttpRangeSource implements ByteSource {
             throw new Fault("ETag " + sentTag + " instead of " + etag, true);
         }
         String range = response.header("Content-Range");
-        Matcher m = range == null ? null : CONTENT_RANGE.matcher(range.trim());
-        if (m == null || !m.matches()) {
+        long[] parsed = range == null ? null : ContentRange.parse(range);
+        if (parsed == null) {
             throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '" + range + "'"), false);
         }
-        if (Long.parseLong(m.group(1)) != offset || Long.parseLong(m.group(2)) != last) {
+        if (parsed[0] != offset || parsed[1] != last) {
             throw new Fault("Content-Range '" + range + "' instead of bytes " + offset + "-" + last, false);
         }
-        if (!m.group(3).equals("*") && Long.parseLong(m.group(3)) != size) {
-            throw new Fault("Content-Range '" + range + "' gives the file length as " + m.group(3) + ", pinned " + size, true);
+        if (parsed[2] != ContentRange.UNKNOWN_LENGTH && parsed[2] != size) {
+            throw new Fault("Content-Range '" + range + "' gives the file length as " + parsed[2] + ", pinned " + size, true);
         }
-        return response.body();
     }
 
     static String describe(Throwable e) {

@@ -22,9 +22,10 @@ import java.util.concurrent.ExecutionException;
  * 4 KiB read of a compressed image costs one compressed cluster, never a window.
  *
  * <p>Read-ahead is for a lone sequential reader (a PC booting reads at queue depth one): while
- * another read is in progress nothing is read ahead, because a client with many requests in flight
- * (nbdcopy, qemu-img) keeps the network busy itself and its reads would overtake the windows and
- * fetch bytes twice. Windows are single-flight: a read that falls in a window being fetched waits
+ * another read is in progress, and for a second after reads last overlapped, nothing is read ahead,
+ * because a client with many requests in flight (nbdcopy, qemu-img) keeps the network busy itself
+ * and its reads would overtake the windows and fetch bytes twice (its queue empties for a moment
+ * now and then, which must not start a window under reads already on their way). Windows are single-flight: a read that falls in a window being fetched waits
  * for it, and a read that starts inside a window fetches only what lies past it. Finished windows
  * are kept, oldest dropped first, up to four times the maximum.
  */
@@ -35,6 +36,8 @@ final class ReadAheadSource implements ByteSource {
     /** Continuations before read-ahead starts, so that two random reads that happen to touch do not start it. */
     private static final int TRIGGER = 2;
     private static final int STREAMS = 16;
+    /** How long after reads last overlapped read-ahead stays off. */
+    private static final long QUIET_NANOS = 1_000_000_000L;
 
     private final ByteSource below;
     private final int maxAhead;
@@ -46,6 +49,8 @@ final class ReadAheadSource implements ByteSource {
     private long windowBytes;
     /** Reads in progress: read-ahead is for a lone sequential reader (a booting PC), see {@link #read}. */
     private int inFlight;
+    /** When a read last started while another was in progress. */
+    private long lastOverlapNanos = System.nanoTime() - QUIET_NANOS;
 
     private static final class Stream {
         long end;
@@ -107,7 +112,11 @@ final class ReadAheadSource implements ByteSource {
             ahead = continueStream(position, end);
             // A client with many reads in flight (nbdcopy, qemu-img) already keeps the network busy;
             // reading ahead for it only fetches bytes twice, as its reads overtake the windows.
+            long now = System.nanoTime();
             if (inFlight > 0) {
+                lastOverlapNanos = now;
+            }
+            if (now - lastOverlapNanos < QUIET_NANOS) {
                 ahead = 0;
             }
             inFlight++;

@@ -333,7 +333,7 @@ final class ServerPool implements AutoCloseable {
         URI url = s.base.resolve(first.relativize(target));
         try {
             Map<String, String> headers = probeEtag == null ? Map.of() : Map.of("If-Match", probeEtag);
-            int status = probeClient.send("HEAD", url, headers, 0).status();
+            int status = probeClient.send("HEAD", url, headers, null).status();
             if (status == 200) {
                 return ProbeResult.ANSWERED;
             }

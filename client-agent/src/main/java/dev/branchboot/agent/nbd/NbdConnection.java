@@ -15,7 +15,9 @@ import java.util.logging.Logger;
 /**
  * One client connection: the handshake, then the transmission phase. This thread reads requests
  * in order and hands valid ones to the shared worker pool ({@link RequestHandler}), so requests on
- * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. At most
+ * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. A READ that is
+ * the only request in flight, with no further request already received, is served on this thread
+ * instead: at queue depth one the hand-off to a worker and back cost more than it gains. At most
  * {@link #MAX_IN_FLIGHT} requests are in flight per connection, and the bytes they buffer come out
  * of the server's shared budget, so a fast client cannot make the agent buffer without bound.
  */
@@ -71,13 +73,14 @@ final class NbdConnection implements Runnable {
 
     private void transmit(RequestHandler handler) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(28);
+        RequestInput input = new RequestInput(ch);
         while (!closing) {
             header.clear();
-            if (ch.read(header) < 0) {
+            if (!input.awaitMessage()) {
                 return;
             }
             partialSinceNanos = System.nanoTime(); // a message has started: it must be finished
-            Wire.readFully(ch, header);
+            input.readFully(header);
             header.flip();
             int magic = header.getInt();
             int flags = Short.toUnsignedInt(header.getShort());
@@ -97,7 +100,7 @@ final class NbdConnection implements Runnable {
             if (error != null) {
                 if (type == CMD_WRITE) {
                     // The payload follows the header whatever the answer: consume it to stay in sync.
-                    Wire.discard(ch, length);
+                    input.discard(length);
                 }
                 partialSinceNanos = 0;
                 handler.refuse(request, error);
@@ -110,7 +113,7 @@ final class NbdConnection implements Runnable {
                 partialSinceNanos = System.nanoTime();
                 try {
                     request.payload = ByteBuffer.allocate(cost);
-                    Wire.readFully(ch, request.payload);
+                    input.readFully(request.payload);
                     request.payload.flip();
                 } catch (IOException | RuntimeException e) {
                     release(cost);
@@ -118,7 +121,21 @@ final class NbdConnection implements Runnable {
                 }
             }
             partialSinceNanos = 0;
-            submit(handler, request, cost);
+            if (type == CMD_READ && inFlight.availablePermits() == MAX_IN_FLIGHT - 1 && !input.buffered()) {
+                // The only request in flight and no other waiting (a client at queue depth one, such
+                // as a booting kernel): serving it here saves two thread hand-offs per request.
+                serveHere(handler, request, cost);
+            } else {
+                submit(handler, request, cost);
+            }
+        }
+    }
+
+    private void serveHere(RequestHandler handler, Request request, int cost) {
+        try {
+            handler.serve(request);
+        } finally {
+            release(cost);
         }
     }
 

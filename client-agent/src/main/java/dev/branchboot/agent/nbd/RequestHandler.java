@@ -167,7 +167,7 @@ final class RequestHandler {
         if (!structured || r.has(CMD_FLAG_DF)) {
             // Read everything before the first byte goes out: after a simple reply's success header
             // (or a DF chunk) an error could only be reported by hanging up.
-            ByteBuffer data = ByteBuffer.allocate((int) r.length);
+            ByteBuffer data = ReadBuffers.forRead((int) r.length);
             device.read(r.offset, data);
             data.flip();
             if (structured) {
@@ -195,7 +195,7 @@ final class RequestHandler {
                         for (long p = position; p < eEnd; p += READ_PIECE) {
                             int n = (int) Math.min(READ_PIECE, eEnd - p);
                             if (piece == null) {
-                                piece = ByteBuffer.allocate((int) Math.min(READ_PIECE, r.length));
+                                piece = ReadBuffers.forRead((int) Math.min(READ_PIECE, r.length));
                             }
                             piece.clear().limit(n);
                             device.read(p, piece);

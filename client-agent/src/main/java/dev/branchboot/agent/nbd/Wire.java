@@ -4,6 +4,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
 
 /** Blocking reads and writes of whole messages on a socket channel. */
 final class Wire {
@@ -60,8 +61,21 @@ final class Wire {
         }
     }
 
-    /** Writes every buffer completely, in order. */
+    /**
+     * Writes every buffer completely, in order: with one gathering write (one system call for a
+     * reply's header and data) when the channel supports it and no large heap buffer needs slicing.
+     */
     static void writeFully(ByteChannel ch, ByteBuffer... bufs) throws IOException {
+        if (bufs.length > 1 && ch instanceof GatheringByteChannel g && fitsOneWrite(bufs)) {
+            long left = 0;
+            for (ByteBuffer buf : bufs) {
+                left += buf.remaining();
+            }
+            while (left > 0) {
+                left -= g.write(bufs);
+            }
+            return;
+        }
         for (ByteBuffer buf : bufs) {
             while (buf.hasRemaining()) {
                 if (buf.remaining() > MAX_SLICE && !buf.isDirect()) {
@@ -75,5 +89,15 @@ final class Wire {
                 }
             }
         }
+    }
+
+    private static boolean fitsOneWrite(ByteBuffer[] bufs) {
+        long heap = 0;
+        for (ByteBuffer buf : bufs) {
+            if (!buf.isDirect()) {
+                heap += buf.remaining();
+            }
+        }
+        return heap <= MAX_SLICE;
     }
 }
