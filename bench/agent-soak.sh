@@ -75,7 +75,7 @@ while time.time() < end:
         sweep = (sweep + (1 << 20)) % size
     else:
         length = rng.choice([4096, 65536])
-        offset = rng.randrange(0, (96 << 20) - length) // 4096 * 4096
+        offset = rng.randrange(0, (48 << 20) - length) // 4096 * 4096
         h.pwrite(rng.randbytes(length), offset)
     ops += 1
 print("operations", ops)
@@ -83,7 +83,8 @@ PY
 load=$!
 pids+=($load)
 
-metric() { curl -sf "http://127.0.0.1:$metrics_port/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+metric() { { curl -sf -m 10 "http://127.0.0.1:$metrics_port/metrics" || true; } | awk -v m="$1" '$1 == m {print $2}'; }
+trap 'echo "failed at line $LINENO; agent log:"; tail -20 "$work/agent.log"' ERR
 echo "| minute | VmRSS MiB | heap in use MiB | fetched MiB |"
 echo "|---|---|---|---|"
 start=$(date +%s)
