@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Boots Linux under qemu (TCG) with its root filesystem streamed from a branchboot origin server:
+# kernel from Debian's package, a busybox root filesystem in a compressed QCOW2, an initramfs that
+# starts the agent from the jlink'd runtime (boot/target/branchboot-runtime) and attaches /dev/nbd0.
+# Checks the guest reached userspace on /dev/nbd0, wrote a file into its overlay and read it back,
+# read a host-made file with the right bytes, and shut down without I/O errors on nbd0. Prints the
+# boot time and the bytes the server sent.
+#
+# Usage: test/vm-boot.sh [busybox]        (run `mvn -B -DskipTests package` first)
+# Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
+# The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${BRANCHBOOT_VM_WORK:-$repo/target/vm-boot}
+cache=$work/cache
+runtime=$repo/boot/target/branchboot-runtime
+server_jar=$repo/server/target/branchboot-server.jar
+timeout_s=${BRANCHBOOT_VM_TIMEOUT:-600}
+mode=${1:-busybox}
+
+say() { echo "vm-boot: $*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+for tool in qemu-system-x86_64 qemu-img mkfs.ext4 busybox cpio nc curl depmod nbd-client; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool || -x /sbin/$tool ]] || die "$tool is missing (bash scripts/install-deps.sh)"
+done
+[[ -x $runtime/bin/branchboot-agent ]] || die "$runtime is missing (mvn -B -DskipTests package)"
+[[ -f $server_jar ]] || die "$server_jar is missing (mvn -B -DskipTests package)"
+mkdir -p "$work" "$cache"
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# --- kernel: Debian's linux-image (the version linux-image-amd64 depends on), modules indexed ----
+kernel_setup() {
+  local pkg deb
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  [[ -n $pkg ]] || die "cannot find the kernel package linux-image-amd64 depends on (apt-get update?)"
+  kver=${pkg#linux-image-}
+  kdir=$cache/kernel-$kver
+  if [[ ! -f $kdir/.done ]]; then
+    deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
+    if [[ -z $deb ]]; then
+      say "downloading $pkg"
+      (cd "$cache" && apt-get download "$pkg" 2>/dev/null) || die "apt-get download $pkg failed"
+      deb=$(ls "$cache/${pkg}_"*.deb | head -n 1)
+    fi
+    rm -rf "$kdir"
+    dpkg-deb -x "$deb" "$kdir"
+    depmod -b "$kdir" "$kver"   # the .deb ships no modules.dep
+    touch "$kdir/.done"
+  fi
+  vmlinuz=$kdir/boot/vmlinuz-$kver
+}
+
+# Installs busybox into $1/bin with relative links for its applets.
+install_busybox() {
+  local a
+  cp /bin/busybox "$1/bin/busybox"
+  for a in $(/bin/busybox --list); do
+    [[ -e $1/bin/$a ]] || ln -s busybox "$1/bin/$a"
+  done
+}
+
+# Copies a program or library and the shared libraries it needs into $1 (same paths).
+copy_with_libs() {
+  local dest=$1 file lib
+  shift
+  for file in "$@"; do
+    mkdir -p "$dest/$(dirname "$file")"
+    [[ -e $dest/$file ]] || cp -L "$file" "$dest/$file"
+    while read -r lib; do
+      [[ -n $lib && -e $lib ]] || continue
+      mkdir -p "$dest/$(dirname "$lib")"
+      [[ -e $dest/$lib ]] || cp -L "$lib" "$dest/$lib"
+    done < <(ldd "$file" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/[^ ]*ld-linux/ { print $1 }')
+  done
+}
+
+# --- the test's minimal busybox initramfs --------------------------------------------------------
+initramfs_busybox() {
+  local dir=$work/initramfs-busybox out=$work/initrd-busybox.img m
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,lib64,usr/lib/branchboot}
+  install_busybox "$dir"
+  cp -a "$runtime/." "$dir/usr/lib/branchboot/"
+  cp "$repo/boot/lib/branchboot-boot.sh" "$dir/usr/lib/branchboot/branchboot-boot.sh"
+  copy_with_libs "$dir" "$runtime/bin/java" $(find "$runtime/lib" -name '*.so') $(command -v nbd-client || echo /usr/sbin/nbd-client)
+  # the runtime's own files were copied to /usr/lib/branchboot; only system libraries are wanted
+  rm -rf "${dir:?}/${runtime#/}" "$dir/work" 2>/dev/null || true
+  ln -sf /usr/sbin/nbd-client "$dir/sbin/nbd-client" 2>/dev/null || true
+  # modules: nbd, the virtio network card, ext4 and their dependencies
+  for m in nbd virtio_pci virtio_net ext4 crc32c_generic; do
+    modprobe -d "$kdir" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
+  done | sort -u | while read -r ko; do
+    mkdir -p "$dir/$(dirname "${ko#"$kdir"}")"
+    cp "$ko" "$dir/${ko#"$kdir"}"
+  done
+  cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$dir/lib/modules/$kver/" 2>/dev/null || true
+  depmod -b "$dir" "$kver"
+  install -m 0755 "$repo/test/vm/initramfs-init.sh" "$dir/init"
+  (cd "$dir" && find . | cpio -o -H newc --quiet | zstd -q -3 -T0) > "$out"
+  initrd=$out
+}
+
+# --- busybox root filesystem in a compressed QCOW2 -----------------------------------------------
+image_busybox() {
+  local dir=$work/rootfs-busybox raw=$work/busybox.raw
+  rm -rf "$dir" "$raw"
+  mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root}
+  install_busybox "$dir"
+  install -m 0755 "$repo/test/vm/busybox-rootfs-init.sh" "$dir/sbin/init"
+  image_id=$(cat /proc/sys/kernel/random/uuid)
+  echo "$image_id" > "$dir/etc/branchboot-image-id"
+  head -c 4M /dev/urandom > "$dir/payload.dat"
+  payload_md5=$(md5sum "$dir/payload.dat" | cut -d' ' -f1)
+  mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 128M > /dev/null
+  mkdir -p "$work/images"
+  rm -f "$work/images/busybox.qcow2"
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/busybox.qcow2"
+  image=busybox.qcow2
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start_server() {
+  port=$(free_port)
+  java -jar "$server_jar" --branchboot.mode=origin --branchboot.images-dir="$work/images" \
+    --server.address=127.0.0.1 --server.port="$port" > "$work/server.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 240); do
+    curl -fsS "http://127.0.0.1:$port/actuator/health/readiness" >/dev/null 2>&1 && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.5
+  done
+  cat "$work/server.log" >&2
+  die "the origin server did not start"
+}
+
+bytes_sent() {
+  curl -fsS "http://127.0.0.1:$port/actuator/prometheus" |
+    awk '/^branchboot_response_bytes_total/ { sum += $NF } END { printf "%.0f\n", sum }'
+}
+
+# boot NAME CMDLINE: boots the kernel with $initrd, console in $work/NAME.console.log
+boot() {
+  local name=$1 append=$2 log=$work/$1.console.log start end status=0
+  rm -f "$log"
+  say "booting $name (qemu TCG, timeout ${timeout_s}s)"
+  start=$(date +%s.%N)
+  timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -no-reboot -nodefaults \
+    -display none -monitor none -serial "file:$log" \
+    -kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
+    -netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:nc -N 127.0.0.1 $port" \
+    -device virtio-net-pci,netdev=n0 || status=$?
+  end=$(date +%s.%N)
+  boot_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+  [[ $status -eq 0 ]] || { tail -n 40 "$log" >&2; die "qemu exited with status $status (124: timeout) after $boot_seconds s"; }
+}
+
+check_boot() {
+  local log=$1 errors=0 line
+  grep -q "BRANCHBOOT-USERSPACE root=/dev/nbd0 " "$log" || { say "no userspace marker on /dev/nbd0"; errors=1; }
+  grep -q "image-id=$image_id" "$log" || { say "the root filesystem is not the image made for this run"; errors=1; }
+  grep -q "BRANCHBOOT-AGENT-ALIVE pid=.* argv0=@branchboot-agent oom_score_adj=-1000" "$log" ||
+    { say "the agent was not running after switch_root as @branchboot-agent with oom_score_adj -1000"; errors=1; }
+  grep -q "BRANCHBOOT-OVERLAY-OK" "$log" || { say "writing into the overlay and reading it back failed"; errors=1; }
+  grep -q "BRANCHBOOT-PAYLOAD md5=$payload_md5" "$log" || { say "the payload's bytes differ from the host's"; errors=1; }
+  grep -q "BRANCHBOOT-ROOT-READONLY" "$log" || { say "the root was not remounted read-only before power-off"; errors=1; }
+  grep -q "BRANCHBOOT-POWEROFF" "$log" || { say "no orderly power-off"; errors=1; }
+  if grep -E -i "I/O error|nbd0.*(error|timed out|dead)|EXT4-fs error|blk_update_request|Kernel panic" "$log" >&2; then
+    say "I/O errors on the console"
+    errors=1
+  fi
+  if ((errors)); then
+    say "console log: $log (last lines below)"
+    tail -n 60 "$log" >&2
+    die "checks failed"
+  fi
+  line=$(grep -o 'BRANCHBOOT-ATTACHED.*' "$log" | head -n 1 | tr -d '\r')
+  guest_agent_start=$(sed -n 's/.*agent_start=\([0-9.]*\).*/\1/p' <<<"$line")
+  guest_connected=$(sed -n 's/.*connected=\([0-9.]*\).*/\1/p' <<<"$line")
+  guest_userspace=$(grep -o 'BRANCHBOOT-USERSPACE.*' "$log" | sed -n 's/.*uptime=\([0-9.]*\).*/\1/p' | head -n 1)
+}
+
+kernel_setup
+case $mode in
+  busybox)
+    image_busybox
+    initramfs_busybox
+    start_server
+    before=$(bytes_sent)
+    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console"
+    after=$(bytes_sent)
+    check_boot "$work/busybox.console.log"
+    ;;
+  *) die "unknown mode '$mode' (busybox)" ;;
+esac
+qcow_size=$(stat -c %s "$work/images/$image")
+echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"

@@ -1,0 +1,31 @@
+#!/bin/sh
+# /init of the test's minimal initramfs (busybox): network, branchboot_attach, mount the root from
+# /dev/nbd0, switch_root. The same library the initramfs-tools script and dracut module source.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin
+mkdir -p /proc /sys /dev /run /tmp /root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs -o mode=0755,nodev,nosuid tmpfs /run
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "branchboot-test-initramfs: start at $(up) s"
+. /usr/lib/branchboot/branchboot-boot.sh
+fail() {
+  echo "branchboot-test-initramfs: FAILED: $*"
+  ls -l /dev/nbd0 /sys/block/nbd0/ 2>&1; grep -E 'ext4|nbd' /proc/filesystems /proc/modules; cat /proc/partitions
+  poweroff -f
+}
+branchboot_parse_cmdline || fail "no branchboot.server= / branchboot.image= on the command line"
+echo /bin/modprobe > /proc/sys/kernel/modprobe
+modprobe virtio_pci; modprobe virtio_net; modprobe nbd; modprobe crc32c_generic; modprobe ext4
+ip link set lo up
+ip link set eth0 up || fail "no eth0"
+ip addr add 10.0.2.15/24 dev eth0
+ip route add default via 10.0.2.2
+t0=$(up)
+branchboot_attach || fail "attach"
+t1=$(up)
+echo "BRANCHBOOT-ATTACHED device=$BRANCHBOOT_DEVICE pid=$BRANCHBOOT_PID agent_start=$t0 connected=$t1"
+mount -t ext4 -o rw "$BRANCHBOOT_DEVICE" /root || fail "mount $BRANCHBOOT_DEVICE"
+mount --move /run /root/run
+exec switch_root /root /sbin/init
