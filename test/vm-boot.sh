@@ -102,6 +102,12 @@ initramfs_busybox() {
   cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$dir/lib/modules/$kver/" 2>/dev/null || true
   depmod -b "$dir" "$kver"
   install -m 0755 "$repo/test/vm/initramfs-init.sh" "$dir/init"
+  # The AppCDS archive records the jar's path: make it for /usr/lib/branchboot inside the tree.
+  cp "$work/images/$image" "$dir/tmp/train.qcow2"
+  mknod -m 666 "$dir/dev/null" c 1 3
+  chroot "$dir" /bin/sh -c 'mount -t proc proc /proc && /usr/lib/branchboot/bin/train-cds /tmp/train.qcow2; s=$?; umount /proc; exit $s' ||
+    die "train-cds in the initramfs tree failed"
+  rm -f "$dir/tmp/train.qcow2" "$dir/dev/null"
   (cd "$dir" && find . | cpio -o -H newc --quiet | zstd -q -3 -T0) > "$out"
   initrd=$out
 }
@@ -171,6 +177,10 @@ check_boot() {
   grep -q "BRANCHBOOT-PAYLOAD md5=$payload_md5" "$log" || { say "the payload's bytes differ from the host's"; errors=1; }
   grep -q "BRANCHBOOT-ROOT-READONLY" "$log" || { say "the root was not remounted read-only before power-off"; errors=1; }
   grep -q "BRANCHBOOT-POWEROFF" "$log" || { say "no orderly power-off"; errors=1; }
+  if grep -F "Unable to use shared archive" "$log" >&2; then
+    say "the agent started without its AppCDS archive"
+    errors=1
+  fi
   if grep -E -i "I/O error|nbd0.*(error|timed out|dead)|EXT4-fs error|blk_update_request|Kernel panic" "$log" >&2; then
     say "I/O errors on the console"
     errors=1

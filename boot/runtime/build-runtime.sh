@@ -37,23 +37,15 @@ install -m 0755 "$here/branchboot-agent" "$out/bin/branchboot-agent"
 
 # AppCDS: a training run of the start-up path (serve an image until ready, then SIGTERM) records
 # the loaded application classes. The archive is only valid for this jar at this path; moved
-# elsewhere the JVM ignores it (-Xshare:auto) and starts without it.
+# elsewhere the JVM ignores it (-Xshare:auto) and starts without it: run bin/train-cds again there.
+install -m 0755 "$here/train-cds" "$out/bin/train-cds"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if command -v qemu-img >/dev/null && command -v mkfs.ext4 >/dev/null; then
-  mkfs.ext4 -q -b 4096 "$work/disk.raw" 16M
+  mkfs.ext4 -q -b 4096 "$work/disk.raw" 16M > /dev/null
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$work/disk.raw" "$work/train.qcow2"
-  image=(--image "$work/train.qcow2")
+  "$out/bin/train-cds" "$work/train.qcow2"
 else
-  head -c 1M /dev/zero > "$work/train.raw"
-  image=(--image "$work/train.raw" --format raw)
+  "$out/bin/train-cds"
 fi
-BRANCHBOOT_HEAP=256m BRANCHBOOT_JAVA_OPTS="-XX:ArchiveClassesAtExit=$out/lib/branchboot-agent.jsa -Xlog:cds=error" \
-  "$out/bin/branchboot-agent" serve "${image[@]}" --listen "unix:$work/train.sock" --ready-file "$work/ready" \
-  > "$work/train.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 200); do [[ -f $work/ready ]] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-[[ -f $work/ready ]] && kill -TERM "$pid"
-wait "$pid" || { cat "$work/train.log" >&2; echo "build-runtime: training run failed" >&2; exit 1; }
-[[ -s $out/lib/branchboot-agent.jsa ]] || { cat "$work/train.log" >&2; echo "build-runtime: no AppCDS archive written" >&2; exit 1; }
 echo "build-runtime: $out ($(du -sh "$out" | cut -f1))"
