@@ -5,6 +5,8 @@
 #   OUT/bin/branchboot-agent  the launcher (POSIX sh) with the JVM flags
 #   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so (unpacked once, not into /tmp at each start)
 #   OUT/lib/branchboot-agent.jsa  AppCDS archive of the classes a `serve` start-up loads
+#   OUT/lib/branchboot-boot.sh    the boot library (kernel parameters, attach) for initramfs scripts
+#   OUT/bin/train-cds         remakes the AppCDS archive after the runtime is moved
 # Usage: build-runtime.sh AGENT_JAR OUT_DIR
 set -euo pipefail
 jar=$1
@@ -34,6 +36,8 @@ fi
 rm -f "$out/lib/server/classes_nocoops.jsa" # only for heaps over 32 GiB
 ln -s java "$out/bin/@branchboot-agent"
 install -m 0755 "$here/branchboot-agent" "$out/bin/branchboot-agent"
+# the boot library the initramfs-tools script, the dracut module and the test source
+install -m 0644 "$here/../lib/branchboot-boot.sh" "$out/lib/branchboot-boot.sh"
 
 # AppCDS: a training run of the start-up path (serve an image until ready, then SIGTERM) records
 # the loaded application classes. The archive is only valid for this jar at this path; moved

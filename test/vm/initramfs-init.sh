@@ -9,7 +9,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs -o mode=0755,nodev,nosuid tmpfs /run
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "branchboot-test-initramfs: start at $(up) s"
-. /usr/lib/branchboot/branchboot-boot.sh
+. /usr/lib/branchboot/lib/branchboot-boot.sh
 fail() {
   echo "branchboot-test-initramfs: FAILED: $*"
   ls -l /dev/nbd0 /sys/block/nbd0/ 2>&1; grep -E 'ext4|nbd' /proc/filesystems /proc/modules; cat /proc/partitions
