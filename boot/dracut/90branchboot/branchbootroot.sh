@@ -1,0 +1,16 @@
+#!/bin/sh
+# dracut netroot handler (called as: branchbootroot INTERFACE NETROOT NEWROOT once the network is
+# up): starts the agent and attaches the image. The agent runs with argv[0] "@branchboot-agent", so
+# systemd's killing at switch-root and shutdown spares it.
+. /lib/dracut-lib.sh
+. /usr/lib/branchboot/lib/branchboot-boot.sh
+[ -e "/sys/block/nbd0/pid" ] && exit 0
+branchboot_parse_cmdline || exit 0
+modprobe nbd
+if ! branchboot_attach; then
+    warn "branchboot: could not attach $BRANCHBOOT_IMAGE (agent log: $BRANCHBOOT_LOG)"
+    exit 1
+fi
+blockdev --rereadpt "$BRANCHBOOT_DEVICE" 2>/dev/null || true
+need_shutdown
+exit 0

@@ -1,0 +1,34 @@
+#!/bin/bash
+# dracut module: root filesystem from a branchboot image (the agent from /usr/lib/branchboot,
+# attached with nbd-client). Install as /usr/lib/dracut/modules.d/90branchboot/ and build with
+# `dracut --add branchboot`. Kernel parameters: see /usr/lib/branchboot/lib/branchboot-boot.sh;
+# root=/dev/nbd0 plus rd.neednet=1 and ip=... for dracut's network module.
+
+check() {
+    require_binaries nbd-client || return 1
+    [[ -x /usr/lib/branchboot/bin/branchboot-agent ]] || return 1
+    return 255 # only when asked for (--add branchboot)
+}
+
+depends() {
+    echo network
+}
+
+installkernel() {
+    instmods nbd
+}
+
+install() {
+    local f
+    inst_multiple nbd-client blockdev
+    # ELF files with the libraries they need, then the rest of the runtime at the same path
+    # (the AppCDS archive is only valid there)
+    inst_binary /usr/lib/branchboot/bin/java
+    for f in $(find /usr/lib/branchboot/lib -name '*.so'); do
+        inst_library "$f"
+    done
+    mkdir -p "$initdir/usr/lib/branchboot"
+    cp -a -n /usr/lib/branchboot/. "$initdir/usr/lib/branchboot/"
+    inst_hook cmdline 90 "$moddir/parse-branchboot.sh"
+    inst_script "$moddir/branchbootroot.sh" /sbin/branchbootroot
+}
