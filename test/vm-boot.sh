@@ -6,7 +6,10 @@
 # read a host-made file with the right bytes, and shut down without I/O errors on nbd0. Prints the
 # boot time and the bytes the server sent.
 #
-# Usage: test/vm-boot.sh [busybox]        (run `mvn -B -DskipTests package` first)
+# Usage: test/vm-boot.sh [busybox|debian]  (run `mvn -B -DskipTests package` first)
+#   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
+#   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
+#            with boot/initramfs-tools installed, and systemd powers off
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
 # The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
 set -euo pipefail
@@ -29,6 +32,7 @@ mkdir -p "$work" "$cache"
 
 pids=()
 cleanup() {
+  [[ -z ${chroot_dir:-} ]] || debian_chroot_mounts off "$chroot_dir"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
@@ -54,6 +58,7 @@ kernel_setup() {
     touch "$kdir/.done"
   fi
   vmlinuz=$kdir/boot/vmlinuz-$kver
+  kdeb=$(ls "$cache/${pkg}_"*.deb | head -n 1)
 }
 
 # Installs busybox into $1/bin with relative links for its applets.
@@ -129,6 +134,82 @@ image_busybox() {
   image=busybox.qcow2
 }
 
+# --- debootstrap minbase + systemd root; its own update-initramfs runs the branchboot hook ---------
+debian_chroot_mounts() { # on|off DIR
+  if [[ $1 == on ]]; then
+    mount -t proc proc "$2/proc"
+    mount --bind /dev "$2/dev"
+  else
+    umount "$2/dev" 2>/dev/null || true
+    umount "$2/proc" 2>/dev/null || true
+  fi
+}
+
+image_debian() {
+  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-debian raw=$work/debian.raw
+  local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  if [[ ! -f $base ]]; then
+    say "debootstrap bookworm minbase + systemd from $mirror (cached in $base)"
+    rm -rf "$work/debootstrap"
+    debootstrap --variant=minbase --include=systemd-sysv,udev,kmod,initramfs-tools,busybox,nbd-client,linux-base,zstd \
+      bookworm "$work/debootstrap" "$mirror" > "$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    tar -C "$work/debootstrap" -cf "$base.tmp" . && mv "$base.tmp" "$base"
+    rm -rf "$work/debootstrap"
+  fi
+  debian_chroot_mounts off "$dir"
+  if mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc"; then die "$dir/dev or $dir/proc is still mounted"; fi
+  rm -rf --one-file-system "$dir" "$raw"
+  mkdir -p "$dir"
+  chroot_dir=$dir
+  tar -C "$dir" -xf "$base"
+  # the runtime and the initramfs-tools integration, installed as a package would
+  mkdir -p "$dir/usr/lib/branchboot" "$dir/etc/systemd/system/multi-user.target.wants"
+  cp -a "$runtime/." "$dir/usr/lib/branchboot/"
+  install -m 0755 "$repo/boot/initramfs-tools/hooks/branchboot" "$dir/usr/share/initramfs-tools/hooks/branchboot"
+  install -m 0755 "$repo/boot/initramfs-tools/scripts/local-top/branchboot" "$dir/usr/share/initramfs-tools/scripts/local-top/branchboot"
+  install -m 0644 "$repo/boot/systemd/branchboot-agent@.service" "$dir/lib/systemd/system/branchboot-agent@.service"
+  install -m 0755 "$repo/test/vm/debian-check.sh" "$dir/usr/local/sbin/branchboot-check"
+  cat > "$dir/etc/systemd/system/branchboot-test.service" <<'UNIT'
+[Unit]
+Description=branchboot VM test checks
+After=local-fs.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/branchboot-check
+StandardOutput=journal+console
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf ../branchboot-test.service "$dir/etc/systemd/system/multi-user.target.wants/branchboot-test.service"
+  echo "/dev/nbd0 / ext4 defaults 0 1" > "$dir/etc/fstab"
+  echo branchboot-vm > "$dir/etc/hostname"
+  image_id=$(cat /proc/sys/kernel/random/uuid)
+  echo "$image_id" > "$dir/etc/branchboot-image-id"
+  head -c 4M /dev/urandom > "$dir/payload.dat"
+  payload_md5=$(md5sum "$dir/payload.dat" | cut -d' ' -f1)
+  # the kernel package: its postinst runs update-initramfs, which runs the branchboot hook
+  cp "$kdeb" "$dir/tmp/"
+  debian_chroot_mounts on "$dir"
+  chroot "$dir" /usr/lib/branchboot/bin/train-cds || { debian_chroot_mounts off "$dir"; die "train-cds in the Debian root failed"; }
+  DEBIAN_FRONTEND=noninteractive chroot "$dir" dpkg -i "/tmp/$(basename "$kdeb")" > "$work/debian-kernel.log" 2>&1 ||
+    { debian_chroot_mounts off "$dir"; tail -n 30 "$work/debian-kernel.log" >&2; die "installing the kernel in the Debian root failed"; }
+  debian_chroot_mounts off "$dir"
+  rm -f "$dir/tmp/$(basename "$kdeb")"
+  initrd=$work/initrd-debian.img
+  cp "$dir/boot/initrd.img-$kver" "$initrd"
+  # the hook's work, as users get it: the runtime, the boot script and nbd-client in the initramfs
+  lsinitramfs "$initrd" > "$work/initrd-debian.list"
+  for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa scripts/local-top/branchboot sbin/nbd-client; do
+    grep -qx "$f" "$work/initrd-debian.list" || die "the initramfs made by update-initramfs lacks $f"
+  done
+  mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
+  rm -f "$work/images/debian.qcow2"
+  mkdir -p "$work/images"
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/debian.qcow2"
+  rm -f "$raw"
+  image=debian.qcow2
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 start_server() {
@@ -156,7 +237,7 @@ boot() {
   rm -f "$log"
   say "booting $name (qemu TCG, timeout ${timeout_s}s)"
   start=$(date +%s.%N)
-  timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1536 -smp 2 -no-reboot -nodefaults \
+  timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -no-reboot -nodefaults \
     -display none -monitor none -serial "file:$log" \
     -kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
     -netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:nc -N 127.0.0.1 $port" \
@@ -206,7 +287,15 @@ case $mode in
     after=$(bytes_sent)
     check_boot "$work/busybox.console.log"
     ;;
-  *) die "unknown mode '$mode' (busybox)" ;;
+  debian)
+    image_debian
+    start_server
+    before=$(bytes_sent)
+    boot debian "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    after=$(bytes_sent)
+    check_boot "$work/debian.console.log"
+    ;;
+  *) die "unknown mode '$mode' (busybox or debian)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
 echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
