@@ -131,6 +131,7 @@ image_busybox() {
   mkdir -p "$work/images"
   rm -f "$work/images/busybox.qcow2"
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/busybox.qcow2"
+  rm -f "$raw"
   image=busybox.qcow2
 }
 
@@ -191,16 +192,18 @@ UNIT
   cp "$kdeb" "$dir/tmp/"
   debian_chroot_mounts on "$dir"
   chroot "$dir" /usr/lib/branchboot/bin/train-cds || { debian_chroot_mounts off "$dir"; die "train-cds in the Debian root failed"; }
+  # netboot: the network drivers and the base set (ext4, virtio), not every module (MODULES=most)
+  echo "MODULES=netboot" > "$dir/etc/initramfs-tools/conf.d/branchboot-vm-test"
   DEBIAN_FRONTEND=noninteractive chroot "$dir" dpkg -i "/tmp/$(basename "$kdeb")" > "$work/debian-kernel.log" 2>&1 ||
     { debian_chroot_mounts off "$dir"; tail -n 30 "$work/debian-kernel.log" >&2; die "installing the kernel in the Debian root failed"; }
+  # the hook's work, as users get it: the runtime, the boot script and nbd-client in the initramfs
+  chroot "$dir" lsinitramfs "/boot/initrd.img-$kver" > "$work/initrd-debian.list"
   debian_chroot_mounts off "$dir"
   rm -f "$dir/tmp/$(basename "$kdeb")"
   initrd=$work/initrd-debian.img
   cp "$dir/boot/initrd.img-$kver" "$initrd"
-  # the hook's work, as users get it: the runtime, the boot script and nbd-client in the initramfs
-  lsinitramfs "$initrd" > "$work/initrd-debian.list"
   for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa scripts/local-top/branchboot sbin/nbd-client; do
-    grep -qx "$f" "$work/initrd-debian.list" || die "the initramfs made by update-initramfs lacks $f"
+    grep -qx -e "$f" -e "usr/$f" "$work/initrd-debian.list" || die "the initramfs made by update-initramfs lacks $f"
   done
   mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
   rm -f "$work/images/debian.qcow2"
