@@ -59,11 +59,13 @@ branchboot_agent_args() {
 }
 
 # Starts the agent in the background and waits until the kernel has the device connected.
-# Needs the network up and the nbd module loaded. Sets BRANCHBOOT_PID. Returns 1 on failure.
+# Needs the network up and the nbd module loaded. Sets BRANCHBOOT_PID, BRANCHBOOT_T_START and
+# BRANCHBOOT_T_CONNECTED (uptime seconds) and says so on stderr. Returns 1 on failure.
 branchboot_attach() {
 	_bb_runtime="${BRANCHBOOT_RUNTIME:-/usr/lib/branchboot}"
 	_bb_dev="${BRANCHBOOT_DEVICE#/dev/}"
 	mkdir -p /run/branchboot
+	read -r BRANCHBOOT_T_START _bb_rest < /proc/uptime
 	_bb_ifs=$IFS
 	IFS='
 '
@@ -93,6 +95,8 @@ branchboot_attach() {
 		_bb_waited=$((_bb_waited + 1))
 	done
 	echo "$BRANCHBOOT_PID" > "/run/branchboot/agent.pid"
-	unset _bb_runtime _bb_dev _bb_waited
+	read -r BRANCHBOOT_T_CONNECTED _bb_rest < /proc/uptime
+	echo "branchboot: $BRANCHBOOT_DEVICE connected: agent pid $BRANCHBOOT_PID started at $BRANCHBOOT_T_START s, device connected at $BRANCHBOOT_T_CONNECTED s (uptime)" >&2
+	unset _bb_runtime _bb_dev _bb_waited _bb_rest
 	return 0
 }

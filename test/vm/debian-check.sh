@@ -22,6 +22,5 @@ else
   echo "BRANCHBOOT-OVERLAY-BAD wrote=$token read=$back md5 $sum1 vs $sum2"
 fi
 echo "BRANCHBOOT-PAYLOAD md5=$(md5sum /payload.dat | cut -d' ' -f1)"
-echo "BRANCHBOOT-ROOT-READONLY (systemd-shutdown remounts it)"
 echo "BRANCHBOOT-POWEROFF uptime=$(cut -d' ' -f1 /proc/uptime)"
 systemctl --no-block poweroff

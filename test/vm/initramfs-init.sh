@@ -23,7 +23,15 @@ ip link set eth0 up || fail "no eth0"
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
 t0=$(up)
-branchboot_attach || fail "attach"
+ref=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot-test.qemu-nbd=//p')
+if [ -n "$ref" ]; then
+  # the reference boot: the same image exported by qemu-nbd on the host, no agent in the guest
+  nbd-client "${ref%%:*}" "${ref#*:}" /dev/nbd0 -N img -b 4096 -t 360 -systemd-mark || fail "nbd-client to qemu-nbd"
+  BRANCHBOOT_PID=none
+  echo "branchboot: /dev/nbd0 connected: agent pid none started at $t0 s, device connected at $(up) s (uptime)"
+else
+  branchboot_attach || fail "attach"
+fi
 t1=$(up)
 echo "BRANCHBOOT-ATTACHED device=$BRANCHBOOT_DEVICE pid=$BRANCHBOOT_PID agent_start=$t0 connected=$t1"
 mount -t ext4 -o rw "$BRANCHBOOT_DEVICE" /root || fail "mount $BRANCHBOOT_DEVICE"
