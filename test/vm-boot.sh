@@ -10,6 +10,8 @@
 #   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
 #   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
 #            with boot/initramfs-tools installed, and systemd powers off
+#   busybox-qemu-nbd, debian-qemu-nbd: the references for docs/boot.md: the same images exported
+#            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
 # The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
 set -euo pipefail
@@ -211,6 +213,18 @@ UNIT
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/debian.qcow2"
   rm -f "$raw"
   image=debian.qcow2
+  echo "$image_id $payload_md5" > "$work/debian.meta"
+}
+
+# qemu-nbd on the host reading $image through qemu's http driver from the same server
+start_qemu_nbd() {
+  nbdport=$(free_port)
+  qemu-nbd -s -t -f qcow2 -x img -b 127.0.0.1 -p "$nbdport" --cache=writeback \
+    "http://127.0.0.1:$port/images/$image" > "$work/qemu-nbd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do nc -z 127.0.0.1 "$nbdport" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$work/qemu-nbd.log" >&2
+  die "qemu-nbd did not start"
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -265,7 +279,7 @@ check_boot() {
     say "the agent started without its AppCDS archive"
     errors=1
   fi
-  if grep -E -i "I/O error|nbd0.*(error|timed out|dead)|EXT4-fs error|blk_update_request|Kernel panic" "$log" >&2; then
+  if grep -E -i "I/O error|nbd0.*(error|timed out|dead|stuck request)|EXT4-fs error|blk_update_request|Kernel panic" "$log" >&2; then
     say "I/O errors on the console"
     errors=1
   fi
@@ -305,11 +319,7 @@ case $mode in
     image_busybox
     initramfs_busybox
     start_server
-    nbdport=$(free_port)
-    qemu-nbd -s -t -f qcow2 -x img -b 127.0.0.1 -p "$nbdport" --cache=writeback \
-      "http://127.0.0.1:$port/images/$image" > "$work/qemu-nbd.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 100); do nc -z 127.0.0.1 "$nbdport" 2>/dev/null && break; sleep 0.1; done
+    start_qemu_nbd
     before=$(bytes_sent)
     guest_port=$port
     port=$nbdport # the guest's one forwarded port now leads to qemu-nbd
@@ -319,7 +329,28 @@ case $mode in
     reference=1
     check_boot "$work/busybox-qemu-nbd.console.log"
     ;;
-  *) die "unknown mode '$mode' (busybox, debian or busybox-qemu-nbd)" ;;
+  debian-qemu-nbd)
+    # the reference for debian: the image of the last debian run (made anew if there is none),
+    # exported by qemu-nbd; the guest uses Debian's own nbd-client boot script (nbdroot=)
+    if [[ -f $work/debian.meta && -f $work/images/debian.qcow2 && -f $work/initrd-debian.img ]]; then
+      read -r image_id payload_md5 < "$work/debian.meta"
+      image=debian.qcow2
+      initrd=$work/initrd-debian.img
+    else
+      image_debian
+    fi
+    start_server
+    start_qemu_nbd
+    before=$(bytes_sent)
+    guest_port=$port
+    port=$nbdport
+    boot debian-qemu-nbd "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp nbdroot=10.0.2.100:$nbdport/img"
+    port=$guest_port
+    after=$(bytes_sent)
+    reference=1
+    check_boot "$work/debian-qemu-nbd.console.log"
+    ;;
+  *) die "unknown mode '$mode' (busybox, debian, busybox-qemu-nbd or debian-qemu-nbd)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
 echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
