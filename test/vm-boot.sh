@@ -275,6 +275,10 @@ check_boot() {
   grep -q -e "BRANCHBOOT-ROOT-READONLY" -e "systemd-shutdown.*All filesystems unmounted" "$log" ||
     { say "the root was not remounted read-only before power-off"; errors=1; }
   grep -q "BRANCHBOOT-POWEROFF" "$log" || { say "no orderly power-off"; errors=1; }
+  if [[ ${detach_test:-} ]]; then
+    grep -q "BRANCHBOOT-NBD1 payload md5=$payload_md5" "$log" || { say "attach of /dev/nbd1 did not read the payload right"; errors=1; }
+    grep -q "BRANCHBOOT-DETACH-OK agent-exit=0" "$log" || { say "detach of /dev/nbd1 did not disconnect it and stop its agent with status 0"; errors=1; }
+  fi
   if grep -F "Unable to use shared archive" "$log" >&2; then
     say "the agent started without its AppCDS archive"
     errors=1
@@ -301,7 +305,8 @@ case $mode in
     initramfs_busybox
     start_server
     before=$(bytes_sent)
-    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console"
+    detach_test=1
+    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console branchboot-test.detach"
     after=$(bytes_sent)
     check_boot "$work/busybox.console.log"
     ;;

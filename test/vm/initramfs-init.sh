@@ -22,6 +22,24 @@ ip link set lo up
 ip link set eth0 up || fail "no eth0"
 ip addr add 10.0.2.15/24 dev eth0
 ip route add default via 10.0.2.2
+if grep -q 'branchboot-test.detach' /proc/cmdline; then
+  # attach and detach a second device (read-only, the same image) before the root: the agent's
+  # attach/detach pair against the real kernel driver
+  mkdir -p /mnt
+  /usr/lib/branchboot/bin/branchboot-agent attach --device /dev/nbd1 --image "$BRANCHBOOT_IMAGE" \
+    --server "${BRANCHBOOT_SERVERS%%,*}" --cow none </dev/null >/dev/console 2>&1 &
+  second=$!
+  i=0
+  while [ ! -e /sys/block/nbd1/pid ] && kill -0 "$second" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e /sys/block/nbd1/pid ] || fail "attach /dev/nbd1"
+  mount -t ext4 -o ro,noload /dev/nbd1 /mnt || fail "mount /dev/nbd1"
+  echo "BRANCHBOOT-NBD1 payload md5=$(md5sum /mnt/payload.dat | cut -d' ' -f1)"
+  umount /mnt
+  /usr/lib/branchboot/bin/branchboot-agent detach --device /dev/nbd1 </dev/null >/dev/console 2>&1 || fail "detach /dev/nbd1"
+  wait "$second"
+  status=$?
+  if [ ! -e /sys/block/nbd1/pid ]; then echo "BRANCHBOOT-DETACH-OK agent-exit=$status"; fi
+fi
 t0=$(up)
 ref=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot-test.qemu-nbd=//p')
 if [ -n "$ref" ]; then
