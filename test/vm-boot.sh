@@ -94,6 +94,7 @@ initramfs_busybox() {
   mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,lib64,usr/lib/branchboot}
   install_busybox "$dir"
   cp -a "$runtime/." "$dir/usr/lib/branchboot/"
+  # shellcheck disable=SC2046 # one path per word
   copy_with_libs "$dir" "$runtime/bin/java" $(find "$runtime/lib" -name '*.so') $(command -v nbd-client || echo /usr/sbin/nbd-client)
   # the runtime's own files were copied to /usr/lib/branchboot; only system libraries are wanted
   rm -rf "${dir:?}/${runtime#/}" "$dir/work" 2>/dev/null || true

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2154,SC2044 # initdir, moddir: set by dracut; the runtime has no spaces in its paths
 # dracut module: root filesystem from a branchboot image (the agent from /usr/lib/branchboot,
 # attached with nbd-client). Install as /usr/lib/dracut/modules.d/90branchboot/ and build with
 # `dracut --add branchboot`. Kernel parameters: see /usr/lib/branchboot/lib/branchboot-boot.sh;

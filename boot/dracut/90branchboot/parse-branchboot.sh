@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2034,SC2154 # netroot, rootok and hookdir belong to dracut
 # dracut cmdline hook: with branchboot.server= and branchboot.image=, ask for the network and let
 # dracut's netroot call /sbin/branchbootroot once an interface is up; the root device then only
 # counts as there once the kernel has it connected.
