@@ -10,6 +10,7 @@
 #   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
 #   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
 #            with boot/initramfs-tools installed, and systemd powers off
+#   debian-dracut: the same root with dracut (+ dracut-network) and boot/dracut/90branchboot instead
 #   busybox-qemu-nbd, debian-qemu-nbd: the references for docs/boot.md: the same images exported
 #            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
@@ -149,8 +150,12 @@ debian_chroot_mounts() { # on|off DIR
   fi
 }
 
+# image_debian [initramfs-tools|dracut]: the initramfs by update-initramfs with boot/initramfs-tools,
+# or (dracut) by dracut with boot/dracut/90branchboot after `apt-get install dracut dracut-network`
 image_debian() {
-  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-debian raw=$work/debian.raw
+  local flavour=${1:-initramfs-tools} name=debian
+  [[ $flavour == dracut ]] && name=debian-dracut
+  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw
   local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
   if [[ ! -f $base ]]; then
     say "debootstrap bookworm minbase + systemd from $mirror (cached in $base)"
@@ -169,8 +174,14 @@ image_debian() {
   # the runtime and the initramfs-tools integration, installed as a package would
   mkdir -p "$dir/usr/lib/branchboot" "$dir/etc/systemd/system/multi-user.target.wants"
   cp -a "$runtime/." "$dir/usr/lib/branchboot/"
-  install -m 0755 "$repo/boot/initramfs-tools/hooks/branchboot" "$dir/usr/share/initramfs-tools/hooks/branchboot"
-  install -m 0755 "$repo/boot/initramfs-tools/scripts/local-top/branchboot" "$dir/usr/share/initramfs-tools/scripts/local-top/branchboot"
+  if [[ $flavour == dracut ]]; then
+    mkdir -p "$dir/usr/lib/dracut/modules.d/90branchboot" "$dir/etc/dracut.conf.d"
+    install -m 0755 "$repo"/boot/dracut/90branchboot/*.sh "$dir/usr/lib/dracut/modules.d/90branchboot/"
+    printf 'hostonly="no"\nadd_dracutmodules+=" branchboot "\ncompress="zstd"\n' > "$dir/etc/dracut.conf.d/90-branchboot.conf"
+  else
+    install -m 0755 "$repo/boot/initramfs-tools/hooks/branchboot" "$dir/usr/share/initramfs-tools/hooks/branchboot"
+    install -m 0755 "$repo/boot/initramfs-tools/scripts/local-top/branchboot" "$dir/usr/share/initramfs-tools/scripts/local-top/branchboot"
+  fi
   install -m 0644 "$repo/boot/systemd/branchboot-agent@.service" "$dir/lib/systemd/system/branchboot-agent@.service"
   install -m 0755 "$repo/test/vm/debian-check.sh" "$dir/usr/local/sbin/branchboot-check"
   cat > "$dir/etc/systemd/system/branchboot-test.service" <<'UNIT'
@@ -195,26 +206,39 @@ UNIT
   cp "$kdeb" "$dir/tmp/"
   debian_chroot_mounts on "$dir"
   chroot "$dir" /usr/lib/branchboot/bin/train-cds || { debian_chroot_mounts off "$dir"; die "train-cds in the Debian root failed"; }
-  # netboot: the network drivers and the base set (ext4, virtio), not every module (MODULES=most)
-  echo "MODULES=netboot" > "$dir/etc/initramfs-tools/conf.d/branchboot-vm-test"
-  DEBIAN_FRONTEND=noninteractive chroot "$dir" dpkg -i "/tmp/$(basename "$kdeb")" > "$work/debian-kernel.log" 2>&1 ||
-    { debian_chroot_mounts off "$dir"; tail -n 30 "$work/debian-kernel.log" >&2; die "installing the kernel in the Debian root failed"; }
+  if [[ $flavour == dracut ]]; then
+    cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    { chroot "$dir" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
+        dracut dracut-network isc-dhcp-client; } > "$work/$name-apt.log" 2>&1 ||
+      { debian_chroot_mounts off "$dir"; tail -n 30 "$work/$name-apt.log" >&2; die "installing dracut in the Debian root failed"; }
+  else
+    # netboot: the network drivers and the base set (ext4, virtio), not every module (MODULES=most)
+    echo "MODULES=netboot" > "$dir/etc/initramfs-tools/conf.d/branchboot-vm-test"
+  fi
+  DEBIAN_FRONTEND=noninteractive chroot "$dir" dpkg -i "/tmp/$(basename "$kdeb")" > "$work/$name-kernel.log" 2>&1 ||
+    { debian_chroot_mounts off "$dir"; tail -n 30 "$work/$name-kernel.log" >&2; die "installing the kernel in the Debian root failed"; }
   # the hook's work, as users get it: the runtime, the boot script and nbd-client in the initramfs
-  chroot "$dir" lsinitramfs "/boot/initrd.img-$kver" > "$work/initrd-debian.list"
+  if [[ $flavour == dracut ]]; then
+    chroot "$dir" lsinitrd "/boot/initrd.img-$kver" 2>/dev/null | awk '{ print $NF }' | sed 's|^/||' > "$work/initrd-$name.list" || true
+  else
+    chroot "$dir" lsinitramfs "/boot/initrd.img-$kver" > "$work/initrd-$name.list"
+  fi
   debian_chroot_mounts off "$dir"
   rm -f "$dir/tmp/$(basename "$kdeb")"
-  initrd=$work/initrd-debian.img
+  initrd=$work/initrd-$name.img
   cp "$dir/boot/initrd.img-$kver" "$initrd"
-  for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa scripts/local-top/branchboot sbin/nbd-client; do
-    grep -qx -e "$f" -e "usr/$f" "$work/initrd-debian.list" || die "the initramfs made by update-initramfs lacks $f"
+  local script=scripts/local-top/branchboot
+  [[ $flavour == dracut ]] && script=sbin/branchbootroot
+  for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa $script sbin/nbd-client; do
+    grep -qx -e "$f" -e "usr/$f" "$work/initrd-$name.list" || die "the initramfs made by $flavour lacks $f"
   done
   mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
-  rm -f "$work/images/debian.qcow2"
+  rm -f "$work/images/$name.qcow2"
   mkdir -p "$work/images"
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/debian.qcow2"
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/$name.qcow2"
   rm -f "$raw"
-  image=debian.qcow2
-  echo "$image_id $payload_md5" > "$work/debian.meta"
+  image=$name.qcow2
+  echo "$image_id $payload_md5" > "$work/$name.meta"
 }
 
 # qemu-nbd on the host reading $image through qemu's http driver from the same server
@@ -276,6 +300,12 @@ check_boot() {
   grep -q -e "BRANCHBOOT-ROOT-READONLY" -e "systemd-shutdown.*All filesystems unmounted" "$log" ||
     { say "the root was not remounted read-only before power-off"; errors=1; }
   grep -q "BRANCHBOOT-POWEROFF" "$log" || { say "no orderly power-off"; errors=1; }
+  if [[ ${unit_test:-} ]]; then
+    grep -q "BRANCHBOOT-UNIT-NBD1 payload md5=$payload_md5 argv0=@branchboot-agent" "$log" ||
+      { say "branchboot-agent@nbd1.service did not attach /dev/nbd1 with the right bytes"; errors=1; }
+    grep -q "BRANCHBOOT-UNIT-STOPPED state=inactive result=success connected=no" "$log" ||
+      { say "stopping branchboot-agent@nbd1.service did not detach /dev/nbd1 cleanly"; errors=1; }
+  fi
   if [[ ${detach_test:-} ]]; then
     grep -q "BRANCHBOOT-NBD1 payload md5=$payload_md5" "$log" || { say "attach of /dev/nbd1 did not read the payload right"; errors=1; }
     grep -q "BRANCHBOOT-DETACH-OK agent-exit=0" "$log" || { say "detach of /dev/nbd1 did not disconnect it and stop its agent with status 0"; errors=1; }
@@ -315,6 +345,7 @@ case $mode in
     image_debian
     start_server
     before=$(bytes_sent)
+    unit_test=1
     boot debian "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
     after=$(bytes_sent)
     check_boot "$work/debian.console.log"
@@ -334,6 +365,15 @@ case $mode in
     after=$(bytes_sent)
     reference=1
     check_boot "$work/busybox-qemu-nbd.console.log"
+    ;;
+  debian-dracut)
+    image_debian dracut
+    start_server
+    before=$(bytes_sent)
+    unit_test=1
+    boot debian-dracut "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp rd.neednet=1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    after=$(bytes_sent)
+    check_boot "$work/debian-dracut.console.log"
     ;;
   debian-qemu-nbd)
     # the reference for debian: the image of the last debian run (made anew if there is none),
@@ -356,7 +396,7 @@ case $mode in
     reference=1
     check_boot "$work/debian-qemu-nbd.console.log"
     ;;
-  *) die "unknown mode '$mode' (busybox, debian, busybox-qemu-nbd or debian-qemu-nbd)" ;;
+  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd or debian-qemu-nbd)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
 echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"

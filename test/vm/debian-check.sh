@@ -22,5 +22,17 @@ else
   echo "BRANCHBOOT-OVERLAY-BAD wrote=$token read=$back md5 $sum1 vs $sum2"
 fi
 echo "BRANCHBOOT-PAYLOAD md5=$(md5sum /payload.dat | cut -d' ' -f1)"
+# The unit for installed systems: the same image, read-only, as /dev/nbd1; started, read, stopped.
+server=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot.server=//p' | cut -d, -f1)
+image=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot.image=//p')
+mkdir -p /etc/branchboot /mnt
+printf 'BRANCHBOOT_ARGS=--server %s --image %s --cow none\nBRANCHBOOT_HEAP=256m\n' "$server" "$image" > /etc/branchboot/nbd1.conf
+if systemctl start branchboot-agent@nbd1.service && mount -t ext4 -o ro,noload /dev/nbd1 /mnt; then
+  echo "BRANCHBOOT-UNIT-NBD1 payload md5=$(md5sum /mnt/payload.dat | cut -d' ' -f1) argv0=$(tr '\0' '\n' < "/proc/$(systemctl show -P MainPID branchboot-agent@nbd1.service)/cmdline" | head -n 1)"
+  umount /mnt
+fi
+systemctl stop branchboot-agent@nbd1.service
+echo "BRANCHBOOT-UNIT-STOPPED state=$(systemctl is-active branchboot-agent@nbd1.service) result=$(systemctl show -P Result branchboot-agent@nbd1.service) connected=$([ -e /sys/block/nbd1/pid ] && echo yes || echo no)"
+journalctl -b -u branchboot-agent@nbd1.service --no-pager -o cat 2>/dev/null | tail -n 8
 echo "BRANCHBOOT-POWEROFF uptime=$(cut -d' ' -f1 /proc/uptime)"
 systemctl --no-block poweroff
