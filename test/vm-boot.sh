@@ -177,7 +177,8 @@ image_debian() {
   if [[ $flavour == dracut ]]; then
     mkdir -p "$dir/usr/lib/dracut/modules.d/90branchboot" "$dir/etc/dracut.conf.d"
     install -m 0755 "$repo"/boot/dracut/90branchboot/*.sh "$dir/usr/lib/dracut/modules.d/90branchboot/"
-    printf 'hostonly="no"\nadd_dracutmodules+=" branchboot "\ncompress="zstd"\n' > "$dir/etc/dracut.conf.d/90-branchboot.conf"
+    # Debian's dracut would pick systemd-networkd for the network, which needs dbus in the initramfs
+    printf 'hostonly="no"\nadd_dracutmodules+=" branchboot network-legacy "\nomit_dracutmodules+=" systemd-networkd "\ncompress="zstd"\n' > "$dir/etc/dracut.conf.d/90-branchboot.conf"
   else
     install -m 0755 "$repo/boot/initramfs-tools/hooks/branchboot" "$dir/usr/share/initramfs-tools/hooks/branchboot"
     install -m 0755 "$repo/boot/initramfs-tools/scripts/local-top/branchboot" "$dir/usr/share/initramfs-tools/scripts/local-top/branchboot"

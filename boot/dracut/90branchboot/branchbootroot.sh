@@ -12,5 +12,8 @@ if ! branchboot_attach; then
     exit 1
 fi
 blockdev --rereadpt "$BRANCHBOOT_DEVICE" 2>/dev/null || true
+# systemd's udev rules keep an nbd device "not ready" until it is connected; a change event makes
+# udev look again, so that dev-nbd0.device (and the root mount waiting on it) starts
+echo change > "/sys/block/${BRANCHBOOT_DEVICE#/dev/}/uevent"
 need_shutdown
 exit 0
