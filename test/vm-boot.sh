@@ -210,7 +210,7 @@ UNIT
   if [[ $flavour == dracut ]]; then
     cp /etc/resolv.conf "$dir/etc/resolv.conf"
     { chroot "$dir" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
-        dracut dracut-network isc-dhcp-client; } > "$work/$name-apt.log" 2>&1 ||
+        dracut dracut-network isc-dhcp-client iproute2 procps; } > "$work/$name-apt.log" 2>&1 ||
       { debian_chroot_mounts off "$dir"; tail -n 30 "$work/$name-apt.log" >&2; die "installing dracut in the Debian root failed"; }
   else
     # netboot: the network drivers and the base set (ext4, virtio), not every module (MODULES=most)
