@@ -21,7 +21,7 @@ installkernel() {
 
 install() {
     local f
-    inst_multiple nbd-client blockdev
+    inst_multiple nbd-client blockdev cat mkdir sleep
     # ELF files with the libraries they need, then the rest of the runtime at the same path
     # (the AppCDS archive is only valid there)
     inst_binary /usr/lib/branchboot/bin/java
