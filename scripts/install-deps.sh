@@ -13,6 +13,7 @@ packages=(
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
   qemu-system-x86   # test/vm-boot.sh: boots Debian's kernel under TCG with the root on the agent
   busybox-static cpio kmod zstd  # test/vm-boot.sh: the busybox root, the initramfs, depmod/modprobe
+  debootstrap       # test/vm-boot.sh debian: the minbase + systemd root
   nbd-client        # copied into the test guests' initramfs (the host has no nbd module to use it)
   zip               # boot/ build: drops other platforms' zstd-jni libraries from the runtime's jar
   nginx             # a real HTTP origin for integration tests
