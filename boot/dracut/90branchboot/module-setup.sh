@@ -24,9 +24,13 @@ install() {
     inst_multiple nbd-client blockdev cat mkdir sleep
     # ELF files with the libraries they need, then the rest of the runtime at the same path
     # (the AppCDS archive is only valid there)
+    # (inst_library does not follow a library's own dependencies, e.g. libjvm.so's libstdc++)
     inst_binary /usr/lib/branchboot/bin/java
     for f in $(find /usr/lib/branchboot/lib -name '*.so'); do
         inst_library "$f"
+        for dep in $(ldd "$f" 2>/dev/null | awk '/=> \// { print $3 }'); do
+            inst_library "$dep"
+        done
     done
     mkdir -p "$initdir/usr/lib/branchboot"
     cp -a -n /usr/lib/branchboot/. "$initdir/usr/lib/branchboot/"
