@@ -15,5 +15,7 @@ blockdev --rereadpt "$BRANCHBOOT_DEVICE" 2>/dev/null || true
 # systemd's udev rules keep an nbd device "not ready" until it is connected; a change event makes
 # udev look again, so that dev-nbd0.device (and the root mount waiting on it) starts
 echo change > "/sys/block/${BRANCHBOOT_DEVICE#/dev/}/uevent"
-need_shutdown
+# No need_shutdown: returning to the initramfs at shutdown would have dracut kill the agent before
+# it unmounts the old root. systemd-shutdown remounts / read-only and powers off with the agent
+# still serving, as with initramfs-tools.
 exit 0
