@@ -36,7 +36,15 @@ mkdir -p "$work" "$cache"
 pids=()
 cleanup() {
   [[ -z ${chroot_dir:-} ]] || debian_chroot_mounts off "$chroot_dir"
+  local p
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # a helper stuck in I/O (seen with qemu-nbd in a read over http) ignores SIGTERM: escalate
+  for _ in $(seq 1 50); do
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [[ -z ${p:-} ]] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT
