@@ -11,6 +11,11 @@ packages=(
   nbdkit            # nbdkit curl, a peer in benchmarks
   fuse3 fuse2fs e2fsprogs  # with nbdfuse (in libnbd-bin): mount a filesystem from an export without a kernel nbd module
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
+  qemu-system-x86   # test/vm-boot.sh: boots Debian's kernel under TCG with the root on the agent
+  busybox-static cpio kmod zstd  # test/vm-boot.sh: the busybox root, the initramfs, depmod/modprobe
+  debootstrap       # test/vm-boot.sh debian: the minbase + systemd root
+  nbd-client        # copied into the test guests' initramfs (the host has no nbd module to use it)
+  zip               # boot/ build: drops other platforms' zstd-jni libraries from the runtime's jar
   nginx             # a real HTTP origin for integration tests
   wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
   prometheus        # a real Prometheus scrapes the agent and the server in PrometheusScrapeIT

@@ -1,5 +1,7 @@
 package dev.branchboot.agent;
 
+import dev.branchboot.agent.attach.AttachCommand;
+import dev.branchboot.agent.attach.DetachCommand;
 import dev.branchboot.agent.cat.CatCommand;
 import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.cli.CommandLines;
@@ -18,7 +20,7 @@ public final class AgentMain {
 
     /** The subcommands, in the order help lists them. */
     static List<AgentCommand> commands() {
-        return List.of(new InfoCommand(), new CatCommand(), new ServeCommand());
+        return List.of(new InfoCommand(), new CatCommand(), new ServeCommand(), new AttachCommand(), new DetachCommand());
     }
 
     /** Runs the command line and exits with its status: 0 success, 1 failure, 2 bad usage. */

@@ -77,6 +77,19 @@ public final class ParsedArguments {
         return parsed;
     }
 
+    /**
+     * A copy of these arguments in which option {@code key} (its longest name) has {@code value}
+     * unless it was given: lets a command run another one with its own defaults.
+     */
+    public ParsedArguments withDefault(String key, String value) {
+        ParsedArguments copy = new ParsedArguments();
+        copy.values.putAll(values);
+        copy.positionals.addAll(positionals);
+        copy.help = help;
+        copy.values.putIfAbsent(key, List.of(value));
+        return copy;
+    }
+
     /** True when {@code --help} was given. */
     public boolean helpRequested() {
         return help;

@@ -41,9 +41,17 @@ public final class ServeCommand implements AgentCommand {
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
     private static final String DEFAULT_LISTEN = "unix:/run/branchboot/nbd.sock";
     private static final String DEFAULT_COW = "ram:1G";
-    private static final CommandSpec SPEC = ImageArgument.declareHttp(new CommandSpec("serve",
+    private static final CommandSpec SPEC = declareOptions(new CommandSpec("serve",
             "Exports an image over NBD, with writes kept in a copy-on-write overlay.",
-            "The image file is never written. The export answers to its name and to the default (empty) name.")
+            "The image file is never written. The export answers to its name and to the default (empty) name."));
+
+    /**
+     * Adds serve's options (the image, the servers, the overlay, the listen address ...) to
+     * {@code spec}, so that a command that serves as one of its steps ({@code attach}) accepts them
+     * too and can hand its arguments to {@link #run}.
+     */
+    public static CommandSpec declareOptions(CommandSpec spec) {
+        return ImageArgument.declareHttp(spec
             .option("--image", "IMAGE", "The image (required): a file, an http(s) URL, or with --server its name in the "
                     + "servers' folder."))
             .option("-f, --format", "FORMAT", "Format of the image: qcow2 or raw (default: qcow2).")
@@ -59,6 +67,7 @@ public final class ServeCommand implements AgentCommand {
             .option("--oom-score-adj", "N", "Set the kernel's OOM score adjustment of the agent (-1000..1000); -1000 for a root "
                     + "disk, so the out-of-memory killer never picks the process the PC's disk depends on (default: unchanged).")
             .flag("-v, --verbose", "Log every connection and refused request.");
+    }
 
     private String image;
     private java.util.List<String> servers;

@@ -1,0 +1,176 @@
+package dev.branchboot.agent.attach;
+
+import dev.branchboot.agent.cli.AgentCommand;
+import dev.branchboot.agent.cli.CommandSpec;
+import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.cli.Logging;
+import dev.branchboot.agent.cli.ParsedArguments;
+import dev.branchboot.agent.cli.UsageException;
+import dev.branchboot.agent.http.HttpSettings;
+import dev.branchboot.agent.serve.ListenAddress;
+import dev.branchboot.agent.serve.ServeCommand;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Logger;
+
+/**
+ * {@code attach --device /dev/nbd0 --image ...}: {@code serve} on a unix socket, then
+ * {@code nbd-client} against it with root-disk settings ({@link NbdClientCommand}), then keeps
+ * serving in the foreground until SIGTERM (or {@code detach}). The agent's pid goes to a pid file
+ * for {@code detach}. If nbd-client fails, the export is stopped and the command fails.
+ */
+public final class AttachCommand implements AgentCommand {
+    private static final Logger LOG = Logger.getLogger(AttachCommand.class.getName());
+    private static final CommandSpec SPEC = ServeCommand.declareOptions(new CommandSpec("attach",
+            "Serves an image over NBD on a unix socket and connects a kernel NBD device (/dev/nbdN) to it with nbd-client,",
+            "then keeps serving in the foreground until SIGTERM. Takes every option of 'serve'; --listen defaults to",
+            "unix:/run/branchboot/nbdN.sock. Run it as root; 'detach --device' undoes it.")
+            .option("--device", "DEVICE", "The NBD device to connect (required), e.g. /dev/nbd0.")
+            .option("--nbd-client", "PROGRAM", "The nbd-client program (default: nbd-client, from PATH).")
+            .option("--block-size", "BYTES", "Logical block size of the device: 512, 1024, 2048 or 4096 (default: 4096; "
+                    + "the filesystem's block size must be at least this).")
+            .option("--nbd-timeout", "DURATION", "The kernel's request timeout; after it the kernel drops the connection and "
+                    + "fails all I/O (default: --retry-deadline + --request-timeout + 30s, so the agent's own answer comes "
+                    + "first; 0 for none).")
+            .option("--connections", "N", "Connections from the kernel to the agent (default: 1).")
+            .flag("--ioctl", "Use nbd-client's ioctl interface with -persist (an nbd-client daemon stays and reconnects) "
+                    + "instead of netlink.")
+            .option("--pid-file", "PATH", "Write the agent's pid here once the device is connected (default: "
+                    + "/run/branchboot/nbdN.pid).")
+            .option("--attach-timeout", "DURATION", "How long nbd-client may take to connect (default: 60s)."));
+
+    @Override
+    public CommandSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
+        String deviceText = args.string("--device", null);
+        if (deviceText == null) {
+            throw new UsageException("Missing required option: '--device=DEVICE'");
+        }
+        NbdDevice device;
+        try {
+            device = NbdDevice.parse(deviceText);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("Invalid value for option '--device': " + e.getMessage());
+        }
+        String image = args.string("--image", null);
+        if (image == null) {
+            throw new UsageException("Missing required option: '--image=IMAGE'");
+        }
+        ParsedArguments serveArgs = args.withDefault("--listen", "unix:" + device.defaultSocket());
+        Path socket = unixSocket(serveArgs.string("--listen", null));
+        HttpSettings http = ImageArgument.httpSettings(args);
+        Duration timeout = args.duration("--nbd-timeout",
+                NbdClientCommand.rootDiskTimeout(http.retryDeadline(), http.requestTimeout()), Duration.ZERO, Duration.ofDays(1));
+        String exportName = args.string("--export-name", image.substring(image.lastIndexOf('/') + 1));
+        NbdClientCommand nbdClient;
+        try {
+            nbdClient = new NbdClientCommand(args.string("--nbd-client", "nbd-client"), socket, device, exportName,
+                    args.integer("--block-size", 4096, 512, 4096), timeout, args.integer("--connections", 1, 1, 16),
+                    args.flag("--ioctl"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        Path pidFile = args.path("--pid-file");
+        pidFile = pidFile != null ? pidFile : device.defaultPidFile();
+        Duration attachTimeout = args.duration("--attach-timeout", Duration.ofSeconds(60), Duration.ofSeconds(1), Duration.ofHours(1));
+        Logging.configure(args.flag("--verbose"));
+        if (device.connected()) {
+            throw new AttachException(device.toString(), image, "the device is already connected (see /sys/block/"
+                    + device.name() + "/pid); detach it first");
+        }
+        Files.deleteIfExists(socket); // a stale one from an agent that died would look ready
+        return attach(serveArgs, out, err, device, image, socket, nbdClient, pidFile, attachTimeout);
+    }
+
+    private static Path unixSocket(String listen) throws UsageException {
+        ListenAddress address;
+        try {
+            address = ListenAddress.parse(listen);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("Invalid value for option '--listen': " + e.getMessage());
+        }
+        if (!(address.address() instanceof UnixDomainSocketAddress unix)) {
+            throw new UsageException("attach needs --listen unix:PATH (nbd-client connects to the agent on this machine)");
+        }
+        return unix.getPath();
+    }
+
+    private int attach(ParsedArguments serveArgs, PrintStream out, PrintStream err, NbdDevice device, String image, Path socket,
+                       NbdClientCommand nbdClient, Path pidFile, Duration attachTimeout) throws Exception {
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        int[] status = {1};
+        Thread serving = new Thread(() -> {
+            try {
+                status[0] = new ServeCommand().run(serveArgs, out, err);
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "serve");
+        serving.start();
+        // serve renames the socket into place once it listens: its appearance means ready.
+        while (!Files.exists(socket) && serving.isAlive()) {
+            serving.join(20);
+        }
+        if (!serving.isAlive()) {
+            return finished(failure, status[0]);
+        }
+        LOG.info("export ready on " + socket + "; connecting " + device + ": " + String.join(" ", nbdClient.connect()));
+        ProcessRunner.Result result;
+        try {
+            result = ProcessRunner.run(nbdClient.connect(), Math.max(1, attachTimeout.toSeconds()));
+        } catch (IOException e) {
+            stopServing(serving);
+            throw new AttachException(device.toString(), image, "could not run " + nbdClient.nbdClient() + ": " + e.getMessage(), e);
+        }
+        if (result.status() != 0) {
+            stopServing(serving);
+            throw new AttachException(device.toString(), image, nbdClient.nbdClient() + " exited with status " + result.status()
+                    + (result.output().isBlank() ? "" : ": " + result.brief()));
+        }
+        writePidFile(pidFile);
+        LOG.info(device + " connected to export '" + nbdClient.exportName() + "'; serving until SIGTERM (pid "
+                + ProcessHandle.current().pid() + " in " + pidFile + ")");
+        try {
+            serving.join();
+        } finally {
+            Files.deleteIfExists(pidFile);
+        }
+        return finished(failure, status[0]);
+    }
+
+    private static int finished(AtomicReference<Throwable> failure, int status) throws Exception {
+        Throwable t = failure.get();
+        if (t instanceof Exception e) {
+            throw e;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return status;
+    }
+
+    /** Asks the serving thread to stop the way SIGTERM does, and waits for it. */
+    @SuppressWarnings("restriction")
+    private static void stopServing(Thread serving) throws InterruptedException {
+        sun.misc.Signal.raise(new sun.misc.Signal("TERM"));
+        serving.join(30_000);
+    }
+
+    private static void writePidFile(Path file) throws IOException {
+        Path absolute = file.toAbsolutePath();
+        Files.createDirectories(absolute.getParent());
+        Path tmp = absolute.resolveSibling("." + absolute.getFileName() + ".tmp");
+        Files.writeString(tmp, ProcessHandle.current().pid() + "\n", StandardCharsets.UTF_8);
+        Files.move(tmp, absolute, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+}

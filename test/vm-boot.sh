@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# Boots Linux under qemu (TCG) with its root filesystem streamed from a branchboot origin server:
+# kernel from Debian's package, a busybox root filesystem in a compressed QCOW2, an initramfs that
+# starts the agent from the jlink'd runtime (boot/target/branchboot-runtime) and attaches /dev/nbd0.
+# Checks the guest reached userspace on /dev/nbd0, wrote a file into its overlay and read it back,
+# read a host-made file with the right bytes, and shut down without I/O errors on nbd0. Prints the
+# boot time and the bytes the server sent.
+#
+# Usage: test/vm-boot.sh [busybox|debian]  (run `mvn -B -DskipTests package` first)
+#   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
+#   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
+#            with boot/initramfs-tools installed, and systemd powers off
+#   debian-dracut: the same root with dracut (+ dracut-network) and boot/dracut/90branchboot instead
+#   busybox-qemu-nbd, debian-qemu-nbd: the references for docs/boot.md: the same images exported
+#            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
+# Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
+# The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=${BRANCHBOOT_VM_WORK:-$repo/target/vm-boot}
+cache=$work/cache
+runtime=$repo/boot/target/branchboot-runtime
+server_jar=$repo/server/target/branchboot-server.jar
+timeout_s=${BRANCHBOOT_VM_TIMEOUT:-600}
+mode=${1:-busybox}
+
+say() { echo "vm-boot: $*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+for tool in qemu-system-x86_64 qemu-img mkfs.ext4 busybox cpio nc curl depmod nbd-client; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool || -x /sbin/$tool ]] || die "$tool is missing (bash scripts/install-deps.sh)"
+done
+[[ -x $runtime/bin/branchboot-agent ]] || die "$runtime is missing (mvn -B -DskipTests package)"
+[[ -f $server_jar ]] || die "$server_jar is missing (mvn -B -DskipTests package)"
+mkdir -p "$work" "$cache"
+
+pids=()
+cleanup() {
+  [[ -z ${chroot_dir:-} ]] || debian_chroot_mounts off "$chroot_dir"
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # a helper stuck in I/O (seen with qemu-nbd in a read over http) ignores SIGTERM: escalate
+  for _ in $(seq 1 50); do
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=; done
+    [[ -z ${p:-} ]] && break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# --- kernel: Debian's linux-image (the version linux-image-amd64 depends on), modules indexed ----
+kernel_setup() {
+  local pkg deb
+  pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')
+  [[ -n $pkg ]] || die "cannot find the kernel package linux-image-amd64 depends on (apt-get update?)"
+  kver=${pkg#linux-image-}
+  kdir=$cache/kernel-$kver
+  if [[ ! -f $kdir/.done ]]; then
+    deb=$(ls "$cache/${pkg}_"*.deb 2>/dev/null | head -n 1 || true)
+    if [[ -z $deb ]]; then
+      say "downloading $pkg"
+      (cd "$cache" && apt-get download "$pkg" 2>/dev/null) || die "apt-get download $pkg failed"
+      deb=$(ls "$cache/${pkg}_"*.deb | head -n 1)
+    fi
+    rm -rf "$kdir"
+    dpkg-deb -x "$deb" "$kdir"
+    depmod -b "$kdir" "$kver"   # the .deb ships no modules.dep
+    touch "$kdir/.done"
+  fi
+  vmlinuz=$kdir/boot/vmlinuz-$kver
+  kdeb=$(ls "$cache/${pkg}_"*.deb | head -n 1)
+}
+
+# Installs busybox into $1/bin with relative links for its applets.
+install_busybox() {
+  local a
+  cp /bin/busybox "$1/bin/busybox"
+  for a in $(/bin/busybox --list); do
+    [[ -e $1/bin/$a ]] || ln -s busybox "$1/bin/$a"
+  done
+}
+
+# Copies a program or library and the shared libraries it needs into $1 (same paths).
+copy_with_libs() {
+  local dest=$1 file lib
+  shift
+  for file in "$@"; do
+    mkdir -p "$dest/$(dirname "$file")"
+    [[ -e $dest/$file ]] || cp -L "$file" "$dest/$file"
+    while read -r lib; do
+      [[ -n $lib && -e $lib ]] || continue
+      mkdir -p "$dest/$(dirname "$lib")"
+      [[ -e $dest/$lib ]] || cp -L "$lib" "$dest/$lib"
+    done < <(ldd "$file" 2>/dev/null | awk '/=> \// { print $3 } /^\t\/[^ ]*ld-linux/ { print $1 }')
+  done
+}
+
+# --- the test's minimal busybox initramfs --------------------------------------------------------
+initramfs_busybox() {
+  local dir=$work/initramfs-busybox out=$work/initrd-busybox.img m
+  rm -rf "$dir"
+  mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root,lib64,usr/lib/branchboot}
+  install_busybox "$dir"
+  cp -a "$runtime/." "$dir/usr/lib/branchboot/"
+  # shellcheck disable=SC2046 # one path per word
+  copy_with_libs "$dir" "$runtime/bin/java" $(find "$runtime/lib" -name '*.so') $(command -v nbd-client || echo /usr/sbin/nbd-client)
+  # the runtime's own files were copied to /usr/lib/branchboot; only system libraries are wanted
+  rm -rf "${dir:?}/${runtime#/}" "$dir/work" 2>/dev/null || true
+  ln -sf /usr/sbin/nbd-client "$dir/sbin/nbd-client" 2>/dev/null || true
+  # modules: nbd, the virtio network card, ext4 and their dependencies
+  for m in nbd virtio_pci virtio_net ext4 crc32c_generic; do
+    modprobe -d "$kdir" -S "$kver" --show-depends "$m" | awk '$1 == "insmod" { print $2 }'
+  done | sort -u | while read -r ko; do
+    mkdir -p "$dir/$(dirname "${ko#"$kdir"}")"
+    cp "$ko" "$dir/${ko#"$kdir"}"
+  done
+  cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$dir/lib/modules/$kver/" 2>/dev/null || true
+  depmod -b "$dir" "$kver"
+  install -m 0755 "$repo/test/vm/initramfs-init.sh" "$dir/init"
+  # The AppCDS archive records the jar's path: make it for /usr/lib/branchboot inside the tree.
+  cp "$work/images/$image" "$dir/tmp/train.qcow2"
+  mknod -m 666 "$dir/dev/null" c 1 3
+  chroot "$dir" /bin/sh -c 'mount -t proc proc /proc && /usr/lib/branchboot/bin/train-cds /tmp/train.qcow2; s=$?; umount /proc; exit $s' ||
+    die "train-cds in the initramfs tree failed"
+  rm -f "$dir/tmp/train.qcow2" "$dir/dev/null"
+  (cd "$dir" && find . | cpio -o -H newc --quiet | zstd -q -3 -T0) > "$out"
+  initrd=$out
+}
+
+# --- busybox root filesystem in a compressed QCOW2 -----------------------------------------------
+image_busybox() {
+  local dir=$work/rootfs-busybox raw=$work/busybox.raw
+  rm -rf "$dir" "$raw"
+  mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root}
+  install_busybox "$dir"
+  install -m 0755 "$repo/test/vm/busybox-rootfs-init.sh" "$dir/sbin/init"
+  image_id=$(cat /proc/sys/kernel/random/uuid)
+  echo "$image_id" > "$dir/etc/branchboot-image-id"
+  head -c 4M /dev/urandom > "$dir/payload.dat"
+  payload_md5=$(md5sum "$dir/payload.dat" | cut -d' ' -f1)
+  mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 128M > /dev/null
+  mkdir -p "$work/images"
+  rm -f "$work/images/busybox.qcow2"
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/busybox.qcow2"
+  rm -f "$raw"
+  image=busybox.qcow2
+}
+
+# --- debootstrap minbase + systemd root; its own update-initramfs runs the branchboot hook ---------
+debian_chroot_mounts() { # on|off DIR
+  if [[ $1 == on ]]; then
+    mount -t proc proc "$2/proc"
+    mount --bind /dev "$2/dev"
+  else
+    umount "$2/dev" 2>/dev/null || true
+    umount "$2/proc" 2>/dev/null || true
+  fi
+}
+
+# image_debian [initramfs-tools|dracut]: the initramfs by update-initramfs with boot/initramfs-tools,
+# or (dracut) by dracut with boot/dracut/90branchboot after `apt-get install dracut dracut-network`
+image_debian() {
+  local flavour=${1:-initramfs-tools} name=debian
+  [[ $flavour == dracut ]] && name=debian-dracut
+  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw
+  local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  if [[ ! -f $base ]]; then
+    say "debootstrap bookworm minbase + systemd from $mirror (cached in $base)"
+    rm -rf "$work/debootstrap"
+    debootstrap --variant=minbase --include=systemd-sysv,udev,kmod,initramfs-tools,busybox,nbd-client,linux-base,zstd \
+      bookworm "$work/debootstrap" "$mirror" > "$work/debootstrap.log" 2>&1 || { tail -n 20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
+    tar -C "$work/debootstrap" -cf "$base.tmp" . && mv "$base.tmp" "$base"
+    rm -rf "$work/debootstrap"
+  fi
+  debian_chroot_mounts off "$dir"
+  if mountpoint -q "$dir/dev" || mountpoint -q "$dir/proc"; then die "$dir/dev or $dir/proc is still mounted"; fi
+  rm -rf --one-file-system "$dir" "$raw"
+  mkdir -p "$dir"
+  chroot_dir=$dir
+  tar -C "$dir" -xf "$base"
+  # the runtime and the initramfs-tools integration, installed as a package would
+  mkdir -p "$dir/usr/lib/branchboot" "$dir/etc/systemd/system/multi-user.target.wants"
+  cp -a "$runtime/." "$dir/usr/lib/branchboot/"
+  if [[ $flavour == dracut ]]; then
+    mkdir -p "$dir/usr/lib/dracut/modules.d/90branchboot" "$dir/etc/dracut.conf.d"
+    install -m 0755 "$repo"/boot/dracut/90branchboot/*.sh "$dir/usr/lib/dracut/modules.d/90branchboot/"
+    # Debian's dracut would pick systemd-networkd for the network, which needs dbus in the initramfs
+    printf 'hostonly="no"\nadd_dracutmodules+=" branchboot network-legacy "\nomit_dracutmodules+=" systemd-networkd "\ncompress="zstd"\n' > "$dir/etc/dracut.conf.d/90-branchboot.conf"
+  else
+    install -m 0755 "$repo/boot/initramfs-tools/hooks/branchboot" "$dir/usr/share/initramfs-tools/hooks/branchboot"
+    install -m 0755 "$repo/boot/initramfs-tools/scripts/local-top/branchboot" "$dir/usr/share/initramfs-tools/scripts/local-top/branchboot"
+  fi
+  install -m 0644 "$repo/boot/systemd/branchboot-agent@.service" "$dir/lib/systemd/system/branchboot-agent@.service"
+  install -m 0755 "$repo/test/vm/debian-check.sh" "$dir/usr/local/sbin/branchboot-check"
+  cat > "$dir/etc/systemd/system/branchboot-test.service" <<'UNIT'
+[Unit]
+Description=branchboot VM test checks
+After=local-fs.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/branchboot-check
+StandardOutput=journal+console
+[Install]
+WantedBy=multi-user.target
+UNIT
+  ln -sf ../branchboot-test.service "$dir/etc/systemd/system/multi-user.target.wants/branchboot-test.service"
+  echo "/dev/nbd0 / ext4 defaults 0 1" > "$dir/etc/fstab"
+  echo branchboot-vm > "$dir/etc/hostname"
+  image_id=$(cat /proc/sys/kernel/random/uuid)
+  echo "$image_id" > "$dir/etc/branchboot-image-id"
+  head -c 4M /dev/urandom > "$dir/payload.dat"
+  payload_md5=$(md5sum "$dir/payload.dat" | cut -d' ' -f1)
+  # the kernel package: its postinst runs update-initramfs, which runs the branchboot hook
+  cp "$kdeb" "$dir/tmp/"
+  debian_chroot_mounts on "$dir"
+  chroot "$dir" /usr/lib/branchboot/bin/train-cds || { debian_chroot_mounts off "$dir"; die "train-cds in the Debian root failed"; }
+  if [[ $flavour == dracut ]]; then
+    cp /etc/resolv.conf "$dir/etc/resolv.conf"
+    { chroot "$dir" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends \
+        dracut dracut-network isc-dhcp-client iproute2 procps; } > "$work/$name-apt.log" 2>&1 ||
+      { debian_chroot_mounts off "$dir"; tail -n 30 "$work/$name-apt.log" >&2; die "installing dracut in the Debian root failed"; }
+  else
+    # netboot: the network drivers and the base set (ext4, virtio), not every module (MODULES=most)
+    echo "MODULES=netboot" > "$dir/etc/initramfs-tools/conf.d/branchboot-vm-test"
+  fi
+  DEBIAN_FRONTEND=noninteractive chroot "$dir" dpkg -i "/tmp/$(basename "$kdeb")" > "$work/$name-kernel.log" 2>&1 ||
+    { debian_chroot_mounts off "$dir"; tail -n 30 "$work/$name-kernel.log" >&2; die "installing the kernel in the Debian root failed"; }
+  # the hook's work, as users get it: the runtime, the boot script and nbd-client in the initramfs
+  if [[ $flavour == dracut ]]; then
+    chroot "$dir" lsinitrd "/boot/initrd.img-$kver" 2>/dev/null | awk '{ print $NF }' | sed 's|^/||' > "$work/initrd-$name.list" || true
+  else
+    chroot "$dir" lsinitramfs "/boot/initrd.img-$kver" > "$work/initrd-$name.list"
+  fi
+  debian_chroot_mounts off "$dir"
+  rm -f "$dir/tmp/$(basename "$kdeb")"
+  initrd=$work/initrd-$name.img
+  cp "$dir/boot/initrd.img-$kver" "$initrd"
+  local script=scripts/local-top/branchboot
+  [[ $flavour == dracut ]] && script=sbin/branchbootroot
+  for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa $script sbin/nbd-client; do
+    grep -qx -e "$f" -e "usr/$f" "$work/initrd-$name.list" || die "the initramfs made by $flavour lacks $f"
+  done
+  mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
+  rm -f "$work/images/$name.qcow2"
+  mkdir -p "$work/images"
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/$name.qcow2"
+  rm -f "$raw"
+  image=$name.qcow2
+  echo "$image_id $payload_md5" > "$work/$name.meta"
+}
+
+# qemu-nbd on the host reading $image through qemu's http driver from the same server
+start_qemu_nbd() {
+  nbdport=$(free_port)
+  qemu-nbd -s -t -f qcow2 -x img -b 127.0.0.1 -p "$nbdport" --cache=writeback \
+    "http://127.0.0.1:$port/images/$image" > "$work/qemu-nbd.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 100); do nc -z 127.0.0.1 "$nbdport" 2>/dev/null && return 0; sleep 0.1; done
+  cat "$work/qemu-nbd.log" >&2
+  die "qemu-nbd did not start"
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+start_server() {
+  port=$(free_port)
+  java -jar "$server_jar" --branchboot.mode=origin --branchboot.images-dir="$work/images" \
+    --server.address=127.0.0.1 --server.port="$port" > "$work/server.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 240); do
+    curl -fsS "http://127.0.0.1:$port/actuator/health/readiness" >/dev/null 2>&1 && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || break
+    sleep 0.5
+  done
+  cat "$work/server.log" >&2
+  die "the origin server did not start"
+}
+
+bytes_sent() {
+  curl -fsS "http://127.0.0.1:$port/actuator/prometheus" |
+    awk '/^branchboot_response_bytes_total/ { sum += $NF } END { printf "%.0f\n", sum }'
+}
+
+# boot NAME CMDLINE: boots the kernel with $initrd, console in $work/NAME.console.log
+boot() {
+  local name=$1 append=$2 log=$work/$1.console.log start end status=0
+  rm -f "$log"
+  say "booting $name (qemu TCG, timeout ${timeout_s}s)"
+  start=$(date +%s.%N)
+  timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -no-reboot -nodefaults \
+    -display none -monitor none -serial "file:$log" \
+    -kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
+    -netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:nc -N 127.0.0.1 $port" \
+    -device virtio-net-pci,netdev=n0 || status=$?
+  end=$(date +%s.%N)
+  boot_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+  [[ $status -eq 0 ]] || { tail -n 40 "$log" >&2; die "qemu exited with status $status (124: timeout) after $boot_seconds s"; }
+}
+
+check_boot() {
+  local log=$1 errors=0 line
+  grep -q "BRANCHBOOT-USERSPACE root=/dev/nbd0 " "$log" || { say "no userspace marker on /dev/nbd0"; errors=1; }
+  grep -q "image-id=$image_id" "$log" || { say "the root filesystem is not the image made for this run"; errors=1; }
+  [[ -n ${reference:-} ]] || grep -q "BRANCHBOOT-AGENT-ALIVE pid=.* argv0=@branchboot-agent oom_score_adj=-1000" "$log" ||
+    { say "the agent was not running after switch_root as @branchboot-agent with oom_score_adj -1000"; errors=1; }
+  grep -q "BRANCHBOOT-OVERLAY-OK" "$log" || { say "writing into the overlay and reading it back failed"; errors=1; }
+  grep -q "BRANCHBOOT-PAYLOAD md5=$payload_md5" "$log" || { say "the payload's bytes differ from the host's"; errors=1; }
+  grep -q -e "BRANCHBOOT-ROOT-READONLY" -e "systemd-shutdown.*All filesystems unmounted" "$log" ||
+    { say "the root was not remounted read-only before power-off"; errors=1; }
+  grep -q "BRANCHBOOT-POWEROFF" "$log" || { say "no orderly power-off"; errors=1; }
+  if [[ ${unit_test:-} ]]; then
+    grep -q "BRANCHBOOT-UNIT-NBD1 payload md5=$payload_md5 argv0=@branchboot-agent" "$log" ||
+      { say "branchboot-agent@nbd1.service did not attach /dev/nbd1 with the right bytes"; errors=1; }
+    grep -q "BRANCHBOOT-UNIT-STOPPED state=inactive result=success connected=no" "$log" ||
+      { say "stopping branchboot-agent@nbd1.service did not detach /dev/nbd1 cleanly"; errors=1; }
+  fi
+  if [[ ${detach_test:-} ]]; then
+    grep -q "BRANCHBOOT-NBD1 payload md5=$payload_md5" "$log" || { say "attach of /dev/nbd1 did not read the payload right"; errors=1; }
+    grep -q "BRANCHBOOT-DETACH-OK agent-exit=0" "$log" || { say "detach of /dev/nbd1 did not disconnect it and stop its agent with status 0"; errors=1; }
+  fi
+  if grep -F "Unable to use shared archive" "$log" >&2; then
+    say "the agent started without its AppCDS archive"
+    errors=1
+  fi
+  if grep -E -i "I/O error|nbd0.*(error|timed out|dead|stuck request)|EXT4-fs error|blk_update_request|Kernel panic" "$log" >&2; then
+    say "I/O errors on the console"
+    errors=1
+  fi
+  if ((errors)); then
+    say "console log: $log (last lines below)"
+    tail -n 60 "$log" >&2
+    die "checks failed"
+  fi
+  line=$(grep -a -o 'branchboot: /dev/nbd0 connected: .*' "$log" | head -n 1 | tr -d '\r' || true)
+  guest_agent_start=$(sed -n 's/.*started at \([0-9.]*\) s.*/\1/p' <<<"$line")
+  guest_connected=$(sed -n 's/.*connected at \([0-9.]*\) s.*/\1/p' <<<"$line")
+  guest_userspace=$(grep -a -o 'BRANCHBOOT-USERSPACE.*' "$log" | sed -n 's/.*uptime=\([0-9.]*\).*/\1/p' | head -n 1 || true)
+}
+
+kernel_setup
+case $mode in
+  busybox)
+    image_busybox
+    initramfs_busybox
+    start_server
+    before=$(bytes_sent)
+    detach_test=1
+    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console branchboot-test.detach"
+    after=$(bytes_sent)
+    check_boot "$work/busybox.console.log"
+    ;;
+  debian)
+    image_debian
+    start_server
+    before=$(bytes_sent)
+    unit_test=1
+    boot debian "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    after=$(bytes_sent)
+    check_boot "$work/debian.console.log"
+    ;;
+  busybox-qemu-nbd)
+    # the reference: the same kind of image read by qemu-nbd on the host through qemu's http driver
+    # from the same server; the guest attaches with plain nbd-client, no agent
+    image_busybox
+    initramfs_busybox
+    start_server
+    start_qemu_nbd
+    before=$(bytes_sent)
+    guest_port=$port
+    port=$nbdport # the guest's one forwarded port now leads to qemu-nbd
+    boot busybox-qemu-nbd "console=ttyS0 panic=-1 branchboot.server=unused branchboot.image=unused branchboot-test.qemu-nbd=10.0.2.100:$nbdport"
+    port=$guest_port
+    after=$(bytes_sent)
+    reference=1
+    check_boot "$work/busybox-qemu-nbd.console.log"
+    ;;
+  debian-dracut)
+    image_debian dracut
+    start_server
+    before=$(bytes_sent)
+    unit_test=1
+    boot debian-dracut "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp rd.neednet=1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    after=$(bytes_sent)
+    check_boot "$work/debian-dracut.console.log"
+    ;;
+  debian-qemu-nbd)
+    # the reference for debian: the image of the last debian run (made anew if there is none),
+    # exported by qemu-nbd; the guest uses Debian's own nbd-client boot script (nbdroot=)
+    if [[ -f $work/debian.meta && -f $work/images/debian.qcow2 && -f $work/initrd-debian.img ]]; then
+      read -r image_id payload_md5 < "$work/debian.meta"
+      image=debian.qcow2
+      initrd=$work/initrd-debian.img
+    else
+      image_debian
+    fi
+    start_server
+    start_qemu_nbd
+    before=$(bytes_sent)
+    guest_port=$port
+    port=$nbdport
+    boot debian-qemu-nbd "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp nbdroot=10.0.2.100:$nbdport/img"
+    port=$guest_port
+    after=$(bytes_sent)
+    reference=1
+    check_boot "$work/debian-qemu-nbd.console.log"
+    ;;
+  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd or debian-qemu-nbd)" ;;
+esac
+qcow_size=$(stat -c %s "$work/images/$image")
+echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
