@@ -135,6 +135,7 @@ image_busybox() {
   mkdir -p "$dir"/{bin,sbin,etc,proc,sys,dev,run,tmp,root}
   install_busybox "$dir"
   install -m 0755 "$repo/test/vm/busybox-rootfs-init.sh" "$dir/sbin/init"
+  install -m 0644 "$repo/test/vm/guest-checks.sh" "$dir/etc/branchboot-guest-checks.sh"
   image_id=$(cat /proc/sys/kernel/random/uuid)
   echo "$image_id" > "$dir/etc/branchboot-image-id"
   head -c 4M /dev/urandom > "$dir/payload.dat"
@@ -193,6 +194,7 @@ image_debian() {
   fi
   install -m 0644 "$repo/boot/systemd/branchboot-agent@.service" "$dir/lib/systemd/system/branchboot-agent@.service"
   install -m 0755 "$repo/test/vm/debian-check.sh" "$dir/usr/local/sbin/branchboot-check"
+  install -m 0644 "$repo/test/vm/guest-checks.sh" "$dir/etc/branchboot-guest-checks.sh"
   cat > "$dir/etc/systemd/system/branchboot-test.service" <<'UNIT'
 [Unit]
 Description=branchboot VM test checks

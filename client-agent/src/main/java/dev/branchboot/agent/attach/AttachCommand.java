@@ -52,16 +52,7 @@ public final class AttachCommand implements AgentCommand {
 
     @Override
     public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
-        String deviceText = args.string("--device", null);
-        if (deviceText == null) {
-            throw new UsageException("Missing required option: '--device=DEVICE'");
-        }
-        NbdDevice device;
-        try {
-            device = NbdDevice.parse(deviceText);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("Invalid value for option '--device': " + e.getMessage());
-        }
+        NbdDevice device = NbdDevice.fromOption(args);
         String image = args.string("--image", null);
         if (image == null) {
             throw new UsageException("Missing required option: '--image=IMAGE'");

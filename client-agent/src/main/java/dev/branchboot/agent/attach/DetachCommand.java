@@ -3,7 +3,6 @@ package dev.branchboot.agent.attach;
 import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ParsedArguments;
-import dev.branchboot.agent.cli.UsageException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -35,16 +34,7 @@ public final class DetachCommand implements AgentCommand {
 
     @Override
     public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
-        String deviceText = args.string("--device", null);
-        if (deviceText == null) {
-            throw new UsageException("Missing required option: '--device=DEVICE'");
-        }
-        NbdDevice device;
-        try {
-            device = NbdDevice.parse(deviceText);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("Invalid value for option '--device': " + e.getMessage());
-        }
+        NbdDevice device = NbdDevice.fromOption(args);
         String nbdClient = args.string("--nbd-client", "nbd-client");
         Path pidFile = args.path("--pid-file");
         pidFile = pidFile != null ? pidFile : device.defaultPidFile();

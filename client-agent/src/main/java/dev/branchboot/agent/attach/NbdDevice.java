@@ -1,5 +1,7 @@
 package dev.branchboot.agent.attach;
 
+import dev.branchboot.agent.cli.ParsedArguments;
+import dev.branchboot.agent.cli.UsageException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -28,6 +30,23 @@ public record NbdDevice(Path path) {
             throw new IllegalArgumentException("'" + text + "' is not an NBD device (use /dev/nbdN)");
         }
         return new NbdDevice(path);
+    }
+
+    /**
+     * The device named by the required option {@code --device} of {@code attach} and {@code detach}.
+     *
+     * @throws UsageException when the option is missing or names no NBD device
+     */
+    static NbdDevice fromOption(ParsedArguments args) throws UsageException {
+        String text = args.string("--device", null);
+        if (text == null) {
+            throw new UsageException("Missing required option: '--device=DEVICE'");
+        }
+        try {
+            return parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("Invalid value for option '--device': " + e.getMessage());
+        }
     }
 
     /** The kernel's name, e.g. {@code nbd0}. */

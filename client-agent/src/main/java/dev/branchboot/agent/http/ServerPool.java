@@ -203,8 +203,10 @@ final class ServerPool implements AutoCloseable {
             s.goodProbes = 0;
             LOG.info("server " + s + " answers again");
         }
-        if (current != s) {
-            moveTo(s, current.up ? "" : " (" + current + " is down)");
+        // Only a failover moves the traffic here. A read that was already on its way to another
+        // server when a probe round moved the traffic must not move it back: that is flapping.
+        if (current != s && !current.up) {
+            moveTo(s, " (" + current + " is down)");
         }
     }
 

@@ -64,6 +64,21 @@ class ServerPoolTest {
     }
 
     @Test
+    void aReadStillOnItsWayToTheOldServerDoesNotMoveTheTrafficBack() {
+        round(1, 1, 20);
+        pool.failed(branch, "stopped");
+        Server inFlight = next();
+        pool.succeeded(inFlight);
+        for (int i = 0; i < 10; i++) {
+            round(1, 1, 20); // the branch server recovers, and the traffic returns to it
+        }
+        assertSame(branch, next());
+        pool.succeeded(inFlight); // a read picked before the move ends only now
+        assertSame(branch, next(), "the late answer from " + inFlight + " must not move the traffic back");
+        assertEquals(2, stats.failovers());
+    }
+
+    @Test
     void aClearlyFasterServerTakesOverOnlyAfterTheDwellTime() {
         for (int i = 1; i < ServerPool.DWELL_ROUNDS; i++) {
             round(40, 3, 50);
