@@ -71,22 +71,22 @@ class FilesystemIT {
                         throw new AssertionError("nbdfuse exited: " + Files.readString(dir.resolve("nbdfuse.log")));
                     }
                 }
-                Tools.run(dir, "fuse2fs", "-o", "fakeroot", disk.toString(), fsMount.toString());
+                Process fuse2fs = mountExt4("fakeroot", disk, fsMount);
                 try {
                     assertSameTree(tree, fsMount);
                     Files.writeString(fsMount.resolve("etc/written-by-test"), "changed on the PC\n");
                     Tools.run(dir, "sync", "-f", fsMount.resolve("etc").toString());
                     assertEquals("changed on the PC\n", Files.readString(fsMount.resolve("etc/written-by-test")));
                 } finally {
-                    unmount(fsMount);
+                    unmount(fsMount, fuse2fs);
                 }
                 // Mounted again: the change is there, read back from the overlay.
-                Tools.run(dir, "fuse2fs", "-o", "ro,fakeroot", disk.toString(), fsMount.toString());
+                fuse2fs = mountExt4("ro,fakeroot", disk, fsMount);
                 try {
                     assertEquals("changed on the PC\n", Files.readString(fsMount.resolve("etc/written-by-test"), StandardCharsets.UTF_8));
                     assertSameTree(tree, fsMount);
                 } finally {
-                    unmount(fsMount);
+                    unmount(fsMount, fuse2fs);
                 }
             } finally {
                 unmount(nbdMount);
@@ -131,6 +131,39 @@ class FilesystemIT {
             }
         }
         return false;
+    }
+
+    /**
+     * fuse2fs in the foreground, as a child of the test, once the filesystem is mounted. A daemon
+     * would write the superblock on unmount after fusermount3 has returned, racing the next mount
+     * (which then saw a superblock whose checksum was not written yet).
+     */
+    private Process mountExt4(String options, Path disk, Path mountPoint) throws Exception {
+        Process p = new ProcessBuilder("fuse2fs", "-f", "-o", options, disk.toString(), mountPoint.toString()).directory(dir.toFile())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("fuse2fs.log").toFile())).start();
+        for (int i = 0; i < 600; i++) {
+            if (Files.readString(Path.of("/proc/self/mounts")).contains(" " + mountPoint + " ")) {
+                return p;
+            }
+            if (p.waitFor(50, TimeUnit.MILLISECONDS)) {
+                throw new IOException("fuse2fs -o " + options + " exited with " + p.exitValue() + ":\n"
+                        + Files.readString(dir.resolve("fuse2fs.log")));
+            }
+        }
+        p.destroyForcibly();
+        throw new IOException("fuse2fs did not mount " + mountPoint + ":\n" + Files.readString(dir.resolve("fuse2fs.log")));
+    }
+
+    /**
+     * fusermount3 -u, retried while the mount is still busy, then waits for the FUSE daemon (when
+     * the test started it) to finish writing and exit.
+     */
+    private void unmount(Path mountPoint, Process daemon) throws Exception {
+        unmount(mountPoint);
+        if (daemon != null) {
+            assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "fuse2fs exits after the unmount");
+            assertEquals(0, daemon.exitValue(), Files.readString(dir.resolve("fuse2fs.log")));
+        }
     }
 
     /** fusermount3 -u, retried while the mount is still busy (a FUSE daemon finishing its exit). */
