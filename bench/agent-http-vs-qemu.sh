@@ -21,31 +21,20 @@
 # Needs nginx, qemu-utils, qemu-block-extra, nbdkit (curl plugin), libnbd-bin, python3-libnbd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 jar=${AGENT_JAR:-client-agent/target/branchboot-agent.jar}
 if [[ ! -f $jar || ! -d testkit/target/classes ]]; then
   mvn -q -B -o package -DskipTests -pl testkit,qcow2,client-agent
 fi
 images=bench/work/http
-mkdir -p "$images"
-if [[ ! -f $images/zlib.qcow2 ]]; then
-  java -cp testkit/target/classes dev.branchboot.testkit.ConformanceImages "$images/mixed-256m.raw" 256 6
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zlib "$images/mixed-256m.raw" "$images/zlib.qcow2"
-  rm -f "$images/mixed-256m.raw"
-fi
+bench_zlib_image "$images"
 file_size=$(stat -c %s "$images/zlib.qcow2")
 cat "$images/zlib.qcow2" > /dev/null
 
-work=$(mktemp -d /tmp/branchboot-httpbench.XXXXXX)
+bench_workdir httpbench
 chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<CONF
 daemon off;

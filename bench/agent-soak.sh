@@ -11,6 +11,7 @@
 # Needs qemu-utils, python3-libnbd (Debian's /usr/bin/python3), curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 minutes=${1:-20}
 heap=${HEAP:-256m}
 agent_jar=client-agent/target/branchboot-agent.jar
@@ -19,22 +20,9 @@ if [[ ! -f $agent_jar || ! -f $server_jar || ! -d testkit/target/classes ]]; the
   mvn -q -B -o package -DskipTests
 fi
 images=bench/work/http
-mkdir -p "$images"
-if [[ ! -f $images/zlib.qcow2 ]]; then
-  java -cp testkit/target/classes dev.branchboot.testkit.ConformanceImages "$images/mixed-256m.raw" 256 6
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zlib "$images/mixed-256m.raw" "$images/zlib.qcow2"
-  rm -f "$images/mixed-256m.raw"
-fi
+bench_zlib_image "$images"
 
-work=$(mktemp -d /tmp/branchboot-soak.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_workdir soak
 
 server_port=$(free_port)
 java -jar "$server_jar" --branchboot.images-dir="$(realpath "$images")" --server.address=127.0.0.1 \

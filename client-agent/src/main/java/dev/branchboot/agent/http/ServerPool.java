@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -63,8 +64,8 @@ final class ServerPool implements AutoCloseable {
         void addSample(long nanos) {
             recent[samples % WINDOW] = nanos;
             samples++;
-            long[] sorted = java.util.Arrays.copyOf(recent, Math.min(samples, WINDOW));
-            java.util.Arrays.sort(sorted);
+            long[] sorted = Arrays.copyOf(recent, Math.min(samples, WINDOW));
+            Arrays.sort(sorted);
             score = sorted[sorted.length / 2];
         }
 

@@ -155,15 +155,13 @@ class FilesystemIT {
     }
 
     /**
-     * fusermount3 -u, retried while the mount is still busy, then waits for the FUSE daemon (when
-     * the test started it) to finish writing and exit.
+     * fusermount3 -u, retried while the mount is still busy, then waits for the FUSE daemon the
+     * test started to finish writing and exit.
      */
     private void unmount(Path mountPoint, Process daemon) throws Exception {
         unmount(mountPoint);
-        if (daemon != null) {
-            assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "fuse2fs exits after the unmount");
-            assertEquals(0, daemon.exitValue(), Files.readString(dir.resolve("fuse2fs.log")));
-        }
+        assertTrue(daemon.waitFor(60, TimeUnit.SECONDS), "fuse2fs exits after the unmount");
+        assertEquals(0, daemon.exitValue(), Files.readString(dir.resolve("fuse2fs.log")));
     }
 
     /** fusermount3 -u, retried while the mount is still busy (a FUSE daemon finishing its exit). */
