@@ -57,8 +57,8 @@ public final class Qcow2Image implements VirtualDisk {
     private final ReadStatistics statistics;
     private final WeightedLruCache<Long, long[]> l2Tables;
     private final ClusterCache clusters;
-    /** Reads of compressed clusters in progress, which decide whether helpers are worth waking. */
-    private final AtomicInteger readsInFlight = new AtomicInteger();
+    /** Reads decompressing clusters right now, which decide whether helpers are worth waking. */
+    private final AtomicInteger readsDecompressing = new AtomicInteger();
 
     Qcow2Image(ByteSource source, Qcow2Header header, VirtualDisk backing, ImageOptions options) throws IOException {
         this.source = source;
@@ -353,12 +353,7 @@ public final class Qcow2Image implements VirtualDisk {
         if (missing.isEmpty()) {
             return;
         }
-        readsInFlight.incrementAndGet();
-        try {
-            readMissing(missing, dst);
-        } finally {
-            readsInFlight.decrementAndGet();
-        }
+        readMissing(missing, dst);
     }
 
     private void readMissing(List<CompressedPiece> missing, ByteBuffer dst) throws IOException {
@@ -442,12 +437,15 @@ public final class Qcow2Image implements VirtualDisk {
     }
 
     private void runAll(List<Runnable> work) throws IOException {
+        // Reads decompressing on every core keep the cores busy: helpers would only hand work around.
+        // A read still waiting for its stored bytes leaves its core free, so it does not count.
+        int decompressing = readsDecompressing.incrementAndGet();
         try {
-            // Reads already running on every core keep the cores busy: helpers would only hand work around.
-            int helpers = readsInFlight.get() >= CORES ? 0 : CORES - 1;
-            TaskBatch.runAll(work, decompressExecutor, helpers);
+            TaskBatch.runAll(work, decompressExecutor, decompressing > CORES ? 0 : CORES - decompressing);
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        } finally {
+            readsDecompressing.decrementAndGet();
         }
     }
 

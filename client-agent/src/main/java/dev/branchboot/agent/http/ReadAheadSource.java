@@ -10,52 +10,62 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
- * Sequential read-ahead over a slow source, and nothing for random access.
+ * Sequential read-ahead over a slow source, fetched in the background, and nothing for random
+ * access.
  *
  * <p>A read that starts where a recent read ended (within 4 KiB: compressed clusters overlap by a
  * partial sector) continues a stream; from the second continuation on, each one doubles that
- * stream's read-ahead from 64 KiB up to the maximum, and the bytes past the request are kept in a
- * window.
- * A read that continues no stream goes straight to the source for exactly the bytes asked: a random
- * 4 KiB read of a compressed image costs one compressed cluster, never a window.
+ * stream's read-ahead from 64 KiB up to the maximum. The bytes up to the read-ahead past the
+ * stream's furthest read are fetched by background threads in windows of a quarter of the maximum
+ * read-ahead (at most 1 MiB), so the
+ * network works while the reader decompresses and several windows are on their way at once; a read
+ * that falls in a window waits for that window only. A read that continues no stream goes straight
+ * to the source for exactly the bytes asked: a random 4 KiB read of a compressed image costs one
+ * compressed cluster, never a window.
  *
- * <p>Read-ahead is for a lone sequential reader (a PC booting reads at queue depth one): while
- * another read is in progress, and for a second after reads last overlapped, nothing is read ahead,
- * because a client with many requests in flight (nbdcopy, qemu-img) keeps the network busy itself
- * and its reads would overtake the windows and fetch bytes twice (its queue empties for a moment
- * now and then, which must not start a window under reads already on their way). Windows are single-flight: a read that falls in a window being fetched waits
- * for it, and a read that starts inside a window fetches only what lies past it. Finished windows
- * are kept, oldest dropped first, up to four times the maximum.
+ * <p>Several readers may share a stream (nbdcopy and the kernel keep a few sequential requests in
+ * flight): their reads continue it in any order within 4 KiB, and windows start only past every
+ * byte already asked for, and never over bytes a direct read is fetching, so no byte is fetched
+ * twice. Window buffers are reused (fresh memory costs a page fault per 4 KiB); at most twice the
+ * maximum read-ahead is held, oldest unused window dropped first.
  */
 final class ReadAheadSource implements ByteSource {
     private static final int FIRST_AHEAD = 64 << 10;
+    /** The largest window: big enough for few requests, small enough that the reader waits little. */
+    private static final int MAX_WINDOW = 1 << 20;
     /** A read starting this close to a recent read's end continues its stream. */
     private static final long NEAR = 4 << 10;
     /** Continuations before read-ahead starts, so that two random reads that happen to touch do not start it. */
     private static final int TRIGGER = 2;
     private static final int STREAMS = 16;
-    /** How long after reads last overlapped read-ahead stays off. */
-    private static final long QUIET_NANOS = 1_000_000_000L;
 
     private final ByteSource below;
     private final int maxAhead;
-    private final long budget;
+    private final int windowSize;
+    /** The most window buffers held at once. */
+    private final int maxBuffers;
     private final HttpStats stats;
+    private final Executor fetcher;
     private final long size;
     private final ArrayDeque<Stream> streams = new ArrayDeque<>();
+    /** Windows fetched or being fetched, oldest first. */
     private final List<Window> windows = new ArrayList<>();
-    private long windowBytes;
-    /** Reads in progress: read-ahead is for a lone sequential reader (a booting PC), see {@link #read}. */
-    private int inFlight;
-    /** When a read last started while another was in progress. */
-    private long lastOverlapNanos = System.nanoTime() - QUIET_NANOS;
+    /** Ranges being read directly (not kept), which windows must not fetch again. */
+    private final List<long[]> directs = new ArrayList<>();
+    /** Window buffers not in use. */
+    private final ArrayDeque<byte[]> spare = new ArrayDeque<>();
+    private int buffers;
 
     private static final class Stream {
         long end;
         int hits;
         int ahead;
+        /** How far windows have been started for this stream. */
+        long aheadEnd;
 
         Stream(long end) {
             this.end = end;
@@ -65,19 +75,30 @@ final class ReadAheadSource implements ByteSource {
     private static final class Window {
         final long start;
         final long end;
-        final CompletableFuture<byte[]> data = new CompletableFuture<>();
+        final byte[] data;
+        final CompletableFuture<Void> fetched = new CompletableFuture<>();
+        /** Readers copying from (or waiting for) this window; it is not reused while any are. */
+        int readers;
 
-        Window(long start, long end) {
+        Window(long start, long end, byte[] data) {
             this.start = start;
             this.end = end;
+            this.data = data;
         }
     }
 
-    ReadAheadSource(ByteSource below, int maxAhead, HttpStats stats) throws IOException {
+    /**
+     * Read-ahead of up to {@code maxAhead} bytes (0: none) over {@code below}, fetched on
+     * {@code fetcher}'s threads.
+     */
+    ReadAheadSource(ByteSource below, int maxAhead, HttpStats stats, Executor fetcher) throws IOException {
         this.below = below;
         this.maxAhead = maxAhead;
-        this.budget = 4L * maxAhead;
+        // A quarter of the read-ahead per window (up to 1 MiB), and buffers for twice the read-ahead.
+        this.windowSize = Math.max(4096, Math.min(MAX_WINDOW, maxAhead / 4));
+        this.maxBuffers = (int) Math.max(2, 2L * maxAhead / windowSize);
         this.stats = stats;
+        this.fetcher = fetcher;
         this.size = below.size();
     }
 
@@ -107,69 +128,50 @@ final class ReadAheadSource implements ByteSource {
         if (position >= end) {
             return 0;
         }
-        int ahead;
         synchronized (this) {
-            ahead = continueStream(position, end);
-            // A client with many reads in flight (nbdcopy, qemu-img) already keeps the network busy;
-            // reading ahead for it only fetches bytes twice, as its reads overtake the windows.
-            long now = System.nanoTime();
-            if (inFlight > 0) {
-                lastOverlapNanos = now;
-            }
-            if (now - lastOverlapNanos < QUIET_NANOS) {
-                ahead = 0;
-            }
-            inFlight++;
-        }
-        try {
-            return readThrough(position, end, ahead, dst);
-        } finally {
-            synchronized (this) {
-                inFlight--;
+            Stream stream = continueStream(position, end);
+            if (stream != null && stream.ahead > 0) {
+                startWindows(stream);
             }
         }
-    }
-
-    private int readThrough(long position, long end, int ahead, ByteBuffer dst) throws IOException {
         long pos = position;
         boolean allFromWindows = true;
         while (pos < end) {
             Window window;
-            boolean fetch = false;
-            long directEnd = -1;
+            long[] direct = null;
             synchronized (this) {
                 window = containing(pos);
-                if (window == null) {
+                if (window != null) {
+                    window.readers++;
+                } else {
                     Window next = firstAfter(pos);
-                    allFromWindows = false;
-                    if (ahead == 0) {
-                        // Random access: exactly the bytes asked for, never kept here.
-                        directEnd = next == null ? end : Math.min(end, next.start);
-                    } else {
-                        long fetchEnd = Math.min(size, end + ahead);
-                        if (next != null) {
-                            fetchEnd = Math.min(fetchEnd, next.start);
-                        }
-                        window = new Window(pos, fetchEnd);
-                        windows.add(window);
-                        windowBytes += fetchEnd - pos;
-                        fetch = true;
-                    }
+                    direct = new long[] {pos, next == null ? end : Math.min(end, next.start)};
+                    directs.add(direct);
                 }
             }
             int at = dst.position() + (int) (pos - position);
-            if (directEnd >= 0) {
-                below.readFully(pos, dst.slice(at, (int) (directEnd - pos)));
-                pos = directEnd;
+            if (direct != null) {
+                allFromWindows = false;
+                try {
+                    below.readFully(pos, dst.slice(at, (int) (direct[1] - pos)));
+                } finally {
+                    synchronized (this) {
+                        directs.remove(direct);
+                    }
+                }
+                pos = direct[1];
                 continue;
             }
-            if (fetch) {
-                fill(window);
+            try {
+                await(window);
+                long copyEnd = Math.min(end, window.end);
+                dst.put(at, window.data, (int) (pos - window.start), (int) (copyEnd - pos));
+                pos = copyEnd;
+            } finally {
+                synchronized (this) {
+                    window.readers--;
+                }
             }
-            byte[] data = await(window);
-            long copyEnd = Math.min(end, window.end);
-            dst.put(at, data, (int) (pos - window.start), (int) (copyEnd - pos));
-            pos = copyEnd;
         }
         if (allFromWindows) {
             stats.readAheadHits.increment();
@@ -179,8 +181,8 @@ final class ReadAheadSource implements ByteSource {
         return (int) (end - position);
     }
 
-    /** Records the read in its stream; returns the read-ahead for it (0 when it continues no stream). */
-    private int continueStream(long position, long end) {
+    /** Records the read in its stream; returns the stream it continues, or null for a new one. */
+    private Stream continueStream(long position, long end) {
         for (Iterator<Stream> it = streams.iterator(); it.hasNext(); ) {
             Stream s = it.next();
             if (position >= s.end - NEAR && position <= s.end + NEAR) {
@@ -191,19 +193,108 @@ final class ReadAheadSource implements ByteSource {
                 s.end = Math.max(s.end, end);
                 it.remove();
                 streams.addFirst(s);
-                return s.ahead;
+                return s;
             }
         }
         if (streams.size() >= STREAMS) {
             streams.removeLast();
         }
         streams.addFirst(new Stream(end));
-        return 0;
+        return null;
+    }
+
+    /**
+     * Starts background fetches of what lies between the stream's furthest read and its read-ahead,
+     * in whole windows (half the read-ahead while that is smaller) except at the end of the file.
+     */
+    private void startWindows(Stream s) {
+        long target = Math.min(size, s.end + s.ahead);
+        long from = Math.max(s.aheadEnd, s.end);
+        long smallest = Math.min(windowSize, Math.max(FIRST_AHEAD, s.ahead / 2));
+        while (from < target) {
+            Window in = containing(from);
+            if (in != null) {
+                from = in.end;
+                continue;
+            }
+            long[] busy = directAt(from);
+            if (busy != null) {
+                from = busy[1];
+                continue;
+            }
+            long to = Math.min(target, from + windowSize);
+            Window next = firstAfter(from);
+            if (next != null) {
+                to = Math.min(to, next.start);
+            }
+            for (long[] d : directs) {
+                if (d[0] > from && d[0] < to) {
+                    to = d[0];
+                }
+            }
+            if (to - from < smallest && to == target && target < size) {
+                break; // not yet worth a request of its own
+            }
+            byte[] buffer = takeBuffer();
+            if (buffer == null) {
+                break; // every buffer is in use: the reader catches up first
+            }
+            Window w = new Window(from, to, buffer);
+            windows.add(w);
+            try {
+                fetcher.execute(() -> fill(w));
+            } catch (RejectedExecutionException e) {
+                drop(w, new IOException(name() + ": read-ahead stopped (closing)", e));
+                break;
+            }
+            from = to;
+        }
+        s.aheadEnd = Math.max(s.aheadEnd, from);
+    }
+
+    private void fill(Window w) {
+        try {
+            below.readFully(w.start, ByteBuffer.wrap(w.data, 0, (int) (w.end - w.start)));
+            w.fetched.complete(null);
+        } catch (IOException | RuntimeException | Error e) {
+            synchronized (this) {
+                drop(w, e);
+            }
+        }
+    }
+
+    /** Forgets a window that could not be fetched; its readers get the failure. */
+    private void drop(Window w, Throwable failure) {
+        windows.remove(w);
+        spare.push(w.data);
+        w.fetched.completeExceptionally(failure);
+    }
+
+    /**
+     * A window buffer: a spare one, a new one within the bound, or that of the oldest window nobody
+     * is reading; null when all are in use.
+     */
+    private byte[] takeBuffer() {
+        if (!spare.isEmpty()) {
+            return spare.pop();
+        }
+        if (buffers < maxBuffers) {
+            buffers++;
+            return new byte[windowSize];
+        }
+        for (Iterator<Window> it = windows.iterator(); it.hasNext(); ) {
+            Window w = it.next();
+            if (w.fetched.isDone() && w.readers == 0) {
+                it.remove();
+                return w.data;
+            }
+        }
+        return null;
     }
 
     private Window containing(long pos) {
         for (Window w : windows) {
-            if (w.start <= pos && pos < w.end && !w.data.isCompletedExceptionally()) {
+            if (w.start <= pos && pos < w.end) {
                 return w;
             }
         }
@@ -220,38 +311,18 @@ final class ReadAheadSource implements ByteSource {
         return best;
     }
 
-    private void fill(Window window) throws IOException {
-        try {
-            byte[] data = new byte[(int) (window.end - window.start)];
-            below.readFully(window.start, ByteBuffer.wrap(data));
-            window.data.complete(data);
-        } catch (IOException | RuntimeException e) {
-            window.data.completeExceptionally(e);
-            synchronized (this) {
-                windows.remove(window);
-                windowBytes -= window.end - window.start;
-            }
-            throw e;
-        }
-        synchronized (this) {
-            evict();
-        }
-    }
-
-    /** Drops the oldest finished windows beyond the budget. */
-    private void evict() {
-        for (Iterator<Window> it = windows.iterator(); it.hasNext() && windowBytes > budget; ) {
-            Window w = it.next();
-            if (w.data.isDone()) {
-                it.remove();
-                windowBytes -= w.end - w.start;
+    private long[] directAt(long pos) {
+        for (long[] d : directs) {
+            if (d[0] <= pos && pos < d[1]) {
+                return d;
             }
         }
+        return null;
     }
 
-    private static byte[] await(Window window) throws IOException {
+    private static void await(Window window) throws IOException {
         try {
-            return window.data.get();
+            window.fetched.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting for read-ahead");

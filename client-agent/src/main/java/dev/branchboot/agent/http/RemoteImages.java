@@ -10,6 +10,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The agent's connection to its image servers: one HTTP/1.1 client (kept-alive connections, shared by
@@ -23,12 +27,24 @@ public final class RemoteImages implements AutoCloseable {
     private final HttpSettings settings;
     private final HttpStats stats = new HttpStats();
     private final List<String> pins = new ArrayList<>();
+    /** Fetches read-ahead windows in the background, a few at once on their own connections. */
+    private final ThreadPoolExecutor readAhead;
 
     private RemoteImages(List<URI> servers, HttpSettings settings) {
         this.settings = settings;
         this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
         this.pool = new ServerPool(servers, settings, stats);
+        AtomicInteger n = new AtomicInteger();
+        this.readAhead = new ThreadPoolExecutor(READ_AHEAD_THREADS, READ_AHEAD_THREADS, 30, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "read-ahead-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        readAhead.allowCoreThreadTimeOut(true);
     }
+
+    private static final int READ_AHEAD_THREADS = 4;
 
     private static Duration min(Duration a, Duration b) {
         return a.compareTo(b) <= 0 ? a : b;
@@ -80,7 +96,7 @@ public final class RemoteImages implements AutoCloseable {
             pins.add(source.path() + " " + source.etag() + " " + source.size());
         }
         pool.probeWith(pool.servers().get(0).base.resolve(Names.encode(source.path())), source.etag());
-        return new ReadAheadSource(source, settings.readAheadMax(), stats);
+        return new ReadAheadSource(source, settings.readAheadMax(), stats, readAhead);
     }
 
     /**
@@ -128,6 +144,7 @@ public final class RemoteImages implements AutoCloseable {
     /** Stops the background probes; open sources must not be read afterwards. */
     @Override
     public void close() {
+        readAhead.shutdown();
         pool.close();
         client.close();
     }

@@ -15,9 +15,10 @@ import java.util.logging.Logger;
 /**
  * One client connection: the handshake, then the transmission phase. This thread reads requests
  * in order and hands valid ones to the shared worker pool ({@link RequestHandler}), so requests on
- * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. A READ that is
- * the only request in flight, with no further request already received, is served on this thread
- * instead: at queue depth one the hand-off to a worker and back cost more than it gains. At most
+ * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. While the client
+ * sends one request at a time (for a second no request has arrived before the previous one was
+ * answered), READs are served on this thread instead: at queue depth one the hand-off to a worker
+ * and back cost more than it gains. At most
  * {@link #MAX_IN_FLIGHT} requests are in flight per connection, and the bytes they buffer come out
  * of the server's shared budget, so a fast client cannot make the agent buffer without bound.
  */
@@ -25,6 +26,8 @@ final class NbdConnection implements Runnable {
     private static final Logger LOG = Logger.getLogger(NbdConnection.class.getName());
     /** The kernel keeps up to 128 requests in flight per connection. */
     static final int MAX_IN_FLIGHT = 128;
+    /** How long after requests last overlapped they all go to the workers. */
+    private static final long QUIET_NANOS = 1_000_000_000L;
 
     private final NbdServer.Shared shared;
     private final SocketChannel ch;
@@ -33,6 +36,10 @@ final class NbdConnection implements Runnable {
     private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
     private final long createdNanos = System.nanoTime();
     private volatile long partialSinceNanos;
+    /** Requests read so far, other than DISC (reading thread only); compared with the replies sent. */
+    private long received;
+    /** When a request last arrived while another was unanswered or waiting (reading thread only). */
+    private long lastOverlapNanos = System.nanoTime() - QUIET_NANOS;
     private volatile boolean handshakeDone;
     private volatile boolean closing;
 
@@ -96,6 +103,7 @@ final class NbdConnection implements Runnable {
                 return;
             }
             Request request = new Request(cookie, type, flags, offset, length);
+            received++;
             String error = handler.validate(request);
             if (error != null) {
                 if (type == CMD_WRITE) {
@@ -121,19 +129,35 @@ final class NbdConnection implements Runnable {
                 }
             }
             partialSinceNanos = 0;
-            if (type == CMD_READ && inFlight.availablePermits() == MAX_IN_FLIGHT - 1 && !input.buffered()) {
-                // The only request in flight and no other waiting (a client at queue depth one, such
-                // as a booting kernel): serving it here saves two thread hand-offs per request.
-                serveHere(handler, request, cost);
+            long now = System.nanoTime();
+            if (received - 1 > replies.answered() || input.buffered()) {
+                lastOverlapNanos = now;
+            }
+            if (type == CMD_READ && now - lastOverlapNanos > QUIET_NANOS) {
+                serveHere(handler, request, cost, input);
             } else {
                 submit(handler, request, cost);
             }
         }
     }
 
-    private void serveHere(RequestHandler handler, Request request, int cost) {
+    /**
+     * Serves a READ on this thread. A client at queue depth one waits for the reply before it sends
+     * its next request; one that pipelines (nbdcopy, qemu-img) has sent it by the time the data is
+     * ready, and must not wait unread while this thread is busy: a request already here then
+     * switches the connection to the workers.
+     */
+    private void serveHere(RequestHandler handler, Request request, int cost, RequestInput input) {
         try {
-            handler.serve(request);
+            handler.serve(request, () -> {
+                try {
+                    if (input.poll()) {
+                        lastOverlapNanos = System.nanoTime();
+                    }
+                } catch (IOException e) {
+                    // The next read of a request meets the same failure and ends the connection.
+                }
+            });
         } finally {
             release(cost);
         }

@@ -20,6 +20,8 @@ final class ReplyWriter {
     private final ReentrantLock lock = new ReentrantLock();
     private volatile long sendingSinceNanos;
     private volatile boolean broken;
+    /** Requests whose last reply message has started to go out (written under the lock). */
+    private volatile long answered;
 
     /** Thrown when the reply stream failed; the request's outcome can no longer be reported. */
     static final class ReplyFailed extends IOException {
@@ -45,18 +47,27 @@ final class ReplyWriter {
         broken = true;
     }
 
+    /**
+     * How many requests' final reply messages (a simple reply, or a chunk with the DONE flag) have
+     * started to go out. Counted before the bytes are written, so a client that sends its next
+     * request on seeing a reply always finds the previous one counted.
+     */
+    long answered() {
+        return answered;
+    }
+
     /** When the send in progress started, or 0 when none is. */
     long sendingSinceNanos() {
         return sendingSinceNanos;
     }
 
     void simple(long cookie, int error) throws IOException {
-        send(simpleHeader(cookie, error));
+        send(true, simpleHeader(cookie, error));
     }
 
     /** A successful simple READ reply: header and data in one message. */
     void simpleData(long cookie, ByteBuffer data) throws IOException {
-        send(simpleHeader(cookie, 0), data);
+        send(true, simpleHeader(cookie, 0), data);
     }
 
     void chunk(long cookie, int flags, int type, ByteBuffer... payload) throws IOException {
@@ -69,7 +80,7 @@ final class ReplyWriter {
         ByteBuffer[] all = new ByteBuffer[payload.length + 1];
         all[0] = header;
         System.arraycopy(payload, 0, all, 1, payload.length);
-        send(all);
+        send((flags & REPLY_FLAG_DONE) != 0, all);
     }
 
     /**
@@ -103,12 +114,15 @@ final class ReplyWriter {
         return ByteBuffer.allocate(16).putInt(SIMPLE_REPLY_MAGIC).putInt(error).putLong(cookie).flip();
     }
 
-    private void send(ByteBuffer... message) throws IOException {
+    private void send(boolean last, ByteBuffer... message) throws IOException {
         if (broken) {
             throw new ReplyFailed(new ClosedChannelException());
         }
         lock.lock();
         try {
+            if (last) {
+                answered++;
+            }
             sendingSinceNanos = System.nanoTime();
             Wire.writeFully(ch, message);
         } catch (IOException e) {

@@ -103,9 +103,17 @@ final class RequestHandler {
      * reply stream is the connection's problem, reported by the writer, not here.
      */
     void serve(Request r) {
+        serve(r, null);
+    }
+
+    /**
+     * As {@link #serve(Request)}, running {@code beforeReply} (when not null) after a READ's data
+     * is ready and before its first reply byte goes out.
+     */
+    void serve(Request r, Runnable beforeReply) {
         try {
             switch (r.type) {
-                case CMD_READ -> read(r);
+                case CMD_READ -> read(r, beforeReply);
                 case CMD_WRITE -> {
                     device.write(r.offset, r.payload, r.has(CMD_FLAG_FUA));
                     replies.simple(r.cookie, 0);
@@ -158,9 +166,10 @@ final class RequestHandler {
         return EIO;
     }
 
-    private void read(Request r) throws IOException {
+    private void read(Request r, Runnable beforeReply) throws IOException {
         boolean structured = session.structuredReplies();
         if (structured && r.length == 0) {
+            runHook(beforeReply);
             replies.chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_NONE);
             return;
         }
@@ -170,6 +179,7 @@ final class RequestHandler {
             ByteBuffer data = ReadBuffers.forRead((int) r.length);
             device.read(r.offset, data);
             data.flip();
+            runHook(beforeReply);
             if (structured) {
                 replies.chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, ByteBuffer.allocate(8).putLong(0, r.offset), data);
             } else {
@@ -189,6 +199,9 @@ final class RequestHandler {
                 for (Extent e : extents) {
                     long eEnd = Math.min(e.end(), end);
                     if (e.allocation().readsAsZeros()) {
+                        if (position == r.offset) {
+                            runHook(beforeReply);
+                        }
                         ByteBuffer hole = ByteBuffer.allocate(12).putLong(position).putInt((int) (eEnd - position)).flip();
                         replies.chunk(r.cookie, eEnd == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_HOLE, hole);
                     } else {
@@ -200,6 +213,9 @@ final class RequestHandler {
                             piece.clear().limit(n);
                             device.read(p, piece);
                             piece.flip();
+                            if (p == r.offset) {
+                                runHook(beforeReply);
+                            }
                             replies.chunk(r.cookie, p + n == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_DATA,
                                     ByteBuffer.allocate(8).putLong(0, p), piece);
                             position = p + n;
@@ -217,6 +233,12 @@ final class RequestHandler {
             // Earlier chunks went out; ERROR_OFFSET (with DONE) says where the read failed.
             LOG.warning(peer + ": " + r + " failed at offset " + position + ": " + e.getMessage());
             replies.errorAt(r.cookie, errno(e), e.getMessage(), position);
+        }
+    }
+
+    private static void runHook(Runnable hook) {
+        if (hook != null) {
+            hook.run();
         }
     }
 

@@ -3,22 +3,46 @@ package dev.branchboot.agent.nbd;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.ByteChannel;
+import java.nio.channels.SocketChannel;
 
 /**
  * The request stream of one connection in the transmission phase, read in gulps of up to
  * {@link #CAPACITY} bytes rather than one message at a time: one system call brings in every
  * request a pipelining client has sent, and {@link #buffered()} tells whether more requests are
- * already waiting, which decides whether a request can be served on the reading thread.
+ * already waiting, which decides whether a request can be served on the reading thread;
+ * {@link #poll()} looks for them without waiting.
  */
 final class RequestInput {
     static final int CAPACITY = 64 * 1024;
 
-    private final ByteChannel ch;
+    private final SocketChannel ch;
     private final ByteBuffer buf = ByteBuffer.allocate(CAPACITY).flip();
+    /** The peer closed its side, seen by {@link #poll()} before anyone waited for a message. */
+    private boolean ended;
 
-    RequestInput(ByteChannel ch) {
+    RequestInput(SocketChannel ch) {
         this.ch = ch;
+    }
+
+    /**
+     * Reads what has arrived without waiting; true when bytes of a further message are here. Only
+     * while no other thread uses the channel: it is non-blocking for the moment of the read.
+     */
+    boolean poll() throws IOException {
+        if (buf.hasRemaining() || ended) {
+            return buf.hasRemaining();
+        }
+        buf.clear();
+        int n;
+        ch.configureBlocking(false);
+        try {
+            n = ch.read(buf);
+        } finally {
+            buf.flip();
+            ch.configureBlocking(true);
+        }
+        ended = n < 0;
+        return n > 0;
     }
 
     /**
@@ -28,6 +52,9 @@ final class RequestInput {
     boolean awaitMessage() throws IOException {
         if (buf.hasRemaining()) {
             return true;
+        }
+        if (ended) {
+            return false;
         }
         buf.clear();
         int n = ch.read(buf);

@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.branchboot.agent.blockdev.BlockDevice;
 import dev.branchboot.agent.blockdev.MemoryDevice;
+import dev.branchboot.agent.blockdev.ReadOnlyBlockDevice;
+import dev.branchboot.qcow2.Extent;
 import dev.branchboot.agent.nbd.NbdTestClient.OptReply;
 import dev.branchboot.agent.nbd.NbdTestClient.Reply;
 import dev.branchboot.agent.overlay.CowOverlay;
@@ -17,8 +20,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -370,6 +377,81 @@ class NbdServerTest {
             }
             assertTrue(sent.isEmpty());
         }
+    }
+
+    @Test
+    void readsAtQueueDepthOneRunOnTheReadingThreadAPipelinedRequestMovesThemToTheWorkers() throws Exception {
+        Map<Long, String> servedBy = new ConcurrentHashMap<>();
+        CountDownLatch thirdSent = new CountDownLatch(1);
+        BlockDevice device = new ReadOnlyBlockDevice() {
+            @Override
+            public String name() {
+                return "recording";
+            }
+
+            @Override
+            public long size() {
+                return SIZE;
+            }
+
+            @Override
+            public void read(long offset, ByteBuffer dst) throws IOException {
+                servedBy.put(offset, Thread.currentThread().getName());
+                if (offset == 8192) {
+                    try {
+                        // The client sends its next request while this one is being served.
+                        assertTrue(thirdSent.await(10, TimeUnit.SECONDS));
+                    } catch (InterruptedException e) {
+                        throw new IOException(e);
+                    }
+                }
+                image.read(offset, dst);
+            }
+
+            @Override
+            public List<Extent> blockStatus(long offset, long length) {
+                return image.blockStatus(offset, length);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        NbdServer recording = new NbdServer(new NbdExport("rec", device), new NbdServer.Limits(2, 64 << 20, 4));
+        SocketAddress where = recording.listen(UnixDomainSocketAddress.of(dir.resolve("rec.sock")));
+        try (NbdTestClient c = NbdTestClient.connect(where)) {
+            c.open("rec", false);
+            byte[] expected = image.bytes();
+            for (long offset : new long[] {0, 4096}) {
+                c.request(0, 0, offset, offset, 4096, null);
+                assertReadReply(c, offset, expected);
+            }
+            c.request(0, 0, 8192, 8192, 4096, null);
+            Thread.sleep(100); // the server is serving 8192 by now
+            c.request(0, 0, 12288, 12288, 4096, null);
+            thirdSent.countDown();
+            assertReadReply(c, 8192, expected);
+            assertReadReply(c, 12288, expected);
+            c.request(0, 0, 16384, 16384, 4096, null);
+            assertReadReply(c, 16384, expected);
+        } finally {
+            recording.shutdown();
+        }
+        String reader = servedBy.get(0L);
+        assertTrue(reader.startsWith("nbd-connection"), "queue depth one: served by " + reader);
+        assertEquals(reader, servedBy.get(4096L));
+        assertEquals(reader, servedBy.get(8192L));
+        assertTrue(servedBy.get(12288L).startsWith("nbd-worker"), "after a pipelined request: " + servedBy.get(12288L));
+        assertTrue(servedBy.get(16384L).startsWith("nbd-worker"), "for a while after it: " + servedBy.get(16384L));
+    }
+
+    private static void assertReadReply(NbdTestClient c, long offset, byte[] expected) throws IOException {
+        Reply r = c.reply();
+        assertEquals(offset, r.cookie());
+        assertEquals(0, r.error());
+        byte[] data = new byte[4096];
+        c.in.readFully(data);
+        assertArrayEquals(Arrays.copyOfRange(expected, (int) offset, (int) offset + 4096), data, "offset " + offset);
     }
 
     @Test
