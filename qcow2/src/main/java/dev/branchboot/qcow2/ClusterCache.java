@@ -11,6 +11,11 @@ import java.util.Map;
  * Decompressed clusters kept for reads that use part of one, least recently used first out,
  * bounded by a byte budget.
  *
+ * <p>A cluster is kept from the second read that uses part of it on ({@link #admit}): random reads
+ * touch most clusters once, and keeping those would only push out the clusters that are read again
+ * (a file's blocks, directory and inode blocks), at the price of a whole-cluster decompression and
+ * copy each. The first read decompresses only what it needs where the compression allows that.
+ *
  * <p>The clusters live off the Java heap in fixed slots of direct memory, allocated a chunk at a
  * time as the cache fills and then reused: a cache of small arrays would be allocated, zeroed and
  * copied from generation to generation by the garbage collector on every miss, which measured as a
@@ -27,6 +32,8 @@ final class ClusterCache {
     private final int slotsPerChunk;
     private final List<ByteBuffer> chunks = new ArrayList<>();
     private final LinkedHashMap<Long, Integer> slots = new LinkedHashMap<>(64, 0.75f, true);
+    /** Clusters read in part once and not kept (keys only), oldest first out. */
+    private final LinkedHashMap<Long, Boolean> seenOnce;
     private int allocated;
 
     /** A cache of at most {@code maxBytes} of clusters of {@code clusterSize} bytes; 0 disables it. */
@@ -34,6 +41,29 @@ final class ClusterCache {
         this.clusterSize = clusterSize;
         this.maxSlots = (int) Math.min(Integer.MAX_VALUE - 8, maxBytes / clusterSize);
         this.slotsPerChunk = Math.max(1, CHUNK_BYTES / clusterSize);
+        int remembered = (int) Math.min(1 << 20, 4L * maxSlots);
+        this.seenOnce = new LinkedHashMap<>(64, 0.75f, false) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
+                return size() > remembered;
+            }
+        };
+    }
+
+    /**
+     * Whether a read of part of cluster {@code key}, which is not cached, should keep it: true when
+     * an earlier read already used part of it (recently: the last four cache-fulls of clusters are
+     * remembered), false for a first read, which is remembered.
+     */
+    synchronized boolean admit(long key) {
+        if (maxSlots == 0) {
+            return false;
+        }
+        if (seenOnce.remove(key) != null) {
+            return true;
+        }
+        seenOnce.put(key, Boolean.TRUE);
+        return false;
     }
 
     /**

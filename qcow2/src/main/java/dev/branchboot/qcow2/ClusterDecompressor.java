@@ -19,6 +19,15 @@ public interface ClusterDecompressor {
      */
     void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException;
 
+    /**
+     * Whether {@link #decompress} accepts an output shorter than the cluster and then produces just
+     * the cluster's first bytes, at a cost that grows with them (deflate can stop anywhere; a zstd
+     * frame is decoded whole).
+     */
+    default boolean decompressesPrefixes() {
+        return false;
+    }
+
     /** The decompressor for an image's compression type. */
     static ClusterDecompressor of(CompressionType type) {
         return switch (type) {
