@@ -15,6 +15,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
@@ -91,7 +93,15 @@ public final class NbdServer implements AutoCloseable {
     public NbdServer(NbdExport export, Limits limits) {
         this.export = export;
         this.limits = limits;
-        ExecutorService workers = Executors.newFixedThreadPool(limits.workers(), daemonThreads("nbd-worker-"));
+        // A fork-join pool wakes the worker that went idle last: a client with two requests in
+        // flight keeps two threads (and their buffers, cache lines and compiled code) busy rather
+        // than cycling through all of them, as a fixed pool's queue does.
+        AtomicInteger workerNumber = new AtomicInteger();
+        ExecutorService workers = new ForkJoinPool(limits.workers(), pool -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+            t.setName("nbd-worker-" + workerNumber.incrementAndGet());
+            return t;
+        }, null, true);
         this.shared = new Shared(export, workers, new Semaphore(limits.bufferBytes(), true), ConcurrentHashMap.newKeySet());
         this.watchdog = Executors.newSingleThreadScheduledExecutor(daemonThreads("nbd-watchdog-"));
     }
