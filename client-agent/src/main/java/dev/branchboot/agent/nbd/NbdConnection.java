@@ -28,6 +28,8 @@ final class NbdConnection implements Runnable {
     static final int MAX_IN_FLIGHT = 128;
     /** How long after requests last overlapped they all go to the workers. */
     private static final long QUIET_NANOS = 1_000_000_000L;
+    /** Reads served on the reading thread from this length on always look for a pipelined request. */
+    private static final long POLL_ALWAYS_FROM = 32 << 10;
 
     private final NbdServer.Shared shared;
     private final SocketChannel ch;
@@ -38,6 +40,8 @@ final class NbdConnection implements Runnable {
     private volatile long partialSinceNanos;
     /** Requests read so far, other than DISC (reading thread only); compared with the replies sent. */
     private long received;
+    /** READs served on the reading thread (reading thread only). */
+    private int servedHere;
     /** When a request last arrived while another was unanswered or waiting (reading thread only). */
     private long lastOverlapNanos = System.nanoTime() - QUIET_NANOS;
     private volatile boolean handshakeDone;
@@ -145,11 +149,13 @@ final class NbdConnection implements Runnable {
      * Serves a READ on this thread. A client at queue depth one waits for the reply before it sends
      * its next request; one that pipelines (nbdcopy, qemu-img) has sent it by the time the data is
      * ready, and must not wait unread while this thread is busy: a request already here then
-     * switches the connection to the workers.
+     * switches the connection to the workers. Looking costs a few system calls, so it is done for
+     * every large read (what pipelining clients send) and for every sixteenth small one.
      */
     private void serveHere(RequestHandler handler, Request request, int cost, RequestInput input) {
+        boolean look = request.length >= POLL_ALWAYS_FROM || (++servedHere & 15) == 0;
         try {
-            handler.serve(request, () -> {
+            handler.serve(request, !look ? null : () -> {
                 try {
                     if (input.poll()) {
                         lastOverlapNanos = System.nanoTime();

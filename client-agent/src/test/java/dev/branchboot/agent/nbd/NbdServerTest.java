@@ -397,7 +397,7 @@ class NbdServerTest {
             @Override
             public void read(long offset, ByteBuffer dst) throws IOException {
                 servedBy.put(offset, Thread.currentThread().getName());
-                if (offset == 8192) {
+                if (offset == 2 * PIECE) {
                     try {
                         // The client sends its next request while this one is being served.
                         assertTrue(thirdSent.await(10, TimeUnit.SECONDS));
@@ -422,36 +422,39 @@ class NbdServerTest {
         try (NbdTestClient c = NbdTestClient.connect(where)) {
             c.open("rec", false);
             byte[] expected = image.bytes();
-            for (long offset : new long[] {0, 4096}) {
-                c.request(0, 0, offset, offset, 4096, null);
+            for (long offset : new long[] {0, PIECE}) {
+                c.request(0, 0, offset, offset, PIECE, null);
                 assertReadReply(c, offset, expected);
             }
-            c.request(0, 0, 8192, 8192, 4096, null);
-            Thread.sleep(100); // the server is serving 8192 by now
-            c.request(0, 0, 12288, 12288, 4096, null);
+            c.request(0, 0, 2 * PIECE, 2 * PIECE, PIECE, null);
+            Thread.sleep(100); // the server is serving the third read by now
+            c.request(0, 0, 3 * PIECE, 3 * PIECE, PIECE, null);
             thirdSent.countDown();
-            assertReadReply(c, 8192, expected);
-            assertReadReply(c, 12288, expected);
-            c.request(0, 0, 16384, 16384, 4096, null);
-            assertReadReply(c, 16384, expected);
+            assertReadReply(c, 2 * PIECE, expected);
+            assertReadReply(c, 3 * PIECE, expected);
+            c.request(0, 0, 4 * PIECE, 4 * PIECE, PIECE, null);
+            assertReadReply(c, 4 * PIECE, expected);
         } finally {
             recording.shutdown();
         }
         String reader = servedBy.get(0L);
         assertTrue(reader.startsWith("nbd-connection"), "queue depth one: served by " + reader);
-        assertEquals(reader, servedBy.get(4096L));
-        assertEquals(reader, servedBy.get(8192L));
-        assertTrue(servedBy.get(12288L).startsWith("nbd-worker"), "after a pipelined request: " + servedBy.get(12288L));
-        assertTrue(servedBy.get(16384L).startsWith("nbd-worker"), "for a while after it: " + servedBy.get(16384L));
+        assertEquals(reader, servedBy.get((long) PIECE));
+        assertEquals(reader, servedBy.get(2L * PIECE));
+        assertTrue(servedBy.get(3L * PIECE).startsWith("nbd-worker"), "after a pipelined request: " + servedBy.get(3L * PIECE));
+        assertTrue(servedBy.get(4L * PIECE).startsWith("nbd-worker"), "for a while after it: " + servedBy.get(4L * PIECE));
     }
+
+    /** Reads of this size (what pipelining clients send) always look for a pipelined request. */
+    private static final int PIECE = 64 << 10;
 
     private static void assertReadReply(NbdTestClient c, long offset, byte[] expected) throws IOException {
         Reply r = c.reply();
         assertEquals(offset, r.cookie());
         assertEquals(0, r.error());
-        byte[] data = new byte[4096];
+        byte[] data = new byte[PIECE];
         c.in.readFully(data);
-        assertArrayEquals(Arrays.copyOfRange(expected, (int) offset, (int) offset + 4096), data, "offset " + offset);
+        assertArrayEquals(Arrays.copyOfRange(expected, (int) offset, (int) offset + PIECE), data, "offset " + offset);
     }
 
     @Test
