@@ -16,6 +16,7 @@ packages=(
   debootstrap       # test/vm-boot.sh debian: the minbase + systemd root
   nbd-client        # copied into the test guests' initramfs (the host has no nbd module to use it)
   zip               # boot/ build: drops other platforms' zstd-jni libraries from the runtime's jar
+  gcc libc6-dev libdeflate-dev  # qcow2/ build: the libdeflate decoder (src/main/native); without them zlib decodes
   nginx             # a real HTTP origin for integration tests
   wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
   prometheus        # a real Prometheus scrapes the agent and the server in PrometheusScrapeIT

@@ -3,7 +3,8 @@
 #   OUT/bin/java              jlink'd JDK with only the modules in modules.txt, default CDS archive
 #   OUT/bin/@branchboot-agent symlink to java: the process name systemd spares (see the launcher)
 #   OUT/bin/branchboot-agent  the launcher (POSIX sh) with the JVM flags
-#   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so (unpacked once, not into /tmp at each start)
+#   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so, OUT/lib/libbranchboot-deflate.so (unpacked
+#                             once, not into /tmp at each start)
 #   OUT/lib/branchboot-agent.jsa  AppCDS archive of the classes a `serve` start-up loads
 #   OUT/lib/branchboot-boot.sh    the boot library (kernel parameters, attach) for initramfs scripts
 #   OUT/bin/train-cds         remakes the AppCDS archive after the runtime is moved
@@ -28,6 +29,13 @@ mkdir -p "$out/lib"
 cp "$jar" "$out/lib/branchboot-agent.jar"
 unzip -p "$jar" "linux/amd64/libzstd-jni-*.so" > "$out/lib/libzstd-jni.so"
 [[ -s $out/lib/libzstd-jni.so ]] || { echo "build-runtime: no linux/amd64 zstd-jni library in $jar" >&2; exit 1; }
+# The libdeflate decoder (statically linked: needs only libc). A jar built without gcc has none;
+# the agent then decodes deflate with zlib.
+unzip -p "$jar" "native/linux-amd64/libbranchboot-deflate.so" > "$out/lib/libbranchboot-deflate.so" 2>/dev/null || true
+if [[ ! -s $out/lib/libbranchboot-deflate.so ]]; then
+  rm -f "$out/lib/libbranchboot-deflate.so"
+  echo "build-runtime: WARNING: no libdeflate decoder in $jar; the agent decodes deflate with zlib" >&2
+fi
 # The zstd-jni libraries of every other platform are dead weight in the jar (4-5 MiB): the
 # launcher points zstd-jni at the unpacked one (-DZstdNativePath).
 if command -v zip >/dev/null; then

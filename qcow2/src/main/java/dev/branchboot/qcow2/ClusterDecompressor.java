@@ -28,10 +28,16 @@ public interface ClusterDecompressor {
         return false;
     }
 
+    /** What decodes deflate clusters in this process: "libdeflate", or "zlib" when that did not load. */
+    static String deflateDecoder() {
+        return LibdeflateDecompressor.INSTANCE != null ? "libdeflate" : "zlib";
+    }
+
     /** The decompressor for an image's compression type. */
     static ClusterDecompressor of(CompressionType type) {
         return switch (type) {
-            case DEFLATE -> DeflateClusterDecompressor.INSTANCE;
+            case DEFLATE -> LibdeflateDecompressor.INSTANCE != null ? LibdeflateDecompressor.INSTANCE
+                    : DeflateClusterDecompressor.INSTANCE;
             case ZSTD -> ZstdClusterDecompressor.INSTANCE;
         };
     }

@@ -2,7 +2,10 @@ package dev.branchboot.qcow2;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.luben.zstd.Zstd;
 import java.io.ByteArrayOutputStream;
@@ -102,5 +105,49 @@ class ClusterDecompressorTest {
             Arrays.fill(garbage, (byte) 0xFF);
             assertThrows(DataFormatException.class, () -> decompress(DeflateClusterDecompressor.INSTANCE, garbage, data.length, direct));
         }
+    }
+
+    @Test
+    void libdeflateIsBuiltAndAgreesWithZlibOnEveryKindOfStream() throws DataFormatException {
+        assertNotNull(LibdeflateDecompressor.INSTANCE,
+                "the libdeflate decoder did not load: is gcc or libdeflate-dev missing (scripts/install-deps.sh)?");
+        assertSame(LibdeflateDecompressor.INSTANCE, ClusterDecompressor.of(CompressionType.DEFLATE));
+        for (int level : new int[] {Deflater.NO_COMPRESSION, Deflater.BEST_SPEED, Deflater.DEFAULT_COMPRESSION, Deflater.BEST_COMPRESSION}) {
+            for (int size : new int[] {512, 4096, 65536, 2 << 20}) {
+                byte[] data = cluster(size);
+                Deflater deflater = new Deflater(level, true);
+                deflater.setInput(data);
+                deflater.finish();
+                byte[] out = new byte[size * 2 + 64];
+                int n = deflater.deflate(out);
+                deflater.end();
+                byte[] stream = concat(Arrays.copyOf(out, n), new byte[] {7, 7, 7, 7});
+                byte[] fast = decompress(LibdeflateDecompressor.INSTANCE, stream, size, true);
+                assertArrayEquals(decompress(DeflateClusterDecompressor.INSTANCE, stream, size, true), fast, "level " + level + ", " + size);
+                assertArrayEquals(data, fast);
+                // Heap buffers take the zlib path and give the same bytes.
+                assertArrayEquals(data, decompress(LibdeflateDecompressor.INSTANCE, stream, size, false));
+            }
+        }
+    }
+
+    @Test
+    void libdeflateDamageIsADataFormatException() {
+        assertNotNull(LibdeflateDecompressor.INSTANCE);
+        byte[] data = cluster(65536);
+        byte[] stream = rawDeflate(data);
+        byte[] cut = Arrays.copyOf(stream, stream.length / 2);
+        DataFormatException e = assertThrows(DataFormatException.class,
+                () -> decompress(LibdeflateDecompressor.INSTANCE, cut, data.length, true));
+        assertTrue(e.getMessage().contains("deflate"), e.getMessage());
+        byte[] shortStream = rawDeflate(Arrays.copyOf(data, 1000));
+        e = assertThrows(DataFormatException.class, () -> decompress(LibdeflateDecompressor.INSTANCE, shortStream, data.length, true));
+        assertTrue(e.getMessage().contains("1000 of 65536"), e.getMessage());
+        byte[] tooLong = rawDeflate(concat(data, data));
+        e = assertThrows(DataFormatException.class, () -> decompress(LibdeflateDecompressor.INSTANCE, tooLong, data.length, true));
+        assertTrue(e.getMessage().contains("more than 65536"), e.getMessage());
+        byte[] garbage = new byte[500];
+        Arrays.fill(garbage, (byte) 0xFF);
+        assertThrows(DataFormatException.class, () -> decompress(LibdeflateDecompressor.INSTANCE, garbage, data.length, true));
     }
 }

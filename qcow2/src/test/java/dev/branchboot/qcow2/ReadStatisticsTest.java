@@ -29,8 +29,11 @@ class ReadStatisticsTest {
             }
             assertEquals(compressed, stats.clusterCacheHits(), "the third 4 KiB of each compressed cluster comes from the cache");
             assertEquals(3 * compressed, stats.clustersDecompressed(), "the first two reads of a cluster decompress it");
-            assertEquals(compressed * (65536 + 4096 + 65536), stats.bytesDecompressed(),
-                    "a cluster read once is decompressed only up to the end of the read; the second read keeps all of it");
+            // zlib can stop after the bytes a first read needs; libdeflate decodes a whole cluster
+            // faster than zlib decodes a few KiB of it.
+            int firstRead = ClusterDecompressor.of(CompressionType.DEFLATE).decompressesPrefixes() ? 4096 : 65536;
+            assertEquals(compressed * (65536 + firstRead + 65536), stats.bytesDecompressed(),
+                    "a first read decompresses up to its end at most; the second read keeps the whole cluster");
             assertTrue(stats.l2CacheHits() > 0 && stats.l2CacheMisses() >= 1, "L2 lookups are counted");
         }
         try (VirtualDisk chain = DiskImages.open(ConformanceImages.named("chain-top").image(),

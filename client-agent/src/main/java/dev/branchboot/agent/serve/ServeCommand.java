@@ -15,6 +15,7 @@ import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
 import dev.branchboot.agent.overlay.CowOverlay;
+import dev.branchboot.qcow2.ClusterDecompressor;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.ReadStatistics;
@@ -186,6 +187,10 @@ public final class ServeCommand implements AgentCommand {
             served = true;
             if (readyFile != null) {
                 writeReadyFile(readyFile, ListenAddress.format(bound));
+            }
+            if (!"libdeflate".equals(ClusterDecompressor.deflateDecoder())) {
+                LOG.info("deflate clusters are decoded with zlib, several times slower than libdeflate: the libdeflate decoder"
+                        + " is not in this build or did not load (-Dbranchboot.deflate.library)");
             }
             LOG.info("serving " + (remote == null ? image : image + " from " + remote.servers()) + " (" + ByteSizes.format(device.size()) + ") as export '" + name + "' on "
                     + ListenAddress.format(bound) + " with " + overlay);
