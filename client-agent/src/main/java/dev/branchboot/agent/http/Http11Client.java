@@ -35,6 +35,12 @@ final class Http11Client implements AutoCloseable {
     private static final int MAX_DRAINED_BODY = 1 << 20;
     private static final int MAX_IDLE_PER_SERVER = 64;
     private static final int SCRATCH_BYTES = 64 * 1024;
+    /**
+     * The response headers anyone here reads (lower case); others are skipped unparsed. Add a name
+     * here before reading it from a {@link Response}.
+     */
+    private static final String[] HEADERS_USED = {"content-length", "content-range", "etag", "connection",
+        "content-location", "transfer-encoding"};
 
     /**
      * A response: status and headers (names in lower case; the last value of a repeated header wins).
@@ -196,7 +202,10 @@ final class Http11Client implements AutoCloseable {
         Map<String, String> headers = new HashMap<>();
         int headerBytes = statusLine.length();
         while (true) {
-            String line = c.in.readLine(MAX_HEADER_BYTES);
+            String line = c.in.readHeaderLine(MAX_HEADER_BYTES, HEADERS_USED);
+            if (line == ResponseInput.SKIPPED) {
+                continue;
+            }
             if (line.isEmpty()) {
                 break;
             }

@@ -21,6 +21,46 @@ final class ResponseInput {
         this.buf = new byte[size];
     }
 
+    /** What {@link #readHeaderLine} returns for a header line it skipped. */
+    static final String SKIPPED = new String("(skipped header)");
+
+    /**
+     * The next header line, as {@link #readLine}, or {@link #SKIPPED} (the same instance) when the
+     * line lies in the buffer and its name is none of {@code names} (lower case): a response's other
+     * headers (Date, Server, Content-Type, ...) are passed over without making strings of them.
+     */
+    String readHeaderLine(int maxLength, String[] names) throws IOException {
+        for (int i = pos; i < limit; i++) {
+            if (buf[i] == '\n') {
+                int colon = pos;
+                while (colon < i && buf[colon] != ':') {
+                    colon++;
+                }
+                if (colon < i && !isOneOf(pos, colon, names)) {
+                    pos = i + 1;
+                    return SKIPPED;
+                }
+                break;
+            }
+        }
+        return readLine(maxLength);
+    }
+
+    private boolean isOneOf(int start, int end, String[] names) {
+        for (String name : names) {
+            if (name.length() == end - start) {
+                int k = 0;
+                while (k < name.length() && Character.toLowerCase((char) (buf[start + k] & 0xFF)) == name.charAt(k)) {
+                    k++;
+                }
+                if (k == name.length()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /**
      * The next line without its line end (LF, or CRLF), as ISO-8859-1.
      *
