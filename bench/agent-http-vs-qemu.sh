@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Benchmark: reading a QCOW2 image from an HTTP server (nginx, loopback) and exporting it over NBD:
-#   (a) branchboot-agent serve --server URL --image NAME   (a fresh JVM, default options, unless
-#       AGENT_JAVA_OPTS is set)
+#   (a) branchboot-agent serve --server URL --image NAME, as shipped: the boot runtime's launcher
+#       (boot/target/branchboot-runtime/bin/branchboot-agent: jlink'd JVM, its flags, AppCDS, the
+#       libdeflate decoder), in a fresh process
+#   (a') the same agent jar under a plain `java -jar` with the JVM's default options (AGENT_JAVA_OPTS
+#       adds some), for comparison
 #   (b) qemu-nbd with qemu's curl (http) block driver
 #   (c) qemu-nbd over nbdkit's curl plugin
 # Two workloads per peer, same nginx and image (256 MiB virtual, zlib-compressed mixed content),
@@ -15,16 +18,17 @@
 # The bytes nginx sent in each phase come from its access log ($body_bytes_sent).
 #
 #   bench/agent-http-vs-qemu.sh [RUNS]     (RUNS tables, one after the other; default 1)
-#   AGENT_JAR=other.jar AGENT_JAVA_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (another build, JVM options)
-#   AGENT_TUNED_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (adds a row: the agent with these JVM options)
+#   AGENT_JAR=other.jar AGENT_JAVA_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (row a': another jar, JVM options)
+#   AGENT_TUNED_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (adds a row: `java -jar` with these JVM options)
 #
 # Needs nginx, qemu-utils, qemu-block-extra, nbdkit (curl plugin), libnbd-bin, python3-libnbd.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 jar=${AGENT_JAR:-client-agent/target/branchboot-agent.jar}
-if [[ ! -f $jar || ! -d testkit/target/classes ]]; then
-  mvn -q -B -o package -DskipTests -pl testkit,qcow2,client-agent
+launcher=boot/target/branchboot-runtime/bin/branchboot-agent
+if [[ ! -f $jar || ! -x $launcher || ! -d testkit/target/classes ]]; then
+  mvn -q -B -o package -DskipTests -pl testkit,qcow2,client-agent,boot
 fi
 images=bench/work/http
 bench_zlib_image "$images"
@@ -118,7 +122,7 @@ stop_exports() {
 }
 start_agent() {
   # shellcheck disable=SC2086
-  java ${java_opts:-} -jar "$jar" serve --server "http://127.0.0.1:$port/images" --image zlib.qcow2 \
+  ${agent_command:-java ${java_opts:-} -jar $jar} serve --server "http://127.0.0.1:$port/images" --image zlib.qcow2 \
     --listen "unix:$work/agent.sock" --cow none --ready-file "$work/agent.ready" 2>> "$work/agent.log" &
   started+=($!); pids+=($!)
   for _ in $(seq 1 200); do [[ -f $work/agent.ready ]] && break; sleep 0.05; done
@@ -152,18 +156,21 @@ peer() {
 COPY_OPTS="-C 1 -R 2"
 runs=${1:-1}
 echo "image: 256 MiB virtual, zlib, file $((file_size / 1048576)) MiB; nginx on 127.0.0.1; $(nproc) cores;" \
-  "sequential: nbdcopy $COPY_OPTS URI null:; agent JVM options: ${AGENT_JAVA_OPTS:-(none)}"
+  "sequential: nbdcopy $COPY_OPTS URI null:"
 for run in $(seq 1 "$runs"); do
   echo
   echo "run $run, $(date -u '+%Y-%m-%d %H:%M UTC'), load average$(uptime | sed 's/.*load average//')"
   echo
   echo "| peer | sequential MiB/s | fetched / file | random p50 (us) | p99 (us) | IOPS | KiB fetched per 4 KiB read |"
   echo "|---|---|---|---|---|---|---|"
+  agent_command=$launcher
+  peer "(a) branchboot-agent (boot runtime launcher)" start_agent
+  agent_command=""
   java_opts=${AGENT_JAVA_OPTS:-}
-  peer "(a) branchboot-agent" start_agent
+  peer "(a') java ${AGENT_JAVA_OPTS:-} -jar branchboot-agent.jar" start_agent
   if [[ -n ${AGENT_TUNED_OPTS:-} ]]; then
     java_opts=$AGENT_TUNED_OPTS
-    peer "(a) branchboot-agent $AGENT_TUNED_OPTS" start_agent
+    peer "(a') java $AGENT_TUNED_OPTS -jar branchboot-agent.jar" start_agent
   fi
   peer "(b) qemu-nbd + qemu http driver" start_qemu_http
   peer "(c) qemu-nbd over nbdkit curl" start_qemu_nbdkit
