@@ -30,6 +30,9 @@ final class ResponseInput {
      * headers (Date, Server, Content-Type, ...) are passed over without making strings of them.
      */
     String readHeaderLine(int maxLength, String[] names) throws IOException {
+        if (pos == limit && !fill()) {
+            throw new EOFException("connection closed mid-header");
+        }
         for (int i = pos; i < limit; i++) {
             if (buf[i] == '\n') {
                 int colon = pos;
