@@ -1,6 +1,7 @@
 package dev.branchboot.qcow2;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -8,62 +9,45 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Decompressed clusters kept for reads that use part of one, least recently used first out,
- * bounded by a byte budget.
- *
- * <p>A cluster is kept from the second read that uses part of it on ({@link #admit}): random reads
- * touch most clusters once, and keeping those would only push out the clusters that are read again
- * (a file's blocks, directory and inode blocks), at the price of a whole-cluster decompression and
- * copy each. The first read decompresses only what it needs where the compression allows that.
+ * Decompressed clusters kept for reads that use part of one, bounded by a byte budget, in two
+ * segments (a segmented LRU): a cluster enters a small probation segment, oldest out first, and
+ * moves to the main segment, least recently used out first, when a second read uses it. Random
+ * reads touch most clusters once: they cycle through the few probation slots and never push out
+ * the clusters that are read again (a file's blocks, directory and inode blocks), while the next
+ * 4 KiB of a cluster a reader has just started finds it in probation.
  *
  * <p>The clusters live off the Java heap in fixed slots of direct memory, allocated a chunk at a
  * time as the cache fills and then reused: a cache of small arrays would be allocated, zeroed and
  * copied from generation to generation by the garbage collector on every miss, which measured as a
- * quarter of the agent's CPU time under random 4 KiB reads. Copies in and out happen under the
- * cache's lock, so a slot is never overwritten while a reader copies from it; they are a few
- * microseconds each.
+ * quarter of the agent's CPU time under random 4 KiB reads. Reusing probation slots also keeps
+ * one-off reads from touching new memory, which costs a page fault per 4 KiB (a millisecond and
+ * more per chunk in virtual machines). Copies in and out happen under the cache's lock, so a slot
+ * is never overwritten while a reader copies from it; they are a few microseconds each.
  */
 final class ClusterCache {
     /** Slots are allocated in chunks of about this many bytes (at least one cluster). */
     private static final int CHUNK_BYTES = 1 << 20;
+    /** The probation segment's share of the budget: a quarter, at most 32 clusters. */
+    private static final int MAX_PROBATION = 32;
 
     private final int clusterSize;
     private int maxSlots;
+    private final int probationSlots;
     private final int slotsPerChunk;
     private final List<ByteBuffer> chunks = new ArrayList<>();
-    private final LinkedHashMap<Long, Integer> slots = new LinkedHashMap<>(64, 0.75f, true);
-    /** Clusters read in part once and not kept (keys only), oldest first out. */
-    private final LinkedHashMap<Long, Boolean> seenOnce;
+    /** Clusters used once, oldest first. */
+    private final LinkedHashMap<Long, Integer> probation = new LinkedHashMap<>(64, 0.75f, false);
+    /** Clusters used again, least recently used first. */
+    private final LinkedHashMap<Long, Integer> main = new LinkedHashMap<>(64, 0.75f, true);
+    private final ArrayDeque<Integer> free = new ArrayDeque<>();
     private int allocated;
 
     /** A cache of at most {@code maxBytes} of clusters of {@code clusterSize} bytes; 0 disables it. */
     ClusterCache(long maxBytes, int clusterSize) {
         this.clusterSize = clusterSize;
         this.maxSlots = (int) Math.min(Integer.MAX_VALUE - 8, maxBytes / clusterSize);
+        this.probationSlots = Math.max(1, Math.min(MAX_PROBATION, maxSlots / 4));
         this.slotsPerChunk = Math.max(1, CHUNK_BYTES / clusterSize);
-        int remembered = (int) Math.min(1 << 20, 4L * maxSlots);
-        this.seenOnce = new LinkedHashMap<>(64, 0.75f, false) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<Long, Boolean> eldest) {
-                return size() > remembered;
-            }
-        };
-    }
-
-    /**
-     * Whether a read of part of cluster {@code key}, which is not cached, should keep it: true when
-     * an earlier read already used part of it (recently: the last four cache-fulls of clusters are
-     * remembered), false for a first read, which is remembered.
-     */
-    synchronized boolean admit(long key) {
-        if (maxSlots == 0) {
-            return false;
-        }
-        if (seenOnce.remove(key) != null) {
-            return true;
-        }
-        seenOnce.put(key, Boolean.TRUE);
-        return false;
     }
 
     /**
@@ -71,17 +55,35 @@ final class ClusterCache {
      * {@code dst} at {@code dstIndex}; returns false (copying nothing) when it is not cached.
      */
     synchronized boolean read(long key, int inCluster, ByteBuffer dst, int dstIndex, int length) {
-        Integer slot = slots.get(key);
+        Integer slot = main.get(key);
         if (slot == null) {
-            return false;
+            slot = probation.remove(key);
+            if (slot == null) {
+                return false;
+            }
+            promote(key, slot);
         }
         dst.put(dstIndex, slotBuffer(slot), inCluster, length);
         return true;
     }
 
-    /** Caches a copy of {@code cluster} (exactly one cluster, from its position) as {@code key}. */
+    /** A second read of a probation cluster moves it to the main segment, making room there. */
+    private void promote(long key, int slot) {
+        if (maxSlots - probationSlots <= 0) {
+            probation.put(key, slot); // no main segment in so small a cache
+            return;
+        }
+        main.put(key, slot);
+        if (main.size() > maxSlots - probationSlots) {
+            Iterator<Map.Entry<Long, Integer>> eldest = main.entrySet().iterator();
+            free.push(eldest.next().getValue());
+            eldest.remove();
+        }
+    }
+
+    /** Caches a copy of {@code cluster} (exactly one cluster, from its position) as {@code key}, on probation. */
     synchronized void put(long key, ByteBuffer cluster) {
-        if (maxSlots == 0 || slots.containsKey(key)) {
+        if (maxSlots == 0 || main.containsKey(key) || probation.containsKey(key)) {
             return;
         }
         int slot = takeSlot();
@@ -89,11 +91,17 @@ final class ClusterCache {
             return;
         }
         slotBuffer(slot).put(0, cluster, cluster.position(), clusterSize);
-        slots.put(key, slot);
+        probation.put(key, slot);
     }
 
-    /** A new slot while the budget allows, else the least recently used one. */
+    /** The oldest probation slot once probation is full, else a free or new one, else the main segment's LRU. */
     private int takeSlot() {
+        if (probation.size() >= probationSlots) {
+            return removeEldest(probation);
+        }
+        if (!free.isEmpty()) {
+            return free.pop();
+        }
         if (allocated < maxSlots) {
             if (allocated % slotsPerChunk == 0) {
                 int inChunk = (int) Math.min(slotsPerChunk, (long) maxSlots - allocated);
@@ -103,12 +111,17 @@ final class ClusterCache {
                     // Direct memory (-XX:MaxDirectMemorySize, by default the heap size) is smaller
                     // than the cache was given: stop growing and reuse the slots there are.
                     maxSlots = allocated;
-                    return slots.isEmpty() ? -1 : takeSlot();
+                    return probation.isEmpty() && main.isEmpty() ? -1
+                            : removeEldest(probation.isEmpty() ? main : probation);
                 }
             }
             return allocated++;
         }
-        Iterator<Map.Entry<Long, Integer>> eldest = slots.entrySet().iterator();
+        return removeEldest(main.isEmpty() ? probation : main);
+    }
+
+    private static int removeEldest(LinkedHashMap<Long, Integer> segment) {
+        Iterator<Map.Entry<Long, Integer>> eldest = segment.entrySet().iterator();
         int slot = eldest.next().getValue();
         eldest.remove();
         return slot;
@@ -121,6 +134,6 @@ final class ClusterCache {
 
     /** Bytes of clusters cached now. */
     synchronized long weight() {
-        return (long) slots.size() * clusterSize;
+        return (long) (main.size() + probation.size()) * clusterSize;
     }
 }

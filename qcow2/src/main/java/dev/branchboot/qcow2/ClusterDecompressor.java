@@ -19,15 +19,6 @@ public interface ClusterDecompressor {
      */
     void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException;
 
-    /**
-     * Whether {@link #decompress} accepts an output shorter than the cluster and then produces just
-     * the cluster's first bytes, at a cost that grows with them (deflate can stop anywhere; a zstd
-     * frame is decoded whole).
-     */
-    default boolean decompressesPrefixes() {
-        return false;
-    }
-
     /** What decodes deflate clusters in this process: "libdeflate", or "zlib" when that did not load. */
     static String deflateDecoder() {
         return LibdeflateDecompressor.INSTANCE != null ? "libdeflate" : "zlib";

@@ -18,11 +18,6 @@ final class DeflateClusterDecompressor implements ClusterDecompressor {
     }
 
     @Override
-    public boolean decompressesPrefixes() {
-        return true;
-    }
-
-    @Override
     public void decompress(ByteBuffer input, ByteBuffer output) throws DataFormatException {
         Inflater inflater = INFLATERS.get();
         inflater.reset();

@@ -418,23 +418,16 @@ public final class Qcow2Image implements VirtualDisk {
 
     private void decompressInto(CompressedPiece piece, ByteBuffer input, ByteBuffer dst) {
         try {
-            int produced = clusterSize;
             if (piece.inCluster() == 0 && piece.length() == clusterSize) {
                 decompressor.decompress(input, dst.slice(piece.dstIndex(), clusterSize));
             } else {
+                // Part of a cluster: keep the whole cluster, as the next read may want more of it.
                 ByteBuffer cluster = input.isDirect() ? StoredBuffers.scratch(clusterSize) : StoredBuffers.heapScratch(clusterSize);
-                boolean keep = clusters.admit(piece.entry());
-                if (!keep && decompressor.decompressesPrefixes()) {
-                    produced = piece.inCluster() + piece.length();
-                    cluster.limit(produced);
-                }
                 decompressor.decompress(input, cluster);
                 dst.put(piece.dstIndex(), cluster, piece.inCluster(), piece.length());
-                if (keep) {
-                    clusters.put(piece.entry(), cluster.clear());
-                }
+                clusters.put(piece.entry(), cluster.clear());
             }
-            statistics.decompressed(produced);
+            statistics.decompressed(clusterSize);
         } catch (DataFormatException e) {
             throw new UncheckedIOException(new CorruptImageException(name, piece.host(),
                     "compressed cluster for virtual offset " + (piece.virtualOffset() - piece.inCluster())

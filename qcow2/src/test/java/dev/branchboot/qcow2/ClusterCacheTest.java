@@ -17,34 +17,60 @@ class ClusterCacheTest {
     }
 
     @Test
-    void returnsWhatWasPutAndEvictsTheLeastRecentlyUsed() {
-        ClusterCache cache = new ClusterCache(3 * 512, 512);
-        for (int k = 0; k < 3; k++) {
+    void returnsWhatWasPutAndEvictsTheLeastRecentlyUsedOfTheMainSegment() {
+        // 8 slots: 2 on probation, 6 in the main segment.
+        ClusterCache cache = new ClusterCache(8 * 512, 512);
+        for (int k = 0; k < 6; k++) {
             cache.put(k, cluster(512, k * 10));
+            assertTrue(cache.read(k, 0, ByteBuffer.allocate(1), 0, 1), "a second read moves " + k + " to the main segment");
         }
         ByteBuffer dst = ByteBuffer.allocateDirect(20);
         assertTrue(cache.read(0, 100, dst, 4, 16), "cluster 0 is cached (and now recently used)");
         for (int i = 0; i < 16; i++) {
             assertEquals((byte) (100 + i), dst.get(4 + i));
         }
-        cache.put(3, cluster(512, 30));
-        assertFalse(cache.read(1, 0, dst, 0, 1), "cluster 1 was the least recently used");
-        assertTrue(cache.read(0, 0, dst, 0, 1));
-        assertTrue(cache.read(2, 0, dst, 0, 1));
-        assertTrue(cache.read(3, 511, dst, 0, 1));
-        assertEquals((byte) (30 + 511), dst.get(0), "the evicted slot holds the new cluster");
-        assertEquals(3 * 512, cache.weight());
+        cache.put(6, cluster(512, 60));
+        assertTrue(cache.read(6, 0, dst, 0, 1), "promoting 6 pushes out the main segment's least recently used: 1");
+        assertFalse(cache.read(1, 0, dst, 0, 1));
+        for (int k : new int[] {0, 2, 3, 4, 5}) {
+            assertTrue(cache.read(k, 0, dst, 0, 1), "cluster " + k);
+        }
+        assertTrue(cache.read(6, 511, dst, 0, 1));
+        assertEquals((byte) (60 + 511), dst.get(0), "the freed slot holds the new cluster");
+        assertEquals(6 * 512, cache.weight());
+    }
+
+    @Test
+    void clustersReadOnceCycleThroughProbationWithoutPushingOutTheOthers() {
+        ClusterCache cache = new ClusterCache(8 * 512, 512);
+        ByteBuffer dst = ByteBuffer.allocate(1);
+        for (int k = 0; k < 6; k++) {
+            cache.put(k, cluster(512, k));
+            cache.read(k, 0, dst, 0, 1);
+        }
+        for (int k = 100; k < 200; k++) {
+            cache.put(k, cluster(512, k)); // a scan of clusters read once
+        }
+        for (int k = 0; k < 6; k++) {
+            assertTrue(cache.read(k, 0, dst, 0, 1), "cluster " + k + " survived the scan");
+            assertEquals((byte) k, dst.get(0));
+        }
+        assertEquals(8 * 512, cache.weight(), "six in the main segment, two on probation");
+        assertFalse(cache.read(100, 0, dst, 0, 1), "the oldest of the scan is gone");
+        assertTrue(cache.read(199, 1, dst, 0, 1), "the newest of the scan is still on probation");
+        assertEquals((byte) (199 + 1), dst.get(0));
     }
 
     @Test
     void spansChunksAndCanBeDisabled() {
         int size = 256 * 1024; // four per 1 MiB chunk
-        ClusterCache cache = new ClusterCache(10L * size, size);
-        for (int k = 0; k < 10; k++) {
-            cache.put(k, cluster(size, k));
-        }
+        ClusterCache cache = new ClusterCache(12L * size, size); // 3 on probation, 9 in the main segment
         ByteBuffer dst = ByteBuffer.allocate(1);
-        for (int k = 0; k < 10; k++) {
+        for (int k = 0; k < 9; k++) {
+            cache.put(k, cluster(size, k));
+            assertTrue(cache.read(k, 0, dst, 0, 1));
+        }
+        for (int k = 0; k < 9; k++) {
             assertTrue(cache.read(k, size - 1, dst, 0, 1));
             assertEquals((byte) (k + size - 1), dst.get(0));
         }

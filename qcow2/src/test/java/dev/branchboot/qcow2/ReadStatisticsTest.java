@@ -27,13 +27,9 @@ class ReadStatisticsTest {
                 disk.read(offset + 4096, ByteBuffer.allocate(4096));
                 disk.read(offset + 8192, ByteBuffer.allocate(4096));
             }
-            assertEquals(compressed, stats.clusterCacheHits(), "the third 4 KiB of each compressed cluster comes from the cache");
-            assertEquals(3 * compressed, stats.clustersDecompressed(), "the first two reads of a cluster decompress it");
-            // zlib can stop after the bytes a first read needs; libdeflate decodes a whole cluster
-            // faster than zlib decodes a few KiB of it.
-            int firstRead = ClusterDecompressor.of(CompressionType.DEFLATE).decompressesPrefixes() ? 4096 : 65536;
-            assertEquals(compressed * (65536 + firstRead + 65536), stats.bytesDecompressed(),
-                    "a first read decompresses up to its end at most; the second read keeps the whole cluster");
+            assertEquals(2 * compressed, stats.clusterCacheHits(), "the second and third 4 KiB of each compressed cluster come from the cache");
+            assertEquals(2 * compressed, stats.clustersDecompressed(), "a partly read cluster is decompressed once");
+            assertEquals(2 * compressed * 65536, stats.bytesDecompressed());
             assertTrue(stats.l2CacheHits() > 0 && stats.l2CacheMisses() >= 1, "L2 lookups are counted");
         }
         try (VirtualDisk chain = DiskImages.open(ConformanceImages.named("chain-top").image(),
