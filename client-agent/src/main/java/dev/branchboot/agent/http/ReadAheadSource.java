@@ -18,8 +18,9 @@ import java.util.concurrent.RejectedExecutionException;
  * access.
  *
  * <p>A read that starts where a recent read ended (within 4 KiB: compressed clusters overlap by a
- * partial sector) continues a stream; from the second continuation on, each one doubles that
- * stream's read-ahead from 64 KiB up to the maximum. The bytes up to the read-ahead past the
+ * partial sector) continues a stream; from the second continuation on, the stream reads ahead
+ * half as far as it has read so far (at least 64 KiB, at most the maximum), so that a stream that
+ * stops has fetched at most half again what it used. The bytes up to the read-ahead past the
  * stream's furthest read are fetched by background threads in windows of a quarter of the maximum
  * read-ahead (at most 1 MiB), so the
  * network works while the reader decompresses and several windows are on their way at once; a read
@@ -42,6 +43,8 @@ final class ReadAheadSource implements ByteSource {
     /** Continuations before read-ahead starts, so that two random reads that happen to touch do not start it. */
     private static final int TRIGGER = 2;
     private static final int STREAMS = 16;
+    /** How far past a stream's end a read may start and still count as part of its run. */
+    private static final long OVERTAKE = 1 << 20;
 
     private final ByteSource below;
     private final int maxAhead;
@@ -61,13 +64,16 @@ final class ReadAheadSource implements ByteSource {
     private int buffers;
 
     private static final class Stream {
+        /** Where the stream's first read started. */
+        final long start;
         long end;
         int hits;
         int ahead;
         /** How far windows have been started for this stream. */
         long aheadEnd;
 
-        Stream(long end) {
+        Stream(long start, long end) {
+            this.start = start;
             this.end = end;
         }
     }
@@ -187,19 +193,30 @@ final class ReadAheadSource implements ByteSource {
             Stream s = it.next();
             if (position >= s.end - NEAR && position <= s.end + NEAR) {
                 s.hits++;
-                if (maxAhead > 0 && s.hits >= TRIGGER) {
-                    s.ahead = s.ahead == 0 ? Math.min(maxAhead, FIRST_AHEAD) : Math.min(maxAhead, s.ahead * 2);
-                }
                 s.end = Math.max(s.end, end);
+                if (maxAhead > 0 && s.hits >= TRIGGER) {
+                    // Half as far ahead as the stream has read so far: a stream that stops (a
+                    // file ends) has fetched at most half again what it used.
+                    s.ahead = (int) Math.min(maxAhead, Math.max(FIRST_AHEAD, (s.end - s.start) / 2));
+                }
                 it.remove();
                 streams.addFirst(s);
                 return s;
             }
         }
+        // A read that overtook the reads just before it (several in flight) belongs to their run:
+        // it starts a stream of its own but counts that run's length.
+        long start = position;
+        for (Stream s : streams) {
+            if (position > s.end && position - s.end <= OVERTAKE) {
+                start = s.start;
+                break;
+            }
+        }
         if (streams.size() >= STREAMS) {
             streams.removeLast();
         }
-        streams.addFirst(new Stream(end));
+        streams.addFirst(new Stream(start, end));
         return null;
     }
 
