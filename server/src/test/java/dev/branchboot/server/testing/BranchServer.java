@@ -7,8 +7,12 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.time.Duration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.http.client.ReactorResourceFactory;
 
 /**
  * A branchboot server in branch mode, started in this JVM on a free port of 127.0.0.1 with the
@@ -39,8 +43,25 @@ public final class BranchServer implements AutoCloseable {
         for (String arg : extra) {
             args.put(arg.substring(0, arg.indexOf('=')), arg);
         }
-        return new BranchServer(new SpringApplicationBuilder(BranchbootServerApplication.class)
+        return new BranchServer(new SpringApplicationBuilder(BranchbootServerApplication.class, OwnEventLoops.class)
                 .run(args.values().toArray(String[]::new)));
+    }
+
+    /**
+     * Event loops of this server's own. By default every Spring context in a JVM shares Reactor
+     * Netty's global loops, and closing any context disposes them under the others (the tests'
+     * shared origin server among them): one such close waited forever in
+     * {@code ReactorResourceFactory.stop()} and hung a CI run.
+     */
+    @Configuration(proxyBeanMethods = false)
+    static class OwnEventLoops {
+        @Bean
+        ReactorResourceFactory reactorResourceFactory() {
+            ReactorResourceFactory factory = new ReactorResourceFactory();
+            factory.setUseGlobalResources(false);
+            factory.setShutdownQuietPeriod(Duration.ZERO);
+            return factory;
+        }
     }
 
     /** A bean of the running server, such as its chunk store. */
@@ -63,9 +84,22 @@ public final class BranchServer implements AutoCloseable {
         return send("GET", path, headers);
     }
 
-    /** Stops the server in order (a clean shutdown of the cache). */
+    /**
+     * Stops the server in order (a clean shutdown of the cache), waiting at most a minute: a test
+     * must not hang on a stop that never ends (it is reported, and the test goes on).
+     */
     @Override
     public void close() {
-        context.close();
+        Thread closer = new Thread(context::close, "branch-server-stop-" + port);
+        closer.setDaemon(true);
+        closer.start();
+        try {
+            closer.join(Duration.ofMinutes(1).toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (closer.isAlive()) {
+            System.err.println("BranchServer on port " + port + ": still stopping after a minute; going on");
+        }
     }
 }
