@@ -4,6 +4,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -96,7 +97,7 @@ final class LibdeflateDecompressor implements ClusterDecompressor {
         }
         try {
             String given = System.getProperty("branchboot.deflate.library");
-            Path library = given != null && Path.of(given).toFile().isFile() ? Path.of(given) : unpacked();
+            Path library = given != null && Files.isRegularFile(Path.of(given)) ? Path.of(given) : unpacked();
             if (library == null) {
                 return null;
             }

@@ -22,9 +22,8 @@ import java.util.concurrent.RejectedExecutionException;
  * half as far as it has read so far (at least 64 KiB, at most the maximum), so that a stream that
  * stops has fetched at most half again what it used. The bytes up to the read-ahead past the
  * stream's furthest read are fetched by background threads in windows of a quarter of the maximum
- * read-ahead (at most 1 MiB), so the
- * network works while the reader decompresses and several windows are on their way at once; a read
- * that falls in a window waits for that window only. A read that continues no stream goes straight
+ * read-ahead (at most 1 MiB), so the network works while the reader decompresses and several
+ * windows are on their way at once; a read that falls in a window waits for that window only. A read that continues no stream goes straight
  * to the source for exactly the bytes asked: a random 4 KiB read of a compressed image costs one
  * compressed cluster, never a window.
  *
