@@ -7,6 +7,7 @@
 # fixed heap (HEAP, default 256m), so "bounded" means: RSS levels off well under heap + caches.
 #
 #   bench/agent-soak.sh [MINUTES]
+#   AGENT_OPTS="--cache-size 8M" bench/agent-soak.sh 2     (more options for the agent's serve)
 #
 # Needs qemu-utils, python3-libnbd (Debian's /usr/bin/python3), curl.
 set -euo pipefail
@@ -34,10 +35,11 @@ for _ in $(seq 1 240); do
 done
 
 metrics_port=$(free_port)
+# shellcheck disable=SC2086 # AGENT_OPTS is a list of words
 java -XX:+UseSerialGC "-Xmx$heap" -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=32m -Xss512k -XX:-UsePerfData \
   -Djava.net.preferIPv4Stack=true -jar "$agent_jar" serve --server "http://127.0.0.1:$server_port/images" \
   --image zlib.qcow2 --listen "unix:$work/nbd.sock" --cow ram:128M --ready-file "$work/ready" \
-  --metrics "tcp:127.0.0.1:$metrics_port" > "$work/agent.log" 2>&1 &
+  --metrics "tcp:127.0.0.1:$metrics_port" ${AGENT_OPTS:-} > "$work/agent.log" 2>&1 &
 agent=$!
 pids+=($agent)
 for _ in $(seq 1 200); do [[ -f $work/ready ]] && break; sleep 0.1; done
