@@ -1,0 +1,273 @@
+package dev.branchboot.agent.http;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.branchboot.qcow2.ByteSource;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongPredicate;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link ReadAheadSource} over a fake slow source that records every range fetched: the bytes
+ * returned, what is fetched ahead and what is not, and that nothing is fetched twice.
+ */
+class ReadAheadSourceTest {
+    private static final int SIZE = 16 << 20;
+    private static final int MAX_AHEAD = 1 << 20;
+
+    private final ExecutorService fetchers = Executors.newFixedThreadPool(4, r -> {
+        Thread t = new Thread(r, "test-read-ahead");
+        t.setDaemon(true);
+        return t;
+    });
+    private final HttpStats stats = new HttpStats();
+
+    @AfterEach
+    void stopFetchers() {
+        fetchers.shutdownNow();
+    }
+
+    private static byte expected(long offset) {
+        return (byte) (offset * 31 + (offset >>> 13));
+    }
+
+    private static void assertBytesAt(long offset, ByteBuffer got) {
+        byte[] want = new byte[got.remaining()];
+        for (int i = 0; i < want.length; i++) {
+            want[i] = expected(offset + i);
+        }
+        byte[] have = new byte[got.remaining()];
+        got.duplicate().get(have);
+        assertArrayEquals(want, have, "bytes at offset " + offset);
+    }
+
+    /** A source of {@link #expected} bytes that records what it was asked for, may be slow and may fail. */
+    private static final class RecordingSource implements ByteSource {
+        final byte[] timesFetched = new byte[SIZE];
+        final List<long[]> fetches = new ArrayList<>();
+        final AtomicInteger inFlight = new AtomicInteger();
+        final AtomicInteger mostInFlight = new AtomicInteger();
+        volatile long delayMillis;
+        /** The first fetch starting at an offset this accepts fails; later ones do not. */
+        volatile LongPredicate failOnce = offset -> false;
+        private boolean failed;
+        /** How long the failing fetch takes before it fails. */
+        volatile long failAfterMillis;
+
+        @Override
+        public String name() {
+            return "fake";
+        }
+
+        @Override
+        public long size() {
+            return SIZE;
+        }
+
+        @Override
+        public int read(long position, ByteBuffer dst) throws IOException {
+            int n = (int) Math.min(dst.remaining(), SIZE - position);
+            mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+            try {
+                if (delayMillis > 0) {
+                    Thread.sleep(delayMillis);
+                }
+                synchronized (this) {
+                    if (!failed && failOnce.test(position)) {
+                        failed = true;
+                        Thread.sleep(failAfterMillis);
+                        throw new IOException("injected failure at " + position);
+                    }
+                    fetches.add(new long[] {position, position + n});
+                    for (int i = 0; i < n; i++) {
+                        timesFetched[(int) position + i]++;
+                    }
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            } finally {
+                inFlight.decrementAndGet();
+            }
+            for (int i = 0; i < n; i++) {
+                dst.put(expected(position + i));
+            }
+            return n;
+        }
+
+        synchronized boolean failed() {
+            return failed;
+        }
+
+        synchronized int mostTimesFetched() {
+            int most = 0;
+            for (byte b : timesFetched) {
+                most = Math.max(most, b);
+            }
+            return most;
+        }
+
+        synchronized long bytesFetched() {
+            return fetches.stream().mapToLong(f -> f[1] - f[0]).sum();
+        }
+
+        synchronized List<long[]> fetchesCopy() {
+            return new ArrayList<>(fetches);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private ReadAheadSource over(RecordingSource source) throws IOException {
+        return new ReadAheadSource(source, MAX_AHEAD, stats, fetchers);
+    }
+
+    @Test
+    void aSequentialReadGetsItsBytesFetchesEachByteOnceAndIsServedAhead() throws Exception {
+        RecordingSource source = new RecordingSource();
+        source.delayMillis = 1;
+        ReadAheadSource ahead = over(source);
+        int step = 48 << 10; // not a divisor of the window size: reads straddle windows
+        for (long at = 0; at < SIZE; at += step) {
+            ByteBuffer dst = ByteBuffer.allocate((int) Math.min(step, SIZE - at));
+            assertEquals(dst.capacity(), ahead.read(at, dst));
+            dst.flip();
+            assertBytesAt(at, dst);
+        }
+        assertEquals(1, source.mostTimesFetched(), "some byte was fetched twice");
+        assertEquals(SIZE, source.bytesFetched());
+        assertTrue(stats.readAheadHits() > SIZE / step / 2, stats.readAheadHits() + " reads served from read-ahead");
+        assertTrue(source.mostInFlight.get() > 1, "windows were never fetched in parallel with the reader");
+    }
+
+    @Test
+    void randomReadsFetchExactlyTheBytesAskedFor() throws Exception {
+        RecordingSource source = new RecordingSource();
+        ReadAheadSource ahead = over(source);
+        Random random = new Random(7);
+        List<long[]> asked = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            long at = random.nextInt(SIZE / 4096) * 4096L + random.nextInt(512);
+            int length = 1 + random.nextInt(20_000);
+            ByteBuffer dst = ByteBuffer.allocate(length);
+            int got = ahead.read(at, dst);
+            assertEquals(Math.min(length, SIZE - at), got);
+            dst.flip();
+            assertBytesAt(at, dst);
+            asked.add(new long[] {at, at + got});
+        }
+        List<long[]> fetched = source.fetchesCopy();
+        assertEquals(asked.size(), fetched.size(), "a random read started read-ahead");
+        for (int i = 0; i < asked.size(); i++) {
+            assertArrayEquals(asked.get(i), fetched.get(i), "fetch " + i);
+        }
+    }
+
+    @Test
+    void severalReadersSharingASequentialRunNeverFetchAByteTwice() throws Exception {
+        RecordingSource source = new RecordingSource();
+        source.delayMillis = 2;
+        ReadAheadSource ahead = over(source);
+        int chunk = 256 << 10;
+        AtomicLong next = new AtomicLong();
+        ExecutorService readers = Executors.newFixedThreadPool(3);
+        try {
+            List<Future<?>> done = new ArrayList<>();
+            for (int r = 0; r < 3; r++) {
+                done.add(readers.submit(() -> {
+                    for (long at; (at = next.getAndAdd(chunk)) < SIZE; ) {
+                        ByteBuffer dst = ByteBuffer.allocateDirect(chunk);
+                        ahead.read(at, dst);
+                        dst.flip();
+                        assertBytesAt(at, dst);
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : done) {
+                f.get();
+            }
+        } finally {
+            readers.shutdownNow();
+        }
+        assertEquals(1, source.mostTimesFetched(), "some byte was fetched twice");
+        assertEquals(SIZE, source.bytesFetched());
+        assertTrue(stats.readAheadHits() > 0, "the shared run was never read ahead");
+    }
+
+    @Test
+    void aWindowThatFailsFailsTheReadWaitingForItAndALaterReadFetchesItAgain() throws Exception {
+        RecordingSource source = new RecordingSource();
+        long failAt = 4 << 20;
+        // Only a fetch starting within a window's length before failAt fails (once): by then the
+        // run is read ahead, so that is a window, fetched in the background. It fails slowly, so
+        // the reader is waiting for it by then.
+        source.failOnce = offset -> offset <= failAt && failAt < offset + (MAX_AHEAD / 4);
+        source.failAfterMillis = 300;
+        ReadAheadSource ahead = over(source);
+        int step = 64 << 10;
+        IOException failure = null;
+        for (long at = 0; at < failAt + step && failure == null; at += step) {
+            try {
+                ahead.read(at, ByteBuffer.allocate(step));
+            } catch (IOException e) {
+                failure = e;
+            }
+        }
+        IOException seen = failure;
+        assertTrue(seen != null && seen.getMessage().contains("injected failure"), "the window's failure reached no reader");
+        ByteBuffer again = ByteBuffer.allocate(step);
+        ahead.read(failAt, again);
+        again.flip();
+        assertBytesAt(failAt, again);
+    }
+
+    @Test
+    void aWindowThatFailsBeforeAnyoneReadsItFailsNobody() throws Exception {
+        RecordingSource source = new RecordingSource();
+        long failAt = 4 << 20;
+        source.failOnce = offset -> offset <= failAt && failAt < offset + (MAX_AHEAD / 4);
+        ReadAheadSource ahead = over(source);
+        int step = 64 << 10;
+        for (long at = 0; at < failAt + (1 << 20); at += step) {
+            if (at == failAt - (MAX_AHEAD / 2)) {
+                Thread.sleep(300); // the window holding failAt is on its way (and fails) meanwhile
+            }
+            ByteBuffer dst = ByteBuffer.allocate(step);
+            ahead.read(at, dst);
+            dst.flip();
+            assertBytesAt(at, dst);
+        }
+        assertTrue(source.failed(), "the injected failure never happened");
+    }
+
+    @Test
+    void readsPastTheEndAreShortAndNoWindowGoesPastIt() throws Exception {
+        RecordingSource source = new RecordingSource();
+        ReadAheadSource ahead = over(source);
+        int step = 128 << 10;
+        for (long at = SIZE - 16L * step; at < SIZE; at += step) {
+            ahead.read(at, ByteBuffer.allocate(step));
+        }
+        ByteBuffer tail = ByteBuffer.allocate(step);
+        assertEquals(100, ahead.read(SIZE - 100, tail));
+        assertEquals(0, ahead.read(SIZE, ByteBuffer.allocate(10)));
+        for (long[] f : source.fetchesCopy()) {
+            assertTrue(f[1] <= SIZE, "fetched past the end: " + f[0] + "-" + f[1]);
+        }
+    }
+}
