@@ -54,10 +54,11 @@ final class ReadAheadSource implements ByteSource {
     private final Executor fetcher;
     private final long size;
     private final ArrayDeque<Stream> streams = new ArrayDeque<>();
-    /** Windows fetched or being fetched, oldest first. */
-    private final List<Window> windows = new ArrayList<>();
-    /** Ranges being read directly (not kept), which windows must not fetch again. */
-    private final List<long[]> directs = new ArrayList<>();
+    /**
+     * The ranges fetched or being fetched, oldest first: windows, and the direct reads in flight,
+     * which windows must not fetch again. Windows never overlap each other or a direct read.
+     */
+    private final List<Span> spans = new ArrayList<>();
     /** Window buffers not in use. */
     private final ArrayDeque<byte[]> spare = new ArrayDeque<>();
     private int buffers;
@@ -77,18 +78,36 @@ final class ReadAheadSource implements ByteSource {
         }
     }
 
-    private static final class Window {
+    /**
+     * A range of the file on its way: a window (fetched in the background into {@code data} and
+     * kept for readers) or a direct read (a reader's own bytes, into its buffer: no data here).
+     */
+    private static final class Span {
         final long start;
         final long end;
+        /** The window's bytes; null for a direct read. */
         final byte[] data;
-        final CompletableFuture<Void> fetched = new CompletableFuture<>();
+        final CompletableFuture<Void> fetched;
         /** Readers copying from (or waiting for) this window; it is not reused while any are. */
         int readers;
 
-        Window(long start, long end, byte[] data) {
+        private Span(long start, long end, byte[] data) {
             this.start = start;
             this.end = end;
             this.data = data;
+            this.fetched = data == null ? null : new CompletableFuture<>();
+        }
+
+        static Span window(long start, long end, byte[] data) {
+            return new Span(start, end, data);
+        }
+
+        static Span direct(long start, long end) {
+            return new Span(start, end, null);
+        }
+
+        boolean isWindow() {
+            return data != null;
         }
     }
 
@@ -142,29 +161,29 @@ final class ReadAheadSource implements ByteSource {
         long pos = position;
         boolean allFromWindows = true;
         while (pos < end) {
-            Window window;
-            long[] direct = null;
+            Span window;
+            Span direct = null;
             synchronized (this) {
-                window = containing(pos);
+                window = at(pos, true);
                 if (window != null) {
                     window.readers++;
                 } else {
-                    Window next = firstAfter(pos);
-                    direct = new long[] {pos, next == null ? end : Math.min(end, next.start)};
-                    directs.add(direct);
+                    Span next = firstAfter(pos, true);
+                    direct = Span.direct(pos, next == null ? end : Math.min(end, next.start));
+                    spans.add(direct);
                 }
             }
             int at = dst.position() + (int) (pos - position);
             if (direct != null) {
                 allFromWindows = false;
                 try {
-                    below.readFully(pos, dst.slice(at, (int) (direct[1] - pos)));
+                    below.readFully(pos, dst.slice(at, (int) (direct.end - pos)));
                 } finally {
                     synchronized (this) {
-                        directs.remove(direct);
+                        spans.remove(direct);
                     }
                 }
-                pos = direct[1];
+                pos = direct.end;
                 continue;
             }
             try {
@@ -228,25 +247,15 @@ final class ReadAheadSource implements ByteSource {
         long from = Math.max(s.aheadEnd, s.end);
         long smallest = Math.min(windowSize, Math.max(FIRST_AHEAD, s.ahead / 2));
         while (from < target) {
-            Window in = containing(from);
-            if (in != null) {
-                from = in.end;
-                continue;
-            }
-            long[] busy = directAt(from);
-            if (busy != null) {
-                from = busy[1];
+            Span taken = at(from, false);
+            if (taken != null) {
+                from = taken.end;
                 continue;
             }
             long to = Math.min(target, from + windowSize);
-            Window next = firstAfter(from);
+            Span next = firstAfter(from, false);
             if (next != null) {
                 to = Math.min(to, next.start);
-            }
-            for (long[] d : directs) {
-                if (d[0] > from && d[0] < to) {
-                    to = d[0];
-                }
             }
             if (to - from < smallest && to == target && target < size) {
                 break; // not yet worth a request of its own
@@ -255,8 +264,8 @@ final class ReadAheadSource implements ByteSource {
             if (buffer == null) {
                 break; // every buffer is in use: the reader catches up first
             }
-            Window w = new Window(from, to, buffer);
-            windows.add(w);
+            Span w = Span.window(from, to, buffer);
+            spans.add(w);
             try {
                 fetcher.execute(() -> fill(w));
             } catch (RejectedExecutionException e) {
@@ -268,7 +277,7 @@ final class ReadAheadSource implements ByteSource {
         s.aheadEnd = Math.max(s.aheadEnd, from);
     }
 
-    private void fill(Window w) {
+    private void fill(Span w) {
         try {
             below.readFully(w.start, ByteBuffer.wrap(w.data, 0, (int) (w.end - w.start)));
             w.fetched.complete(null);
@@ -280,8 +289,8 @@ final class ReadAheadSource implements ByteSource {
     }
 
     /** Forgets a window that could not be fetched; its readers get the failure. */
-    private void drop(Window w, Throwable failure) {
-        windows.remove(w);
+    private void drop(Span w, Throwable failure) {
+        spans.remove(w);
         spare.push(w.data);
         w.fetched.completeExceptionally(failure);
     }
@@ -298,9 +307,9 @@ final class ReadAheadSource implements ByteSource {
             buffers++;
             return new byte[windowSize];
         }
-        for (Iterator<Window> it = windows.iterator(); it.hasNext(); ) {
-            Window w = it.next();
-            if (w.fetched.isDone() && w.readers == 0) {
+        for (Iterator<Span> it = spans.iterator(); it.hasNext(); ) {
+            Span w = it.next();
+            if (w.isWindow() && w.fetched.isDone() && w.readers == 0) {
                 it.remove();
                 return w.data;
             }
@@ -308,35 +317,28 @@ final class ReadAheadSource implements ByteSource {
         return null;
     }
 
-    private Window containing(long pos) {
-        for (Window w : windows) {
-            if (w.start <= pos && pos < w.end) {
-                return w;
+    /** The span holding {@code pos}: a window, or with {@code windowsOnly} false also a direct read. */
+    private Span at(long pos, boolean windowsOnly) {
+        for (Span span : spans) {
+            if (span.start <= pos && pos < span.end && (span.isWindow() || !windowsOnly)) {
+                return span;
             }
         }
         return null;
     }
 
-    private Window firstAfter(long pos) {
-        Window best = null;
-        for (Window w : windows) {
-            if (w.start > pos && (best == null || w.start < best.start)) {
-                best = w;
+    /** The span that starts first after {@code pos} (a window, or with {@code windowsOnly} false any span). */
+    private Span firstAfter(long pos, boolean windowsOnly) {
+        Span best = null;
+        for (Span span : spans) {
+            if (span.start > pos && (best == null || span.start < best.start) && (span.isWindow() || !windowsOnly)) {
+                best = span;
             }
         }
         return best;
     }
 
-    private long[] directAt(long pos) {
-        for (long[] d : directs) {
-            if (d[0] <= pos && pos < d[1]) {
-                return d;
-            }
-        }
-        return null;
-    }
-
-    private static void await(Window window) throws IOException {
+    private static void await(Span window) throws IOException {
         try {
             window.fetched.get();
         } catch (InterruptedException e) {
