@@ -39,31 +39,8 @@ bench_workdir httpbench
 chmod 755 "$work"
 
 port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  log_format bytes '\$status \$body_bytes_sent';
-  access_log $work/nginx/access.log bytes;
-  sendfile on;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$port;
-    location /images/ { alias $(realpath "$images")/; }
-  }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-pids+=($!)
+# shellcheck disable=SC2016 # nginx's variables, not the shell's
+bench_nginx "$work/nginx" "$port" "$images" '$status $body_bytes_sent'
 url="http://127.0.0.1:$port/images/zlib.qcow2"
 for _ in $(seq 1 100); do curl -sf -o /dev/null -r 0-0 "$url" && break; sleep 0.1; done
 

@@ -14,36 +14,16 @@ sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(256KB 1MB 4MB 16MB)
 jar=server/target/branchboot-server.jar
 [[ -f $jar ]] || mvn -B -q package -DskipTests -pl server -am
+. bench/lib.sh
 
-work=$(mktemp -d /tmp/branchboot-chunk-bench.XXXXXX)
-branch_pid=""
-nginx_pid=""
-cleanup() {
-  [[ -n $branch_pid ]] && kill "$branch_pid" 2>/dev/null || true
-  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir chunk-bench
 chmod 755 "$work"
 mkdir -p "$work/images" "$work/nginx"
 image_size=$((256 * 1024 * 1024))
 head -c "$image_size" /dev/urandom > "$work/images/bench.img"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nginx_port=$(free_port)
-cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events {}
-http {
-    log_format bytes '\$uri \$status \$body_bytes_sent';
-    access_log $work/nginx/access.log bytes;
-    server { listen 127.0.0.1:$nginx_port; location /images/ { alias $work/images/; } }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" & nginx_pid=$!
+# shellcheck disable=SC2016 # nginx's variables, not the shell's
+bench_nginx "$work/nginx" "$nginx_port" "$work/images" '$uri $status $body_bytes_sent'
 sleep 0.5
 python3 -c "import random; r=random.Random(42); print('\n'.join(str(r.randrange($image_size // 65536) * 65536) for _ in range(300)))" > "$work/offsets"
 
@@ -52,7 +32,7 @@ for size in "${sizes[@]}"; do
   rm -rf "$work/cache"; : > "$work/nginx/access.log"
   port=$(free_port)
   java -jar "$jar" --server.port="$port" --server.address=127.0.0.1 --branchboot.upstreams="http://127.0.0.1:$nginx_port/images" \
-    --branchboot.cache.dir="$work/cache" --branchboot.cache.chunk-size="$size" > "$work/branch.log" 2>&1 & branch_pid=$!
+    --branchboot.cache.dir="$work/cache" --branchboot.cache.chunk-size="$size" > "$work/branch.log" 2>&1 & branch_pid=$!; pids+=("$branch_pid")
   until curl -sf "http://127.0.0.1:$port/actuator/health" > /dev/null; do sleep 0.2; done
   # Random reads first, on a cold cache.
   : > "$work/times"
@@ -67,7 +47,7 @@ for size in "${sizes[@]}"; do
   kill "$branch_pid"; wait "$branch_pid" 2>/dev/null || true
   rm -rf "$work/cache"; : > "$work/nginx/access.log"
   java -jar "$jar" --server.port="$port" --server.address=127.0.0.1 --branchboot.upstreams="http://127.0.0.1:$nginx_port/images" \
-    --branchboot.cache.dir="$work/cache" --branchboot.cache.chunk-size="$size" > "$work/branch.log" 2>&1 & branch_pid=$!
+    --branchboot.cache.dir="$work/cache" --branchboot.cache.chunk-size="$size" > "$work/branch.log" 2>&1 & branch_pid=$!; pids+=("$branch_pid")
   until curl -sf "http://127.0.0.1:$port/actuator/health" > /dev/null; do sleep 0.2; done
   seconds=$(curl -s -o /dev/null -w '%{time_total}' "http://127.0.0.1:$port/images/bench.img")
   requests=$(awk '$1 == "/images/bench.img" && $2 == 206 { n++ } END { print n + 0 }' "$work/nginx/access.log")

@@ -1,4 +1,5 @@
-# Shared by the agent benchmarks (source it from the repository root, under `set -euo pipefail`).
+# shellcheck shell=bash
+# Shared by the benchmarks (source it from the repository root, under `set -euo pipefail`).
 
 # bench_zlib_image DIR: DIR/zlib.qcow2, the benchmarks' image, made once: 256 MiB virtual of mixed
 # content (testkit's ConformanceImages, seed 6) compressed with zlib by qemu-img.
@@ -29,4 +30,43 @@ bench_cleanup() {
 # free_port: a loopback TCP port nobody listens on right now.
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_nginx DIR PORT IMAGES [LOG_FORMAT [MAIN_DIRECTIVES [HTTP_DIRECTIVES]]]: starts an nginx in the
+# background on 127.0.0.1:PORT serving the folder IMAGES at /images/ (sendfile, long keep-alive), its
+# config, temp files and error log in DIR; sets `nginx_pid` and adds it to `pids`. With LOG_FORMAT
+# (nginx variables, e.g. '$status $body_bytes_sent') each request is logged to DIR/access.log, else
+# nothing is. MAIN_DIRECTIVES (default: one process, "master_process off;") go into the main block,
+# HTTP_DIRECTIVES into the http block.
+bench_nginx() {
+  local dir=$1 port=$2 images=$3 log_format=${4:-} main=${5:-"master_process off;"} http=${6:-} access="access_log off;"
+  mkdir -p "$dir"
+  if [[ -n $log_format ]]; then
+    access="log_format bench '$log_format'; access_log $dir/access.log bench;"
+  fi
+  cat > "$dir/nginx.conf" <<CONF
+daemon off;
+$main
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 1024; }
+http {
+  $access
+  sendfile on;
+  $http
+  keepalive_requests 1000000;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    location /images/ { alias $(realpath "$images")/; }
+  }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -e "$dir/error.log" &
+  nginx_pid=$!
+  pids+=("$nginx_pid")
 }

@@ -14,17 +14,9 @@ seconds=${2:-10}
 connections=16
 jar=server/target/branchboot-server.jar
 [[ -f $jar ]] || mvn -B -q package -DskipTests -pl server -am
+. bench/lib.sh
 
-work=$(mktemp -d /tmp/branchboot-bench.XXXXXX)
-server_pid=""
-nginx_pid=""
-cleanup() {
-  [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
-  [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir bench
 trap 'echo "failed; nginx log:"; cat "$work/nginx/error.log" 2>/dev/null; tail -20 "$work/server.log" 2>/dev/null' ERR
 
 # When run as root, nginx workers run as nobody and must be able to read the file.
@@ -34,38 +26,15 @@ file_size=$((1024 * 1024 * 1024))
 head -c "$file_size" /dev/urandom > "$work/images/bench.img"
 cat "$work/images/bench.img" > /dev/null   # both servers read from the page cache
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 nginx_port=$(free_port)
 server_port=$(free_port)
 
 # nginx as it would be deployed for static files: one worker per core, sendfile, long keep-alive.
-cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location /images/ { alias $work/images/; }
-  }
-}
-CONF
-nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
-nginx_pid=$!
+bench_nginx "$work/nginx" "$nginx_port" "$work/images" "" "worker_processes auto;" "tcp_nopush on;"
 java -jar "$jar" --branchboot.images-dir="$work/images" --server.address=127.0.0.1 --server.port="$server_port" \
   > "$work/server.log" 2>&1 &
 server_pid=$!
+pids+=("$server_pid")
 for _ in $(seq 1 120); do
   curl -s -o /dev/null "http://127.0.0.1:$nginx_port/" || { sleep 0.5; continue; }
   curl -sf -o /dev/null "http://127.0.0.1:$server_port/actuator/health/readiness" && break
