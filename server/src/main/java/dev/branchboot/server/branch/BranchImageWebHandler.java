@@ -98,10 +98,8 @@ public class BranchImageWebHandler implements WebHandler {
         ServerHttpRequest request = exchange.getRequest();
         ServerHttpResponse response = exchange.getResponse();
         response.getHeaders().set(HttpHeaders.DATE, HttpDates.now());
-        HttpMethod method = request.getMethod();
-        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
-            response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
-            return Problems.send(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+        if (!Problems.readsImage(request.getMethod())) {
+            return Problems.methodNotAllowed(exchange);
         }
         String name;
         try {
@@ -109,8 +107,7 @@ public class BranchImageWebHandler implements WebHandler {
         } catch (ImageNameException e) {
             return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
         } catch (ImageNotFoundException e) {
-            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
-                    + ImageNameException.printable(e.imageName()) + "'");
+            return Problems.noSuchImage(exchange, e.imageName());
         }
         return resolver.current(name)
                 .map(current -> pinned(request.getHeaders(), name, current))

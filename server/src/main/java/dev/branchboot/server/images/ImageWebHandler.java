@@ -52,10 +52,8 @@ public class ImageWebHandler implements WebHandler {
         ServerHttpRequest request = exchange.getRequest();
         ServerHttpResponse response = exchange.getResponse();
         response.getHeaders().set(HttpHeaders.DATE, HttpDates.now());
-        HttpMethod method = request.getMethod();
-        if (method != HttpMethod.GET && method != HttpMethod.HEAD) {
-            response.getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
-            return Problems.send(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+        if (!Problems.readsImage(request.getMethod())) {
+            return Problems.methodNotAllowed(exchange);
         }
         String rawPath = request.getPath().pathWithinApplication().value();
         ImageFile file;
@@ -68,7 +66,7 @@ public class ImageWebHandler implements WebHandler {
         } catch (ImageNotFoundException e) {
             // The reason stays in the debug log: telling a prober what exists outside the root helps nobody.
             log.debug("{}", e.getMessage());
-            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(e.imageName()) + "'");
+            return Problems.noSuchImage(exchange, e.imageName());
         }
         String contentLocation = file.symlinked()
                 ? ImagePathHandlerMapping.PREFIX + UriUtils.encodePath(file.revision(), StandardCharsets.UTF_8) : null;

@@ -1,6 +1,8 @@
 package dev.branchboot.server.images;
 
 import java.nio.charset.StandardCharsets;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpResponse;
@@ -23,6 +25,22 @@ public final class Problems {
         response.getHeaders().setContentType(MediaType.APPLICATION_PROBLEM_JSON);
         response.getHeaders().setContentLength(body.length);
         return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));
+    }
+
+    /** Whether {@code method} may be used on an image: images are read-only, so GET and HEAD only. */
+    public static boolean readsImage(HttpMethod method) {
+        return method == HttpMethod.GET || method == HttpMethod.HEAD;
+    }
+
+    /** The 405 for a method other than GET and HEAD on an image, with the Allow header it requires. */
+    public static Mono<Void> methodNotAllowed(ServerWebExchange exchange) {
+        exchange.getResponse().getHeaders().set(HttpHeaders.ALLOW, "GET, HEAD");
+        return send(exchange, HttpStatus.METHOD_NOT_ALLOWED, "only GET and HEAD are allowed on images");
+    }
+
+    /** The 404 for an image name that names no image (printed safely for the body). */
+    public static Mono<Void> noSuchImage(ServerWebExchange exchange, String imageName) {
+        return send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(imageName) + "'");
     }
 
     private static String jsonEscape(String text) {
