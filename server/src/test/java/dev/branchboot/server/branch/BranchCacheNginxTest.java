@@ -133,6 +133,9 @@ class BranchCacheNginxTest {
         }
         assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
         assertEquals(404, branch.get("/images/missing.raw").statusCode());
+        HttpResponse<byte[]> post = branch.send("POST", "/images/disk.raw");
+        assertEquals(405, post.statusCode());
+        assertEquals("GET, HEAD", post.headers().firstValue("Allow").orElse(null));
         // nginx has no catalog: the branch lists what it has seen, with what it holds of it.
         String catalog = new String(branch.get("/images").body());
         assertTrue(catalog.contains("\"upstream\":null"), catalog);

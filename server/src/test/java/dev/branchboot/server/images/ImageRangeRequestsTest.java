@@ -218,6 +218,7 @@ class ImageRangeRequestsTest extends RunningServer {
         assertEquals(404, get("/images/upload.qcow2.part").statusCode());
         HttpResponse<byte[]> post = send("POST", DISK);
         assertEquals(405, post.statusCode());
+        assertEquals("GET, HEAD", post.headers().firstValue("Allow").orElse(null));
         assertFalse(new String(post.body()).contains("\u0000"));
     }
 }
