@@ -49,15 +49,28 @@ class HttpRangeSourceTest {
         return buffer.array();
     }
 
+    /**
+     * Starts {@code count} fake servers ({@link #one}, then {@link #two}) that hold disk.img as
+     * revision "r1", and connects to them without read-ahead.
+     */
+    RemoteImages serversWithDisk(int count) throws Exception {
+        one = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        if (count == 1) {
+            return RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0));
+        }
+        two = new FakeImageServer();
+        two.put("disk.img", data, "\"r1\"");
+        return RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0));
+    }
+
     byte[] expected(long offset, int length) {
         return Arrays.copyOfRange(data, (int) offset, (int) offset + length);
     }
 
     @Test
     void readsExactBytesAndSendsTheEtagWithEveryRequest() throws Exception {
-        one = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+        try (RemoteImages remote = serversWithDisk(1)) {
             ByteSource source = remote.open("disk.img");
             assertEquals(data.length, source.size());
             Random random = new Random(1);
@@ -77,9 +90,7 @@ class HttpRangeSourceTest {
     @ParameterizedTest
     @EnumSource(FakeImageServer.Fault.class)
     void aMisbehavingAnswerIsRetriedNeverAccepted(FakeImageServer.Fault fault) throws Exception {
-        one = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+        try (RemoteImages remote = serversWithDisk(1)) {
             ByteSource source = remote.open("disk.img");
             one.faults.add(fault);
             one.faults.add(fault);
@@ -93,11 +104,7 @@ class HttpRangeSourceTest {
 
     @Test
     void failsOverToTheSecondServerAndReturnsWhenTheFirstRecovers() throws Exception {
-        one = new FakeImageServer();
-        two = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        two.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0))) {
+        try (RemoteImages remote = serversWithDisk(2)) {
             ByteSource source = remote.open("disk.img");
             assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
             assertEquals(0, two.gets.get(), "the first server is preferred");
@@ -119,11 +126,7 @@ class HttpRangeSourceTest {
 
     @Test
     void aServerWithAnotherRevisionIsLeftForOneThatHasOurs() throws Exception {
-        one = new FakeImageServer();
-        two = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        two.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0))) {
+        try (RemoteImages remote = serversWithDisk(2)) {
             ByteSource source = remote.open("disk.img");
             byte[] other = data.clone();
             other[100] ^= 1;
