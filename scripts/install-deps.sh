@@ -14,6 +14,7 @@ packages=(
   qemu-system-x86   # test/vm-boot.sh: boots Debian's kernel under TCG with the root on the agent
   busybox-static cpio kmod zstd  # test/vm-boot.sh: the busybox root, the initramfs, depmod/modprobe
   debootstrap       # test/vm-boot.sh debian: the minbase + systemd root
+  fdisk             # sfdisk: test/vm-boot.sh debian partitions its image (GPT)
   nbd-client        # copied into the test guests' initramfs (the host has no nbd module to use it)
   zip               # boot/ build: drops other platforms' zstd-jni libraries from the runtime's jar
   gcc libc6-dev libdeflate-dev  # qcow2/ build: the libdeflate decoder (src/main/native); without them zlib decodes

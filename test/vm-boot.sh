@@ -9,8 +9,10 @@
 # Usage: test/vm-boot.sh [busybox|debian]  (run `mvn -B -DskipTests package` first)
 #   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
 #   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
-#            with boot/initramfs-tools installed, and systemd powers off
-#   debian-dracut: the same root with dracut (+ dracut-network) and boot/dracut/90branchboot instead
+#            with boot/initramfs-tools installed, and systemd powers off. The image is partitioned
+#            (GPT, the root in partition 1: root=/dev/nbd0p1), as images made from installed PCs are
+#   debian-dracut: the same root with dracut (+ dracut-network) and boot/dracut/90branchboot instead,
+#            on a whole-disk filesystem (root=/dev/nbd0)
 #   busybox-qemu-nbd, debian-qemu-nbd: the references for docs/boot.md: the same images exported
 #            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
@@ -23,10 +25,11 @@ runtime=$repo/boot/target/branchboot-runtime
 server_jar=$repo/server/target/branchboot-server.jar
 timeout_s=${BRANCHBOOT_VM_TIMEOUT:-600}
 mode=${1:-busybox}
+root_device=/dev/nbd0 # the guest's root; image_debian may partition its image
 
 say() { echo "vm-boot: $*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
-for tool in qemu-system-x86_64 qemu-img mkfs.ext4 busybox cpio nc curl depmod nbd-client; do
+for tool in qemu-system-x86_64 qemu-img mkfs.ext4 sfdisk busybox cpio nc curl depmod nbd-client; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool || -x /sbin/$tool ]] || die "$tool is missing (bash scripts/install-deps.sh)"
 done
 [[ -x $runtime/bin/branchboot-agent ]] || die "$runtime is missing (mvn -B -DskipTests package)"
@@ -164,6 +167,8 @@ debian_chroot_mounts() { # on|off DIR
 image_debian() {
   local flavour=${1:-initramfs-tools} name=debian
   [[ $flavour == dracut ]] && name=debian-dracut
+  root_device=/dev/nbd0p1
+  [[ $flavour == dracut ]] && root_device=/dev/nbd0
   local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw
   local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
   if [[ ! -f $base ]]; then
@@ -207,7 +212,7 @@ StandardOutput=journal+console
 WantedBy=multi-user.target
 UNIT
   ln -sf ../branchboot-test.service "$dir/etc/systemd/system/multi-user.target.wants/branchboot-test.service"
-  echo "/dev/nbd0 / ext4 defaults 0 1" > "$dir/etc/fstab"
+  echo "$root_device / ext4 defaults 0 1" > "$dir/etc/fstab"
   echo branchboot-vm > "$dir/etc/hostname"
   image_id=$(cat /proc/sys/kernel/random/uuid)
   echo "$image_id" > "$dir/etc/branchboot-image-id"
@@ -243,13 +248,20 @@ UNIT
   for f in usr/lib/branchboot/bin/branchboot-agent usr/lib/branchboot/lib/branchboot-agent.jsa $script sbin/nbd-client; do
     grep -qx -e "$f" -e "usr/$f" "$work/initrd-$name.list" || die "the initramfs made by $flavour lacks $f"
   done
-  mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
+  if [[ $root_device == /dev/nbd0p1 ]]; then
+    # GPT with one Linux partition from 1 MiB, the filesystem written straight into it
+    truncate -s 1026M "$raw"
+    echo 'start=2048, size=2097152, type=linux' | sfdisk -q --label gpt "$raw" > /dev/null
+    mkfs.ext4 -q -F -b 4096 -L bbroot -E offset=1048576 -d "$dir" "$raw" 1G > /dev/null
+  else
+    mkfs.ext4 -q -F -b 4096 -L bbroot -d "$dir" "$raw" 1G > /dev/null
+  fi
   rm -f "$work/images/$name.qcow2"
   mkdir -p "$work/images"
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/$name.qcow2"
   rm -f "$raw"
   image=$name.qcow2
-  echo "$image_id $payload_md5" > "$work/$name.meta"
+  echo "$image_id $payload_md5 $root_device" > "$work/$name.meta"
 }
 
 # qemu-nbd on the host reading $image through qemu's http driver from the same server
@@ -302,7 +314,7 @@ boot() {
 
 check_boot() {
   local log=$1 errors=0 line
-  grep -q "BRANCHBOOT-USERSPACE root=/dev/nbd0 " "$log" || { say "no userspace marker on /dev/nbd0"; errors=1; }
+  grep -q "BRANCHBOOT-USERSPACE root=$root_device " "$log" || { say "no userspace marker on $root_device"; errors=1; }
   grep -q "image-id=$image_id" "$log" || { say "the root filesystem is not the image made for this run"; errors=1; }
   [[ -n ${reference:-} ]] || grep -q "BRANCHBOOT-AGENT-ALIVE pid=.* argv0=@branchboot-agent oom_score_adj=-1000" "$log" ||
     { say "the agent was not running after switch_root as @branchboot-agent with oom_score_adj -1000"; errors=1; }
@@ -357,7 +369,7 @@ case $mode in
     start_server
     before=$(bytes_sent)
     unit_test=1
-    boot debian "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    boot debian "console=ttyS0 panic=-1 root=$root_device rw ip=dhcp branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
     after=$(bytes_sent)
     check_boot "$work/debian.console.log"
     ;;
@@ -382,7 +394,7 @@ case $mode in
     start_server
     before=$(bytes_sent)
     unit_test=1
-    boot debian-dracut "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp rd.neednet=1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    boot debian-dracut "console=ttyS0 panic=-1 root=$root_device rw ip=dhcp rd.neednet=1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
     after=$(bytes_sent)
     check_boot "$work/debian-dracut.console.log"
     ;;
@@ -390,7 +402,7 @@ case $mode in
     # the reference for debian: the image of the last debian run (made anew if there is none),
     # exported by qemu-nbd; the guest uses Debian's own nbd-client boot script (nbdroot=)
     if [[ -f $work/debian.meta && -f $work/images/debian.qcow2 && -f $work/initrd-debian.img ]]; then
-      read -r image_id payload_md5 < "$work/debian.meta"
+      read -r image_id payload_md5 root_device < "$work/debian.meta"
       image=debian.qcow2
       initrd=$work/initrd-debian.img
     else
@@ -401,7 +413,7 @@ case $mode in
     before=$(bytes_sent)
     guest_port=$port
     port=$nbdport
-    boot debian-qemu-nbd "console=ttyS0 panic=-1 root=/dev/nbd0 rw ip=dhcp nbdroot=10.0.2.100:$nbdport/img"
+    boot debian-qemu-nbd "console=ttyS0 panic=-1 root=$root_device rw ip=dhcp nbdroot=10.0.2.100:$nbdport/img"
     port=$guest_port
     after=$(bytes_sent)
     reference=1
@@ -410,4 +422,4 @@ case $mode in
   *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd or debian-qemu-nbd)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
-echo "vm-boot: PASS ($mode): guest userspace on /dev/nbd0 at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
+echo "vm-boot: PASS ($mode): guest userspace on $root_device at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"

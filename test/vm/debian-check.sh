@@ -9,7 +9,10 @@ server=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot.server=//p' | cut -
 image=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot.image=//p')
 mkdir -p /etc/branchboot /mnt
 printf 'BRANCHBOOT_ARGS=--server %s --image %s --cow none\nBRANCHBOOT_HEAP=256m\n' "$server" "$image" > /etc/branchboot/nbd1.conf
-if systemctl start branchboot-agent@nbd1.service && mount -t ext4 -o ro,noload /dev/nbd1 /mnt; then
+# A partitioned image (root=/dev/nbd0p1) has its filesystem in nbd1's partition 1, which udev adds.
+part=$(tr ' ' '\n' < /proc/cmdline | sed -n 's|^root=/dev/nbd0||p')
+if systemctl start branchboot-agent@nbd1.service && { udevadm settle -t 10 || true; } &&
+  mount -t ext4 -o ro,noload "/dev/nbd1$part" /mnt; then
   echo "BRANCHBOOT-UNIT-NBD1 payload md5=$(md5sum /mnt/payload.dat | cut -d' ' -f1) argv0=$(tr '\0' '\n' < "/proc/$(systemctl show -P MainPID branchboot-agent@nbd1.service)/cmdline" | head -n 1)"
   umount /mnt
 fi

@@ -44,7 +44,7 @@ t0=$(up)
 ref=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot-test.qemu-nbd=//p')
 if [ -n "$ref" ]; then
   # the reference boot: the same image exported by qemu-nbd on the host, no agent in the guest
-  nbd-client "${ref%%:*}" "${ref#*:}" /dev/nbd0 -N img -b 4096 -t 360 -systemd-mark || fail "nbd-client to qemu-nbd"
+  nbd-client "${ref%%:*}" "${ref#*:}" /dev/nbd0 -N img -b 512 -t 360 -systemd-mark || fail "nbd-client to qemu-nbd"
   BRANCHBOOT_PID=none
   echo "branchboot: /dev/nbd0 connected: agent pid none started at $t0 s, device connected at $(up) s (uptime)"
 else

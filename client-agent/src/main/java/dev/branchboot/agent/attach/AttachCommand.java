@@ -33,8 +33,8 @@ public final class AttachCommand implements AgentCommand {
             "unix:/run/branchboot/nbdN.sock. Run it as root; 'detach --device' undoes it.")
             .option("--device", "DEVICE", "The NBD device to connect (required), e.g. /dev/nbd0.")
             .option("--nbd-client", "PROGRAM", "The nbd-client program (default: nbd-client, from PATH).")
-            .option("--block-size", "BYTES", "Logical block size of the device: 512, 1024, 2048 or 4096 (default: 4096; "
-                    + "the filesystem's block size must be at least this).")
+            .option("--block-size", "BYTES", "Logical block size of the device: 512, 1024, 2048 or 4096 (default: 512, "
+                    + "the sector size partition tables are written for; a filesystem's block size must be at least this).")
             .option("--nbd-timeout", "DURATION", "The kernel's request timeout; after it the kernel drops the connection and "
                     + "fails all I/O (default: --retry-deadline + --request-timeout + 30s, so the agent's own answer comes "
                     + "first; 0 for none).")
@@ -66,7 +66,7 @@ public final class AttachCommand implements AgentCommand {
         NbdClientCommand nbdClient;
         try {
             nbdClient = new NbdClientCommand(args.string("--nbd-client", "nbd-client"), socket, device, exportName,
-                    args.integer("--block-size", 4096, 512, 4096), timeout, args.integer("--connections", 1, 1, 16),
+                    args.integer("--block-size", 512, 512, 4096), timeout, args.integer("--connections", 1, 1, 16),
                     args.flag("--ioctl"));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());

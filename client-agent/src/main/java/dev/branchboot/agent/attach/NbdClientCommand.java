@@ -11,8 +11,11 @@ import java.util.List;
  *
  * <ul>
  *   <li>{@code -unix SOCKET DEVICE -N EXPORT}: the agent's socket and the export by name.</li>
- *   <li>{@code -b 4096}: 4 KiB logical blocks, the page size; the filesystem must use 4 KiB blocks
- *       too ({@code mkfs.ext4 -b 4096}), smaller ones cannot be mounted on such a device.</li>
+ *   <li>{@code -b 512} (by default): 512-byte logical blocks, as nbd-client's own default and
+ *       Debian's nbdroot script. A partition table (MBR or GPT) counts in logical blocks, and the
+ *       images of PCs have tables written for 512-byte sectors: with 4 KiB blocks the kernel
+ *       looks for the GPT header at byte 4096 and finds no partitions. A filesystem's block size
+ *       must be at least the device's, so 4096 also refuses filesystems with 1 KiB blocks.</li>
  *   <li>{@code -t SECONDS}: the kernel's per-request timeout. When it expires the kernel marks the
  *       only connection dead and fails every request with EIO, so it is set longer than the agent
  *       itself ever takes to answer: the agent retries network faults until its

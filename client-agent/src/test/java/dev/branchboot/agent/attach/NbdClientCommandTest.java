@@ -23,8 +23,8 @@ class NbdClientCommandTest {
     @Test
     void rootDiskCommandLineUsesTheUnixSocketExportNameBlockSizeTimeoutAndSystemdMark() {
         assertEquals(List.of("/sbin/nbd-client", "-unix", "/run/branchboot/nbd0.sock", "/dev/nbd0", "-N", "debian.qcow2",
-                        "-b", "4096", "-t", "360", "-systemd-mark"),
-                command(4096, Duration.ofSeconds(360), 1, false).connect());
+                        "-b", "512", "-t", "360", "-systemd-mark"),
+                command(512, Duration.ofSeconds(360), 1, false).connect());
     }
 
     @Test
@@ -110,5 +110,26 @@ class NbdClientCommandTest {
         assertTrue(text.contains("/dev/nbd15 (image " + image + "): /bin/false exited with status 1"), text);
         assertTrue(!java.nio.file.Files.exists(dir.resolve("s.sock")), "socket removed");
         assertTrue(!java.nio.file.Files.exists(dir.resolve("pid")), "no pid file");
+    }
+
+    @Test
+    void attachRunsNbdClientWith512ByteBlocksUnlessToldOtherwise(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path image = dir.resolve("raw.img");
+        java.nio.file.Files.write(image, new byte[1 << 20]);
+        Path recorded = dir.resolve("argv");
+        Path fakeNbdClient = dir.resolve("fake-nbd-client");
+        java.nio.file.Files.writeString(fakeNbdClient, "#!/bin/sh\necho \"$@\" >> " + recorded + "\nexit 1\n");
+        fakeNbdClient.toFile().setExecutable(true);
+        for (String[] extra : new String[][] {{}, {"--block-size", "4096"}}) {
+            List<String> argv = new java.util.ArrayList<>(List.of("attach", "--device", "/dev/nbd15", "--image", image.toString(),
+                    "--format", "raw", "--listen", "unix:" + dir.resolve("s.sock"), "--pid-file", dir.resolve("pid").toString(),
+                    "--nbd-client", fakeNbdClient.toString()));
+            argv.addAll(List.of(extra));
+            assertEquals(1, run(new ByteArrayOutputStream(), argv.toArray(String[]::new)));
+        }
+        List<String> lines = java.nio.file.Files.readAllLines(recorded);
+        assertEquals(2, lines.size(), lines::toString);
+        assertTrue(lines.get(0).contains(" -b 512 "), lines.get(0));
+        assertTrue(lines.get(1).contains(" -b 4096 "), lines.get(1));
     }
 }
