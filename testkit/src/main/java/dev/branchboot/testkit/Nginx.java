@@ -14,13 +14,16 @@ import java.util.concurrent.TimeUnit;
  * generated in its own folder: the HTTP origin of the acceptance tests. It runs as one process (no
  * master), so {@link #kill()} stops it at once as in a crash, and it can be started again on the
  * same port. Its access log records the method, URI, status and body bytes of every response, so a
- * test can count requests and the bytes sent.
+ * test can count requests and the bytes sent. With {@link #startTls} it speaks https only.
  */
 public final class Nginx implements AutoCloseable {
     private final Path dir;
     private final Path root;
     private final int port;
     private String limitRate = "0";
+    /** The certificate and key for https, or null for plain http. */
+    private Path tlsCertificate;
+    private Path tlsKey;
     private Process process;
 
     private Nginx(Path dir, Path root, int port) {
@@ -38,6 +41,18 @@ public final class Nginx implements AutoCloseable {
     public static Nginx startThrottled(Path dir, Path root, String rate) throws IOException, InterruptedException {
         Nginx nginx = new Nginx(Files.createDirectories(dir), root, freePort());
         nginx.limitRate(rate).start();
+        return nginx;
+    }
+
+    /**
+     * As {@link #start(Path, Path)}, but https only, with the PEM {@code certificate} (chain) and
+     * {@code key}; {@link #rootUrl()} then names the host {@code localhost}.
+     */
+    public static Nginx startTls(Path dir, Path root, Path certificate, Path key) throws IOException, InterruptedException {
+        Nginx nginx = new Nginx(Files.createDirectories(dir), root, freePort());
+        nginx.tlsCertificate = certificate;
+        nginx.tlsKey = key;
+        nginx.start();
         return nginx;
     }
 
@@ -79,12 +94,13 @@ public final class Nginx implements AutoCloseable {
                     uwsgi_temp_path %1$s/uwsgi;
                     scgi_temp_path %1$s/scgi;
                     server {
-                        listen 127.0.0.1:%2$d;
+                        listen 127.0.0.1:%2$d%5$s;
                         limit_rate %4$s;
                         location /images/ { alias %3$s/; }
                     }
                 }
-                """.formatted(dir, port, root, limitRate));
+                """.formatted(dir, port, root, limitRate, tlsCertificate == null ? ""
+                        : " ssl;\n        ssl_certificate " + tlsCertificate + ";\n        ssl_certificate_key " + tlsKey));
         process = new ProcessBuilder("nginx", "-c", config.toString(), "-e", dir.resolve("error.log").toString())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("stdout.log").toFile()))
                 .start();
@@ -119,9 +135,14 @@ public final class Nginx implements AutoCloseable {
         }
     }
 
-    /** {@code http://127.0.0.1:PORT}. */
+    /** {@code http://127.0.0.1:PORT}, or with TLS {@code https://localhost:PORT}. */
     public String rootUrl() {
-        return "http://127.0.0.1:" + port;
+        return tlsCertificate == null ? "http://127.0.0.1:" + port : "https://localhost:" + port;
+    }
+
+    /** The port nginx listens on, on 127.0.0.1. */
+    public int port() {
+        return port;
     }
 
     /** The base URL of the image folder, {@code http://127.0.0.1:PORT/images}. */

@@ -66,8 +66,14 @@ public final class AgentProcess implements AutoCloseable {
 
     /** Runs the agent to completion (for commands expected to fail) and returns its exit status. */
     public static Result runToExit(Path dir, String... args) throws IOException, InterruptedException {
+        return runToExit(dir, List.of(), args);
+    }
+
+    /** As {@link #runToExit(Path, String...)}, with these JVM options. */
+    public static Result runToExit(Path dir, List<String> jvmArgs, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(jvmArgs);
         command.addAll(List.of("-jar", jar().toString(), "serve"));
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
