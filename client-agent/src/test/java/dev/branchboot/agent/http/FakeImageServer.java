@@ -162,11 +162,13 @@ final class FakeImageServer implements AutoCloseable {
     }
 
     private void send(HttpExchange ex, int status, byte[] data, int from, int length) throws IOException {
+        // Counted before the body goes out: the client may have the whole body (and a test may read
+        // the count) before this thread would get to count it afterwards.
+        bodyBytes.addAndGet(length);
         ex.sendResponseHeaders(status, length);
         try (OutputStream out = ex.getResponseBody()) {
             out.write(data, from, length);
         }
-        bodyBytes.addAndGet(length);
     }
 
     @Override
