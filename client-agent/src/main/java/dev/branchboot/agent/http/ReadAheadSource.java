@@ -90,6 +90,8 @@ final class ReadAheadSource implements ByteSource {
         final CompletableFuture<Void> fetched;
         /** Readers copying from (or waiting for) this window; it is not reused while any are. */
         int readers;
+        /** Bytes readers have copied out of this window: once its length, it is spent. */
+        long copied;
 
         private Span(long start, long end, byte[] data) {
             this.start = start;
@@ -164,7 +166,7 @@ final class ReadAheadSource implements ByteSource {
             Span window;
             Span direct = null;
             synchronized (this) {
-                window = at(pos, true);
+                window = spanAt(pos, true);
                 if (window != null) {
                     window.readers++;
                 } else {
@@ -190,6 +192,9 @@ final class ReadAheadSource implements ByteSource {
                 await(window);
                 long copyEnd = Math.min(end, window.end);
                 dst.put(at, window.data, (int) (pos - window.start), (int) (copyEnd - pos));
+                synchronized (this) {
+                    window.copied += copyEnd - pos;
+                }
                 pos = copyEnd;
             } finally {
                 synchronized (this) {
@@ -247,7 +252,7 @@ final class ReadAheadSource implements ByteSource {
         long from = Math.max(s.aheadEnd, s.end);
         long smallest = Math.min(windowSize, Math.max(FIRST_AHEAD, s.ahead / 2));
         while (from < target) {
-            Span taken = at(from, false);
+            Span taken = spanAt(from, false);
             if (taken != null) {
                 from = taken.end;
                 continue;
@@ -296,8 +301,8 @@ final class ReadAheadSource implements ByteSource {
     }
 
     /**
-     * A window buffer: a spare one, a new one within the bound, or that of the oldest window nobody
-     * is reading; null when all are in use.
+     * A window buffer: a spare one, a new one within the bound, or that of the oldest spent window
+     * (all of it copied out), else of the oldest window nobody is reading; null when all are in use.
      */
     private byte[] takeBuffer() {
         if (!spare.isEmpty()) {
@@ -307,18 +312,22 @@ final class ReadAheadSource implements ByteSource {
             buffers++;
             return new byte[windowSize];
         }
-        for (Iterator<Span> it = spans.iterator(); it.hasNext(); ) {
-            Span w = it.next();
-            if (w.isWindow() && w.fetched.isDone() && w.readers == 0) {
-                it.remove();
-                return w.data;
+        // A spent window first. Several streams start windows out of offset order, so the oldest
+        // window may be one ahead that nobody has read yet: reusing it would fetch it again.
+        for (boolean spentOnly : new boolean[] {true, false}) {
+            for (Iterator<Span> it = spans.iterator(); it.hasNext(); ) {
+                Span w = it.next();
+                if (w.isWindow() && w.fetched.isDone() && w.readers == 0 && (!spentOnly || w.copied >= w.end - w.start)) {
+                    it.remove();
+                    return w.data;
+                }
             }
         }
         return null;
     }
 
     /** The span holding {@code pos}: a window, or with {@code windowsOnly} false also a direct read. */
-    private Span at(long pos, boolean windowsOnly) {
+    private Span spanAt(long pos, boolean windowsOnly) {
         for (Span span : spans) {
             if (span.start <= pos && pos < span.end && (span.isWindow() || !windowsOnly)) {
                 return span;

@@ -90,7 +90,7 @@ class ReadAheadSourceTest {
                         Thread.sleep(failAfterMillis);
                         throw new IOException("injected failure at " + position);
                     }
-                    fetches.add(new long[] {position, position + n});
+                    fetches.add(new long[] {position, position + n, Thread.currentThread().getName().startsWith("test-read-ahead") ? 1 : 0});
                     for (int i = 0; i < n; i++) {
                         timesFetched[(int) position + i]++;
                     }
@@ -117,6 +117,20 @@ class ReadAheadSourceTest {
                 most = Math.max(most, b);
             }
             return most;
+        }
+
+        /** The fetches (start-end, W for a window, D for a direct read) of the first byte fetched twice. */
+        synchronized String twiceFetched() {
+            for (int i = 0; i < timesFetched.length; i++) {
+                if (timesFetched[i] > 1) {
+                    long at = i;
+                    StringBuilder out = new StringBuilder("byte " + at + " by");
+                    fetches.stream().filter(f -> f[0] <= at && at < f[1])
+                            .forEach(f -> out.append(' ').append(f[2] == 1 ? 'W' : 'D').append(f[0]).append('-').append(f[1]));
+                    return out.toString();
+                }
+            }
+            return "none";
         }
 
         synchronized long bytesFetched() {
@@ -173,7 +187,7 @@ class ReadAheadSourceTest {
         List<long[]> fetched = source.fetchesCopy();
         assertEquals(asked.size(), fetched.size(), "a random read started read-ahead");
         for (int i = 0; i < asked.size(); i++) {
-            assertArrayEquals(asked.get(i), fetched.get(i), "fetch " + i);
+            assertArrayEquals(asked.get(i), java.util.Arrays.copyOf(fetched.get(i), 2), "fetch " + i);
         }
     }
 
@@ -204,7 +218,7 @@ class ReadAheadSourceTest {
         } finally {
             readers.shutdownNow();
         }
-        assertEquals(1, source.mostTimesFetched(), "some byte was fetched twice");
+        assertEquals(1, source.mostTimesFetched(), source::twiceFetched);
         assertEquals(SIZE, source.bytesFetched());
         assertTrue(stats.readAheadHits() > 0, "the shared run was never read ahead");
     }
@@ -217,7 +231,7 @@ class ReadAheadSourceTest {
         // run is read ahead, so that is a window, fetched in the background. It fails slowly, so
         // the reader is waiting for it by then.
         source.failOnce = offset -> offset <= failAt && failAt < offset + (MAX_AHEAD / 4);
-        source.failAfterMillis = 300;
+        source.failAfterMillis = 2000; // the reader is there long before, even on a busy machine
         ReadAheadSource ahead = over(source);
         int step = 64 << 10;
         IOException failure = null;
