@@ -84,12 +84,16 @@ class ReadAheadSourceTest {
                 if (delayMillis > 0) {
                     Thread.sleep(delayMillis);
                 }
+                boolean failNow;
                 synchronized (this) {
-                    if (!failed && failOnce.test(position)) {
-                        failed = true;
-                        Thread.sleep(failAfterMillis);
-                        throw new IOException("injected failure at " + position);
-                    }
+                    failNow = !failed && failOnce.test(position);
+                    failed |= failNow;
+                }
+                if (failNow) {
+                    Thread.sleep(failAfterMillis); // not holding the lock: other fetches go on meanwhile
+                    throw new IOException("injected failure at " + position);
+                }
+                synchronized (this) {
                     fetches.add(new long[] {position, position + n, Thread.currentThread().getName().startsWith("test-read-ahead") ? 1 : 0});
                     for (int i = 0; i < n; i++) {
                         timesFetched[(int) position + i]++;
@@ -231,7 +235,7 @@ class ReadAheadSourceTest {
         // run is read ahead, so that is a window, fetched in the background. It fails slowly, so
         // the reader is waiting for it by then.
         source.failOnce = offset -> offset <= failAt && failAt < offset + (MAX_AHEAD / 4);
-        source.failAfterMillis = 2000; // the reader is there long before, even on a busy machine
+        source.failAfterMillis = 500;
         ReadAheadSource ahead = over(source);
         int step = 64 << 10;
         IOException failure = null;
