@@ -54,14 +54,19 @@ class HttpRangeSourceTest {
      * revision "r1", and connects to them without read-ahead.
      */
     RemoteImages serversWithDisk(int count) throws Exception {
+        return serversWithDisk(count, 0);
+    }
+
+    /** As {@link #serversWithDisk(int)}, with read-ahead of up to {@code readAheadMax} bytes. */
+    RemoteImages serversWithDisk(int count, int readAheadMax) throws Exception {
         one = new FakeImageServer();
         one.put("disk.img", data, "\"r1\"");
         if (count == 1) {
-            return RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0));
+            return RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(readAheadMax));
         }
         two = new FakeImageServer();
         two.put("disk.img", data, "\"r1\"");
-        return RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(0));
+        return RemoteImages.connect(List.of(one.base(), two.base()), FAST.withReadAheadMax(readAheadMax));
     }
 
     byte[] expected(long offset, int length) {
@@ -182,9 +187,7 @@ class HttpRangeSourceTest {
 
     @Test
     void sequentialReadsAreReadAheadAndFetchTheFileAboutOnceRandomReadsFetchOnlyWhatIsAsked() throws Exception {
-        one = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(1 << 20))) {
+        try (RemoteImages remote = serversWithDisk(1, 1 << 20)) {
             ByteSource source = remote.open("disk.img");
             for (int offset = 0; offset < data.length; offset += 16_384) {
                 int length = Math.min(16_384, data.length - offset);
@@ -209,9 +212,7 @@ class HttpRangeSourceTest {
 
     @Test
     void twoReadersTakingTurnsAtOneSequentialRunAreReadAheadWithoutFetchingAnythingTwice() throws Exception {
-        one = new FakeImageServer();
-        one.put("disk.img", data, "\"r1\"");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(1 << 20))) {
+        try (RemoteImages remote = serversWithDisk(1, 1 << 20)) {
             ByteSource source = remote.open("disk.img");
             long opening = one.bodyBytes.get();
             int piece = 20_000; // like the stored bytes of a 256 KiB NBD read of a compressed image
