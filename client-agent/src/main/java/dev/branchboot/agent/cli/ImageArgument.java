@@ -1,5 +1,6 @@
 package dev.branchboot.agent.cli;
 
+import dev.branchboot.agent.http.FetchListener;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.http.RemoteImages;
 import dev.branchboot.qcow2.ByteSource;
@@ -91,6 +92,12 @@ public final class ImageArgument {
      */
     public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options)
             throws IOException, UsageException {
+        return open(image, servers, format, settings, options, FetchListener.NONE);
+    }
+
+    /** As {@link #open(String, List, ImageFormat, HttpSettings, ImageOptions)}, telling {@code listener} of every HTTP fetch. */
+    public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options,
+            FetchListener listener) throws IOException, UsageException {
         if (image.isEmpty() || image.indexOf('\0') >= 0) {
             throw new UsageException("the image must be a file name, a URL or a name on the servers");
         }
@@ -112,7 +119,7 @@ public final class ImageArgument {
         }
         RemoteImages remote;
         try {
-            remote = RemoteImages.connect(urls, settings);
+            remote = RemoteImages.connect(urls, settings, listener);
         } catch (IllegalArgumentException e) {
             throw new UsageException("bad --server: " + e.getMessage());
         }

@@ -220,7 +220,9 @@ public final class HttpRangeSource implements ByteSource {
                 long t0 = System.nanoTime();
                 into.position(start0); // a failed attempt may have filled part of it
                 exchange(server, offset, into);
-                images.stats().latencyNanos.add(System.nanoTime() - t0);
+                long t1 = System.nanoTime();
+                images.listener().fetched(name, offset, length, t0, t1);
+                images.stats().latencyNanos.add(t1 - t0);
                 images.stats().requests.increment();
                 images.stats().bytesFetched.add(length);
                 pool.succeeded(server);

@@ -29,9 +29,11 @@ public final class RemoteImages implements AutoCloseable {
     private final List<String> pins = new ArrayList<>();
     /** Fetches read-ahead windows in the background, a few at once on their own connections. */
     private final ThreadPoolExecutor readAhead;
+    private final FetchListener listener;
 
-    private RemoteImages(List<URI> servers, HttpSettings settings) {
+    private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener) {
         this.settings = settings;
+        this.listener = listener;
         this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
         this.pool = new ServerPool(servers, settings, stats);
         AtomicInteger n = new AtomicInteger();
@@ -57,11 +59,16 @@ public final class RemoteImages implements AutoCloseable {
      * @throws IllegalArgumentException naming a URL that is not http(s)
      */
     public static RemoteImages connect(List<String> serverUrls, HttpSettings settings) {
+        return connect(serverUrls, settings, FetchListener.NONE);
+    }
+
+    /** As {@link #connect(List, HttpSettings)}, telling {@code listener} of every range fetched. */
+    public static RemoteImages connect(List<String> serverUrls, HttpSettings settings, FetchListener listener) {
         List<URI> bases = new ArrayList<>();
         for (String url : serverUrls) {
             bases.add(Names.base(url));
         }
-        return new RemoteImages(bases, settings);
+        return new RemoteImages(bases, settings, listener);
     }
 
     /** True when {@code image} is an http:// or https:// URL rather than a file name. */
@@ -139,6 +146,10 @@ public final class RemoteImages implements AutoCloseable {
 
     HttpSettings settings() {
         return settings;
+    }
+
+    FetchListener listener() {
+        return listener;
     }
 
     /** Stops the background probes; open sources must not be read afterwards. */

@@ -6,6 +6,7 @@ import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.cli.ByteSizes;
 import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.http.FetchListener;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.http.RemoteImages;
 import dev.branchboot.agent.metrics.MetricsEndpoint;
@@ -15,6 +16,8 @@ import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
 import dev.branchboot.agent.overlay.CowOverlay;
+import dev.branchboot.agent.trace.ReadTrace;
+import dev.branchboot.agent.trace.TracingBlockDevice;
 import dev.branchboot.qcow2.ClusterDecompressor;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
@@ -64,6 +67,8 @@ public final class ServeCommand implements AgentCommand {
             .option("--cache-size", "SIZE", "Memory for decompressed clusters (default: 64M); L2 tables get a quarter of it, "
                     + "at most 32M.")
             .option("--ready-file", "PATH", "Write the listen address here once the export is ready.")
+            .option("--trace", "FILE", "Record every read served, with the image-file ranges fetched for it, in FILE (a file or "
+                    + "a serial port such as /dev/ttyS1); the format is in docs/boot.md.")
             .option("--metrics", "ADDRESS", "tcp:HOST:PORT: serve the image counters (and the HTTP ones for images on servers) for Prometheus at /metrics.")
             .option("--oom-score-adj", "N", "Set the kernel's OOM score adjustment of the agent (-1000..1000); -1000 for a root "
                     + "disk, so the out-of-memory killer never picks the process the PC's disk depends on (default: unchanged).")
@@ -80,6 +85,7 @@ public final class ServeCommand implements AgentCommand {
     private boolean cowReset;
     private long cacheSize;
     private Path readyFile;
+    private Path traceFile;
     private ListenAddress metrics;
     private boolean verbose;
     private Integer oomScoreAdj;
@@ -104,6 +110,7 @@ public final class ServeCommand implements AgentCommand {
         cowReset = args.flag("--cow-reset");
         cacheSize = args.size("--cache-size", 64L << 20, 0, 64L << 30);
         readyFile = args.path("--ready-file");
+        traceFile = args.path("--trace");
         String metricsText = args.string("--metrics", null);
         metrics = metricsText == null ? null : parse("--metrics", metricsText, ListenAddress::parse);
         if (metrics != null && !(metrics.address() instanceof java.net.InetSocketAddress)) {
@@ -145,9 +152,14 @@ public final class ServeCommand implements AgentCommand {
         NbdServer server = null;
         RemoteImages remote = null;
         MetricsEndpoint endpoint = null;
+        ReadTrace trace = null;
         boolean served = false;
         try {
-            ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options);
+            if (traceFile != null) {
+                trace = ReadTrace.start(traceFile);
+            }
+            ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options,
+                    trace != null ? trace : FetchListener.NONE);
             remote = opened.remote();
             VirtualDisk disk = opened.disk();
             device = new ImageBlockDevice(disk);
@@ -166,6 +178,10 @@ public final class ServeCommand implements AgentCommand {
                 }
                 case NONE -> {
                 }
+            }
+            if (trace != null) {
+                trace.describe(image, device.size());
+                device = new TracingBlockDevice(device, trace);
             }
             NbdServer.Limits limits = NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory());
             server = new NbdServer(new NbdExport(name, device), limits);
@@ -226,6 +242,9 @@ public final class ServeCommand implements AgentCommand {
             if (remote != null) {
                 LOG.info("HTTP: " + remote.stats().summary());
                 remote.close();
+            }
+            if (trace != null) {
+                trace.close();
             }
             decompress.shutdownNow();
         }
