@@ -1,7 +1,7 @@
 package dev.branchboot.server.admin;
 
 import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.ImageNameException;
@@ -39,11 +39,11 @@ public class AdminController {
     private static final String PREFIX = "/admin/images/";
 
     private final byte[] token;
-    private final ChunkStore store;
+    private final CacheDirectory store;
     private final Replicator replicator;
 
     /** Admin over {@code store} and {@code replicator}, guarded by the configured token. */
-    public AdminController(BranchbootProperties properties, ChunkStore store, Replicator replicator) {
+    public AdminController(BranchbootProperties properties, CacheDirectory store, Replicator replicator) {
         String configured = properties.getAdminToken();
         this.token = configured == null || configured.isBlank() ? null : configured.getBytes(StandardCharsets.UTF_8);
         this.store = store;

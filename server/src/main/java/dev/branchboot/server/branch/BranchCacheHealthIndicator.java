@@ -1,6 +1,6 @@
 package dev.branchboot.server.branch;
 
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.config.BranchMode;
 import org.springframework.boot.health.contributor.AbstractHealthIndicator;
 import org.springframework.boot.health.contributor.Health;
@@ -13,10 +13,10 @@ import org.springframework.stereotype.Component;
 @BranchMode
 @Component("branchCache")
 public class BranchCacheHealthIndicator extends AbstractHealthIndicator {
-    private final ChunkStore store;
+    private final CacheDirectory store;
 
     /** Watches {@code store}. */
-    public BranchCacheHealthIndicator(ChunkStore store) {
+    public BranchCacheHealthIndicator(CacheDirectory store) {
         super("branch cache check failed");
         this.store = store;
     }

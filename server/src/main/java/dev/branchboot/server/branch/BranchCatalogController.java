@@ -1,7 +1,7 @@
 package dev.branchboot.server.branch;
 
 import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamClient;
@@ -24,8 +24,8 @@ import reactor.core.publisher.Mono;
 /**
  * {@code GET /images} in branch mode. When the first HTTP upstream is a branchboot server, its
  * catalog (every field of each entry unchanged), otherwise the images this branch has seen; each
- * entry gains what the cache holds of it: {@code cachedBytes}, {@code cachedChunks},
- * {@code chunks}, {@code cachedEtag} (the revision those figures are about) and {@code replication}
+ * entry gains what the cache holds of it: {@code cachedBytes}, {@code cachedBlocks},
+ * {@code blocks}, {@code blockSize}, {@code cachedEtag} (the revision those figures are about) and {@code replication}
  * ({@code running}, {@code complete}, {@code stopped}, {@code failed}, or null).
  */
 @BranchMode
@@ -35,13 +35,13 @@ public class BranchCatalogController {
     private static final ParameterizedTypeReference<Map<String, Object>> JSON_OBJECT = new ParameterizedTypeReference<>() {
     };
 
-    private final ChunkStore store;
+    private final CacheDirectory store;
     private final Replicator replicator;
     private final URI catalogUpstream;
     private final WebClient client = WebClient.create();
 
     /** Lists the images of the upstream (or those seen), with what {@code store} holds of each. */
-    public BranchCatalogController(ChunkStore store, UpstreamClient upstreams, Replicator replicator) {
+    public BranchCatalogController(CacheDirectory store, UpstreamClient upstreams, Replicator replicator) {
         this.store = store;
         this.replicator = replicator;
         this.catalogUpstream = upstreams.upstreams().stream()
@@ -71,8 +71,9 @@ public class BranchCatalogController {
         for (Map<String, Object> image : images) {
             CachedRevision revision = cached.get(String.valueOf(image.get("name")));
             image.put("cachedBytes", revision == null ? 0 : revision.cachedBytes());
-            image.put("cachedChunks", revision == null ? 0 : revision.presentChunks());
-            image.put("chunks", revision == null ? null : revision.chunkCount());
+            image.put("cachedBlocks", revision == null ? 0 : revision.presentBlocks());
+            image.put("blocks", revision == null ? null : revision.blockCount());
+            image.put("blockSize", revision == null ? null : revision.blockSize());
             image.put("cachedEtag", revision == null ? null : revision.upstream().etag());
             Replicator.Status replication = replicator.status(String.valueOf(image.get("name")));
             image.put("replication", replication == null ? null : replication.state().name().toLowerCase());

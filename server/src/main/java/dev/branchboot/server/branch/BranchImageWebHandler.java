@@ -1,8 +1,10 @@
 package dev.branchboot.server.branch;
 
+import dev.branchboot.server.cache.CacheDirectory;
+import dev.branchboot.server.cache.CacheFiller;
+import dev.branchboot.server.cache.CacheScrubber;
 import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkLoader;
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.RevisionResolver;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.ByteRange;
@@ -21,9 +23,6 @@ import dev.branchboot.server.upstream.UpstreamException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.List;
 import org.slf4j.Logger;
@@ -42,14 +41,14 @@ import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebHandler;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Schedulers;
 
 /**
  * {@code GET} and {@code HEAD /images/{name}} in branch-cache mode: the origin's API (the same
- * conditional and range semantics, reused from origin mode) answered from the chunk cache.
- * Ranges whose chunks are all cached are sent zero-copy from the data file; otherwise the body
- * streams chunk by chunk, cached ones read from the file and missing ones as they arrive from the
- * upstream (a few fetched ahead), so a client waits only for the chunks its range touches.
+ * conditional and range semantics, reused from origin mode) answered from the block cache.
+ * Ranges whose blocks are all cached are sent zero-copy from the data file; otherwise the body
+ * streams in order, cached runs read from the file and missing blocks as their fetches arrive
+ * (planned by the {@link CacheFiller}, a few fetch-sizes ahead for a long range), so a client waits
+ * only for the bytes its range touches and the uplink carries only what is missing.
  *
  * <p>The upstream's ETag, Last-Modified and Content-Location are passed through, so clients can
  * fail over between branches and the origin. A request whose {@code If-Match} names an older
@@ -62,8 +61,9 @@ public class BranchImageWebHandler implements WebHandler {
     private static final Logger log = LoggerFactory.getLogger(BranchImageWebHandler.class);
 
     private final RevisionResolver resolver;
-    private final ChunkStore store;
-    private final ChunkLoader loader;
+    private final CacheDirectory store;
+    private final CacheScrubber scrubber;
+    private final CacheFiller filler;
     private final int maxRanges;
     private final int readAhead;
     private final Replicator replicator;
@@ -73,14 +73,15 @@ public class BranchImageWebHandler implements WebHandler {
     private final Counter hitBytes;
     private final Counter missBytes;
 
-    /** Serves images through the cache of {@code store}, filled by {@code loader}. */
-    public BranchImageWebHandler(RevisionResolver resolver, ChunkStore store, ChunkLoader loader,
+    /** Serves images through the cache of {@code store}, filled by {@code filler}. */
+    public BranchImageWebHandler(RevisionResolver resolver, CacheDirectory store, CacheScrubber scrubber, CacheFiller filler,
             BranchbootProperties properties, MeterRegistry registry, Replicator replicator) {
         this.resolver = resolver;
         this.replicator = replicator;
         this.replicateOnFirstRead = properties.getReplication().isOnFirstRead();
         this.store = store;
-        this.loader = loader;
+        this.scrubber = scrubber;
+        this.filler = filler;
         this.maxRanges = properties.getMaxRanges();
         this.readAhead = properties.getCache().getReadAhead();
         this.hitRequests = Counter.builder("branchboot.cache.requests").tag("result", "hit")
@@ -113,7 +114,7 @@ public class BranchImageWebHandler implements WebHandler {
                 .map(current -> pinned(request.getHeaders(), name, current))
                 .flatMap(revision -> {
                     if (replicateOnFirstRead && replicator.status(name) == null
-                            && revision.presentChunks() < revision.chunkCount()) {
+                            && !revision.complete()) {
                         replicator.start(name, "the first read");
                     }
                     if (!revision.acquire()) {
@@ -164,7 +165,7 @@ public class BranchImageWebHandler implements WebHandler {
                 if (etag.startsWith("\"")) {
                     var older = store.find(name, etag);
                     if (older.isPresent()) {
-                        store.ensureVerified(older.get());
+                        scrubber.ensureVerified(older.get());
                         return older.get();
                     }
                 }
@@ -223,40 +224,25 @@ public class BranchImageWebHandler implements WebHandler {
     }
 
     /**
-     * Bytes {@code first..last} of the revision, chunk by chunk in order: cached chunks read from
-     * the data file, missing ones fetched (up to read-ahead chunks in flight at once).
+     * Bytes {@code first..last} of the revision in order, in windows on the fetch-size grid: each
+     * window planned (cached runs, joined and new fetches) when it is subscribed, up to read-ahead
+     * windows at once, so a long range keeps that many fetches in flight ahead of what is sent.
      */
     private Flux<DataBuffer> region(CachedRevision revision, long first, long last, DataBufferFactory factory) {
-        int firstChunk = (int) (first / revision.chunkSize());
-        int lastChunk = (int) (last / revision.chunkSize());
-        return Flux.range(firstChunk, lastChunk - firstChunk + 1)
-                .flatMapSequential(chunk -> {
-                    long chunkStart = revision.chunkOffset(chunk);
-                    long from = Math.max(first, chunkStart);
-                    long to = Math.min(last, chunkStart + revision.chunkLength(chunk) - 1);
-                    int offset = (int) (from - chunkStart);
-                    int length = (int) (to - from + 1);
-                    if (revision.isPresent(chunk)) {
-                        hitBytes.increment(length);
-                        return Mono.fromCallable(() -> factory.wrap(readFile(revision, from, length)))
-                                .subscribeOn(Schedulers.boundedElastic());
-                    }
-                    missBytes.increment(length);
-                    return loader.load(revision, chunk).map(bytes -> factory.wrap(ByteBuffer.wrap(bytes, offset, length)));
-                }, readAhead, 1);
-    }
-
-    private static ByteBuffer readFile(CachedRevision revision, long position, int length) throws IOException {
-        ByteBuffer buffer = ByteBuffer.allocate(length);
-        try (FileChannel channel = FileChannel.open(revision.dataFile(), StandardOpenOption.READ)) {
-            while (buffer.hasRemaining()) {
-                if (channel.read(buffer, position + buffer.position()) < 0) {
-                    throw new IOException("cached data of image '" + revision.upstream().name() + "' revision "
-                            + revision.upstream().etag() + " ends at " + (position + buffer.position()));
-                }
-            }
-        }
-        return buffer.flip();
+        long window = filler.fetchSize();
+        long end = last + 1;
+        long windows = (end - 1) / window - first / window + 1;
+        return Flux.range(0, (int) windows)
+                .flatMapSequential(i -> {
+                    long from = Math.max(first, (first / window + i) * window);
+                    long to = Math.min(end, (first / window + i + 1) * window);
+                    return Flux.defer(() -> Flux.fromIterable(filler.plan(revision, from, to)))
+                            .concatMap(part -> {
+                                (part instanceof CacheFiller.Cached ? hitBytes : missBytes).increment(part.length());
+                                return filler.bytes(revision, part);
+                            });
+                }, readAhead, 1)
+                .map(factory::wrap);
     }
 
     private static void logSendFailure(CachedRevision revision, String range, Throwable e) {

@@ -1,85 +1,115 @@
 package dev.branchboot.server.cache;
 
 import dev.branchboot.server.upstream.UpstreamRevision;
-import java.io.DataInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.RandomAccessFile;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.util.BitSet;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
+import org.roaringbitmap.RoaringBitmap;
 
 /**
- * One cached revision of one image: a sparse data file holding the image's bytes at their own
- * offsets, and a state file with a presence bitmap of fixed-size chunks and a CRC32C per chunk.
+ * One cached revision of one image, in its own directory:
+ * <ul>
+ * <li>{@code data}: a sparse file holding the image's bytes at their own offsets;</li>
+ * <li>{@code sums}: the CRC32C of every block of {@link #blockSize()} bytes, four bytes per block at
+ * {@code block * 4};</li>
+ * <li>{@code presence}: which blocks are cached, as a compressed bitmap (a run of a million
+ * present blocks costs a few bytes), with a checksum of its own.</li>
+ * </ul>
  *
- * <p>Durability order, so a crash never leaves a chunk marked present with wrong bytes: a chunk's
- * bytes are written and {@code fsync}ed first; only then is it marked present in memory; the state
- * file is rewritten later (batched) to a temporary file, {@code fsync}ed, and renamed over the old
- * one. The persisted bitmap therefore only ever names chunks whose bytes were durable before it was
- * written, and a crash loses at most the marks of the last moments (those chunks are fetched again).
+ * <p>Blocks are small (the default is 4 KiB) so that what a client reads decides what is fetched:
+ * a booting PC's scattered reads of compressed clusters pull about the bytes they ask for, where a
+ * fixed 1 MiB unit pulled 2.2 times as much. How much is fetched at once is the
+ * {@link CacheFiller}'s business; this class only stores and checks what it is given.
+ *
+ * <p>Durability order, so a crash never leaves a block marked present with wrong bytes: the bytes
+ * are written to {@code data} and forced to disk (one {@code fdatasync} shared by every store that
+ * finished writing before it began, see {@link SyncBarrier}); then their checksums are written;
+ * only then are the blocks marked present in memory. The presence file is rewritten later, in
+ * batches ({@link #persistState()}): {@code sums} is forced first, then the bitmap goes to a
+ * temporary file that is forced and renamed over the old one. The persisted bitmap therefore only
+ * ever names blocks whose bytes and checksums were durable before it was written; a crash loses
+ * at most the marks of the last moments, and those blocks are fetched again.
  */
 public final class CachedRevision {
-    private static final int STATE_MAGIC = 0x42424353; // "BBCS"
-    private static final int STATE_VERSION = 1;
     static final String DATA_FILE = "data";
-    static final String STATE_FILE = "state";
+    static final String SUMS_FILE = "sums";
+    static final String PRESENCE_FILE = "presence";
+    private static final int PRESENCE_MAGIC = 0x42425052; // "BBPR"
+    private static final int PRESENCE_VERSION = 2;
 
     private final String id;
     private final UpstreamRevision upstream;
     private final Path dir;
-    private final int chunkSize;
-    private final int chunkCount;
+    private final int blockSize;
+    private final int blockShift;
+    private final int blockCount;
     private final FileChannel data;
-    private final BitSet present;
-    private final int[] checksums;
+    private final FileChannel sums;
+    private final SyncBarrier dataSync;
+    /** Guarded by {@code this}. */
+    private final RoaringBitmap present;
+    /** Guarded by {@code this}: the bitmap changed since the presence file was written. */
     private boolean dirty;
     /** One state writer at a time: they share the temporary file. */
     private final Object persistLock = new Object();
     private volatile boolean verified;
     private volatile long lastUsedMillis = System.currentTimeMillis();
     /** Responses and replications using the revision now: eviction leaves it alone while non-zero. */
-    private final java.util.concurrent.atomic.AtomicInteger users = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger users = new AtomicInteger();
     private volatile boolean evicted;
+    /** The upstream fetches of this revision that are running now. */
+    final InFlightFetches inFlight = new InFlightFetches();
 
-    private CachedRevision(String id, UpstreamRevision upstream, Path dir, int chunkSize, FileChannel data,
-            BitSet present, int[] checksums, boolean verified) {
+    private CachedRevision(String id, UpstreamRevision upstream, Path dir, int blockSize, FileChannel data, FileChannel sums,
+            RoaringBitmap present, boolean verified) {
         this.id = id;
         this.upstream = upstream;
         this.dir = dir;
-        this.chunkSize = chunkSize;
-        this.chunkCount = chunkCount(upstream.size(), chunkSize);
+        this.blockSize = blockSize;
+        this.blockShift = Integer.numberOfTrailingZeros(blockSize);
+        this.blockCount = blockCount(upstream.size(), blockSize);
         this.data = data;
+        this.sums = sums;
+        this.dataSync = data == null ? null : new SyncBarrier(data);
         this.present = present;
-        this.checksums = checksums;
         this.verified = verified;
     }
 
-    static int chunkCount(long size, int chunkSize) {
-        long count = (size + chunkSize - 1) / chunkSize;
+    /**
+     * The number of blocks of an image of {@code size} bytes.
+     *
+     * @throws IllegalArgumentException when there are more than {@link Integer#MAX_VALUE} (1 TiB at
+     *                                  512-byte blocks, 8 TiB at 4 KiB)
+     */
+    static int blockCount(long size, int blockSize) {
+        long count = (size + blockSize - 1) / blockSize;
         if (count > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("image of " + size + " bytes has too many chunks of " + chunkSize);
+            throw new IllegalArgumentException("an image of " + size + " bytes has more than " + Integer.MAX_VALUE
+                    + " blocks of " + blockSize + " bytes; raise branchboot.cache.block-size");
         }
         return (int) count;
     }
 
-    /** Creates an empty revision in {@code dir}: a sparse data file of the image's length and an empty state. */
-    static CachedRevision create(String id, UpstreamRevision upstream, Path dir, int chunkSize) throws IOException {
+    /** Creates an empty revision in {@code dir}: a sparse data file of the image's length, no block present. */
+    static CachedRevision create(String id, UpstreamRevision upstream, Path dir, int blockSize) throws IOException {
+        int count = blockCount(upstream.size(), blockSize);
         Files.createDirectories(dir);
         try (RandomAccessFile file = new RandomAccessFile(dir.resolve(DATA_FILE).toFile(), "rw")) {
             file.setLength(upstream.size());
         }
-        FileChannel data = FileChannel.open(dir.resolve(DATA_FILE), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        int count = chunkCount(upstream.size(), chunkSize);
-        CachedRevision revision = new CachedRevision(id, upstream, dir, chunkSize, data, new BitSet(count),
-                new int[count], true);
+        try (RandomAccessFile file = new RandomAccessFile(dir.resolve(SUMS_FILE).toFile(), "rw")) {
+            file.setLength(4L * count);
+        }
+        CachedRevision revision = new CachedRevision(id, upstream, dir, blockSize, openReadWrite(dir.resolve(DATA_FILE)),
+                openReadWrite(dir.resolve(SUMS_FILE)), new RoaringBitmap(), true);
         synchronized (revision) {
             revision.dirty = true;
         }
@@ -91,50 +121,57 @@ public final class CachedRevision {
      * A revision the cache could not create on disk (full, read-only, gone): nothing is ever
      * present and every store fails, so each read is served pass-through from the upstream.
      */
-    static CachedRevision uncached(String id, UpstreamRevision upstream, int chunkSize) {
-        int count = chunkCount(upstream.size(), chunkSize);
-        return new CachedRevision(id, upstream, null, chunkSize, null, new BitSet(count), new int[count], true);
+    static CachedRevision uncached(String id, UpstreamRevision upstream, int blockSize) {
+        return new CachedRevision(id, upstream, null, blockSize, null, null, new RoaringBitmap(), true);
+    }
+
+    /**
+     * Opens a revision persisted in {@code dir}.
+     *
+     * @param verified false after an unclean shutdown: every present block is checked before use
+     * @throws IOException when the presence file is missing, damaged or describes another layout;
+     *                     the caller then starts the revision over rather than trust it
+     */
+    static CachedRevision open(String id, UpstreamRevision upstream, Path dir, int blockSize, boolean verified)
+            throws IOException {
+        ByteBuffer state = ByteBuffer.wrap(Files.readAllBytes(dir.resolve(PRESENCE_FILE)));
+        if (state.remaining() < 24) {
+            throw new IOException("presence file of " + state.remaining() + " bytes is too short");
+        }
+        CRC32C crc = new CRC32C();
+        crc.update(state.array(), 0, state.limit() - 4);
+        if (state.getInt(state.limit() - 4) != (int) crc.getValue()) {
+            throw new IOException("presence file checksum mismatch");
+        }
+        if (state.getInt() != PRESENCE_MAGIC || state.getInt() != PRESENCE_VERSION) {
+            throw new IOException("not a branchboot presence file of version " + PRESENCE_VERSION);
+        }
+        int storedBlockSize = state.getInt();
+        long storedSize = state.getLong();
+        if (storedBlockSize != blockSize || storedSize != upstream.size()) {
+            throw new IOException("presence for " + storedSize + " bytes in blocks of " + storedBlockSize + ", expected "
+                    + upstream.size() + " in blocks of " + blockSize);
+        }
+        RoaringBitmap present = new RoaringBitmap();
+        present.deserialize(state.slice(state.position(), state.limit() - 4 - state.position()));
+        int count = blockCount(upstream.size(), blockSize);
+        if (!present.isEmpty() && present.last() >= count) {
+            throw new IOException("presence names block " + present.last() + " of " + count);
+        }
+        if (Files.size(dir.resolve(SUMS_FILE)) < 4L * count) {
+            throw new IOException("the checksum file is shorter than " + count + " blocks need");
+        }
+        return new CachedRevision(id, upstream, dir, blockSize, openReadWrite(dir.resolve(DATA_FILE)),
+                openReadWrite(dir.resolve(SUMS_FILE)), present, verified);
+    }
+
+    private static FileChannel openReadWrite(Path file) throws IOException {
+        return FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
     }
 
     /** False for a revision served pass-through because the cache could not create it. */
     public boolean onDisk() {
         return data != null;
-    }
-
-    /**
-     * Opens a revision persisted in {@code dir}. A state file that is unreadable or describes a
-     * different layout is treated as empty: the chunks are fetched again rather than trusted.
-     *
-     * @param verified false after an unclean shutdown: every present chunk is checked before use
-     */
-    static CachedRevision open(String id, UpstreamRevision upstream, Path dir, boolean verified) throws IOException {
-        byte[] state = Files.readAllBytes(dir.resolve(STATE_FILE));
-        int chunkSize;
-        BitSet present;
-        int[] checksums;
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(state))) {
-            if (in.readInt() != STATE_MAGIC || in.readInt() != STATE_VERSION) {
-                throw new IOException("not a branchboot chunk state file");
-            }
-            chunkSize = in.readInt();
-            int count = in.readInt();
-            if (count != chunkCount(upstream.size(), chunkSize)) {
-                throw new IOException("state for " + count + " chunks, image needs " + chunkCount(upstream.size(), chunkSize));
-            }
-            present = new BitSet(count);
-            checksums = new int[count];
-            CRC32C crc = new CRC32C();
-            crc.update(state, 0, state.length - 4);
-            for (int i = 0; i < count; i++) {
-                present.set(i, in.readBoolean());
-                checksums[i] = in.readInt();
-            }
-            if (in.readInt() != (int) crc.getValue()) {
-                throw new IOException("state file checksum mismatch");
-            }
-        }
-        FileChannel data = FileChannel.open(dir.resolve(DATA_FILE), StandardOpenOption.READ, StandardOpenOption.WRITE);
-        return new CachedRevision(id, upstream, dir, chunkSize, data, present, checksums, verified);
     }
 
     /** The directory name of this revision in the cache. */
@@ -147,7 +184,12 @@ public final class CachedRevision {
         return upstream;
     }
 
-    /** The sparse data file, readable at the image's own offsets for present chunks; {@code null} when not {@link #onDisk()}. */
+    /** The image's length in bytes. */
+    public long size() {
+        return upstream.size();
+    }
+
+    /** The sparse data file, readable at the image's own offsets for present blocks; {@code null} when not {@link #onDisk()}. */
     public Path dataFile() {
         return dir == null ? null : dir.resolve(DATA_FILE);
     }
@@ -156,48 +198,68 @@ public final class CachedRevision {
         return dir;
     }
 
-    /** Bytes per chunk (the last chunk may be shorter). */
-    public int chunkSize() {
-        return chunkSize;
+    /** Bytes per block, the unit of presence and checksums (the last block may be shorter). */
+    public int blockSize() {
+        return blockSize;
     }
 
-    /** Number of chunks of the image. */
-    public int chunkCount() {
-        return chunkCount;
+    /** Number of blocks of the image. */
+    public int blockCount() {
+        return blockCount;
     }
 
-    /** The image's offset of chunk {@code chunk}. */
-    public long chunkOffset(int chunk) {
-        return (long) chunk * chunkSize;
+    /** The first byte of the block holding {@code offset}. */
+    long blockStart(long offset) {
+        return offset >> blockShift << blockShift;
     }
 
-    /** The length of chunk {@code chunk}. */
-    public int chunkLength(int chunk) {
-        return (int) Math.min(chunkSize, upstream.size() - chunkOffset(chunk));
+    /** The end of the block holding {@code offset - 1}: {@code offset} rounded up to a block, at most the image's size. */
+    long blockEnd(long offset) {
+        return Math.min(size(), (offset + blockSize - 1) >> blockShift << blockShift);
     }
 
-    /** Whether chunk {@code chunk} is cached (its bytes durable and checked). */
-    public synchronized boolean isPresent(int chunk) {
-        return present.get(chunk);
-    }
-
-    /** Whether every chunk touching bytes {@code first..last} (inclusive) is cached. */
+    /** Whether every block touching bytes {@code first..last} (inclusive) is cached. */
     public synchronized boolean allPresent(long first, long last) {
-        int from = (int) (first / chunkSize);
-        int to = (int) (last / chunkSize);
-        return present.nextClearBit(from) > to;
+        return present.contains(first >> blockShift, (last >> blockShift) + 1);
     }
 
-    /** Number of cached chunks. */
-    public synchronized int presentChunks() {
-        return present.cardinality();
+    /** Whether any block touching {@code [offset, offset + length)} is cached. */
+    synchronized boolean anyPresent(long offset, long length) {
+        return present.intersects(offset >> blockShift, ((offset + length - 1) >> blockShift) + 1);
     }
 
-    /** Bytes cached (whole chunks, the last one at its real length). */
+    /** Whether the block holding byte {@code offset} is cached. */
+    public synchronized boolean isPresent(long offset) {
+        return present.contains((int) (offset >> blockShift));
+    }
+
+    /** The end of the run of cached blocks that holds byte {@code offset} (which must be cached). */
+    synchronized long presentRunEnd(long offset) {
+        long next = present.nextAbsentValue((int) (offset >> blockShift));
+        return next < 0 ? size() : Math.min(size(), next << blockShift);
+    }
+
+    /** The first byte at or after {@code offset} whose block is cached, or the image's size when none is. */
+    synchronized long nextPresent(long offset) {
+        long next = present.nextValue((int) (offset >> blockShift));
+        return next < 0 ? size() : Math.max(offset, next << blockShift);
+    }
+
+    /** Number of cached blocks. */
+    public synchronized long presentBlocks() {
+        return present.getLongCardinality();
+    }
+
+    /** Whether every block is cached. */
+    public synchronized boolean complete() {
+        return present.getLongCardinality() == blockCount;
+    }
+
+    /** Bytes cached (whole blocks, the last one at its real length). */
     public synchronized long cachedBytes() {
-        long bytes = (long) present.cardinality() * chunkSize;
-        if (chunkCount > 0 && present.get(chunkCount - 1)) {
-            bytes -= chunkSize - chunkLength(chunkCount - 1);
+        long bytes = present.getLongCardinality() << blockShift;
+        if (blockCount > 0 && present.contains(blockCount - 1)) {
+            bytes -= ((long) blockCount << blockShift) - size();
         }
         return bytes;
     }
@@ -253,89 +315,9 @@ public final class CachedRevision {
         return lastUsedMillis;
     }
 
-    /** False until every present chunk has been checked after an unclean shutdown. */
+    /** False until every present block has been checked after an unclean shutdown. */
     boolean verified() {
         return verified;
-    }
-
-    /**
-     * Stores chunk {@code chunk}: writes it, forces it to disk, then marks it present with its
-     * checksum. The caller checked that {@code bytes} is exactly the chunk of this revision.
-     */
-    void store(int chunk, byte[] bytes) throws IOException {
-        if (data == null) {
-            throw new IOException("revision " + id + " of image '" + upstream.name() + "' could not be created in the cache");
-        }
-        if (bytes.length != chunkLength(chunk)) {
-            throw new IllegalArgumentException("chunk " + chunk + " of " + id + " needs " + chunkLength(chunk)
-                    + " bytes, got " + bytes.length);
-        }
-        ByteBuffer buffer = ByteBuffer.wrap(bytes);
-        long offset = chunkOffset(chunk);
-        while (buffer.hasRemaining()) {
-            data.write(buffer, offset + buffer.position());
-        }
-        // Durable before marked: the mark may reach the state file at any moment after this.
-        data.force(false);
-        CRC32C crc = new CRC32C();
-        crc.update(bytes);
-        synchronized (this) {
-            checksums[chunk] = (int) crc.getValue();
-            present.set(chunk);
-            dirty = true;
-        }
-    }
-
-    /** Reads chunk {@code chunk} from the data file (whatever is there, present or not). */
-    byte[] read(int chunk) throws IOException {
-        if (data == null) {
-            throw new IOException("revision " + id + " of image '" + upstream.name() + "' is not in the cache");
-        }
-        ByteBuffer buffer = ByteBuffer.allocate(chunkLength(chunk));
-        long offset = chunkOffset(chunk);
-        while (buffer.hasRemaining()) {
-            if (data.read(buffer, offset + buffer.position()) < 0) {
-                throw new IOException("data file of revision " + id + " ends before chunk " + chunk + " does");
-            }
-        }
-        return buffer.array();
-    }
-
-    /**
-     * Checks present chunk {@code chunk} against its checksum; a chunk that fails is dropped (marked
-     * absent, so the next read fetches it again).
-     *
-     * @return false when the chunk was present and wrong
-     */
-    boolean verify(int chunk) throws IOException {
-        int expected;
-        synchronized (this) {
-            if (!present.get(chunk)) {
-                return true;
-            }
-            expected = checksums[chunk];
-        }
-        byte[] bytes;
-        try {
-            bytes = read(chunk);
-        } catch (IOException e) {
-            bytes = null;
-        }
-        CRC32C crc = new CRC32C();
-        if (bytes != null) {
-            crc.update(bytes);
-        }
-        if (bytes != null && (int) crc.getValue() == expected) {
-            return true;
-        }
-        drop(chunk);
-        return false;
-    }
-
-    /** Marks chunk {@code chunk} absent. */
-    synchronized void drop(int chunk) {
-        present.clear(chunk);
-        dirty = true;
     }
 
     /** Marks the revision checked after an unclean shutdown. */
@@ -343,60 +325,170 @@ public final class CachedRevision {
         verified = true;
     }
 
-    /** Writes the state file if anything changed since the last write: temporary file, fsync, atomic rename. */
+    /**
+     * Stores {@code bytes} at {@code offset}: writes them, forces them to disk, writes their
+     * checksums, then marks their blocks present. {@code offset} starts a block and the bytes end
+     * at a block's end or at the image's end; the caller checked that they are exactly this
+     * revision's bytes there.
+     */
+    void store(long offset, byte[] bytes) throws IOException {
+        if (data == null) {
+            throw new IOException("revision " + id + " of image '" + upstream.name() + "' could not be created in the cache");
+        }
+        long end = offset + bytes.length;
+        if (blockStart(offset) != offset || (blockStart(end) != end && end != size()) || end > size()) {
+            throw new IllegalArgumentException("bytes " + offset + ".." + (end - 1) + " of revision " + id
+                    + " are not whole blocks of " + blockSize);
+        }
+        ByteBuffer buffer = ByteBuffer.wrap(bytes);
+        while (buffer.hasRemaining()) {
+            data.write(buffer, offset + buffer.position());
+        }
+        // Durable before marked: the mark may reach the presence file at any moment after this.
+        dataSync.awaitDurable(dataSync.writeFinished());
+        markStored(offset, bytes);
+    }
+
+    /** Writes the checksums of {@code bytes}, durable at {@code offset}, and marks their blocks present. */
+    private void markStored(long offset, byte[] bytes) throws IOException {
+        int firstBlock = (int) (offset >> blockShift);
+        int blocks = (int) ((bytes.length + blockSize - 1) >> blockShift);
+        ByteBuffer checksums = ByteBuffer.allocate(4 * blocks);
+        CRC32C crc = new CRC32C();
+        for (int i = 0; i < blocks; i++) {
+            crc.reset();
+            crc.update(bytes, i << blockShift, Math.min(blockSize, bytes.length - (i << blockShift)));
+            checksums.putInt((int) crc.getValue());
+        }
+        checksums.flip();
+        while (checksums.hasRemaining()) {
+            sums.write(checksums, 4L * firstBlock + checksums.position());
+        }
+        synchronized (this) {
+            present.add((long) firstBlock, (long) firstBlock + blocks);
+            dirty = true;
+        }
+    }
+
+    /**
+     * Marks {@code bytes}, already durable in the data file at {@code offset} and checked by the
+     * caller, present: writes their checksums only. For the migration of an earlier cache format.
+     */
+    void adoptDurable(long offset, byte[] bytes) throws IOException {
+        markStored(offset, bytes);
+    }
+
+    /** Reads {@code length} bytes at {@code offset} from the data file (whatever is there, present or not). */
+    ByteBuffer read(long offset, int length) throws IOException {
+        if (data == null) {
+            throw new IOException("revision " + id + " of image '" + upstream.name() + "' is not in the cache");
+        }
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        while (buffer.hasRemaining()) {
+            if (data.read(buffer, offset + buffer.position()) < 0) {
+                throw new IOException("data file of image '" + upstream.name() + "' revision " + upstream.etag() + " ends at "
+                        + (offset + buffer.position()));
+            }
+        }
+        return buffer.flip();
+    }
+
+    /**
+     * Checks the present blocks among {@code [offset, offset + length)} (whole blocks; at most
+     * 64 MiB at once) against their checksums and drops those that fail, so the next read fetches
+     * them again.
+     *
+     * @return the offsets of the blocks dropped
+     */
+    long[] verify(long offset, int length) throws IOException {
+        if (data == null) {
+            return new long[0];
+        }
+        int firstBlock = (int) (offset >> blockShift);
+        int blocks = (int) ((Math.min(length, size() - offset) + blockSize - 1) >> blockShift);
+        synchronized (this) {
+            if (!present.intersects(firstBlock, (long) firstBlock + blocks)) {
+                return new long[0];
+            }
+        }
+        ByteBuffer bytes = read(offset, (int) Math.min(length, size() - offset));
+        ByteBuffer expected = ByteBuffer.allocate(4 * blocks);
+        while (expected.hasRemaining()) {
+            if (sums.read(expected, 4L * firstBlock + expected.position()) < 0) {
+                break;
+            }
+        }
+        long[] dropped = new long[blocks];
+        int droppedCount = 0;
+        CRC32C crc = new CRC32C();
+        synchronized (this) {
+            for (int i = 0; i < blocks; i++) {
+                if (!present.contains(firstBlock + i)) {
+                    continue;
+                }
+                crc.reset();
+                int from = i << blockShift;
+                crc.update(bytes.array(), from, Math.min(blockSize, bytes.limit() - from));
+                if ((int) crc.getValue() != expected.getInt(4 * i)) {
+                    present.remove(firstBlock + i);
+                    dirty = true;
+                    dropped[droppedCount++] = (long) (firstBlock + i) << blockShift;
+                }
+            }
+        }
+        return java.util.Arrays.copyOf(dropped, droppedCount);
+    }
+
+    /**
+     * Writes the presence file if anything changed since the last write: the checksums forced
+     * first, then a temporary file, forced, renamed over the old one.
+     */
     void persistState() throws IOException {
         if (dir == null) {
             return;
         }
         synchronized (persistLock) {
-            persistStateLocked();
-        }
-    }
-
-    private void persistStateLocked() throws IOException {
-        byte[] state;
-        synchronized (this) {
-            if (!dirty) {
-                return;
-            }
-            ByteArrayOutputStream bytes = new ByteArrayOutputStream(16 + chunkCount * 5 + 4);
-            try (DataOutputStream out = new DataOutputStream(bytes)) {
-                out.writeInt(STATE_MAGIC);
-                out.writeInt(STATE_VERSION);
-                out.writeInt(chunkSize);
-                out.writeInt(chunkCount);
-                for (int i = 0; i < chunkCount; i++) {
-                    out.writeBoolean(present.get(i));
-                    out.writeInt(checksums[i]);
-                }
-            }
-            state = bytes.toByteArray();
-            dirty = false;
-        }
-        CRC32C crc = new CRC32C();
-        crc.update(state);
-        ByteBuffer withChecksum = ByteBuffer.allocate(state.length + 4).put(state).putInt((int) crc.getValue()).flip();
-        Path temporary = dir.resolve(STATE_FILE + ".tmp");
-        try (FileChannel out = FileChannel.open(temporary, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
-            while (withChecksum.hasRemaining()) {
-                out.write(withChecksum);
-            }
-            out.force(true);
-        } catch (IOException e) {
+            RoaringBitmap snapshot;
             synchronized (this) {
-                dirty = true;
+                if (!dirty) {
+                    return;
+                }
+                snapshot = present.clone();
+                dirty = false;
             }
-            throw e;
+            try {
+                // Every block in the snapshot had its checksum written before it was marked.
+                sums.force(false);
+                snapshot.runOptimize();
+                ByteArrayOutputStream bytes = new ByteArrayOutputStream(32 + snapshot.serializedSizeInBytes());
+                try (DataOutputStream out = new DataOutputStream(bytes)) {
+                    out.writeInt(PRESENCE_MAGIC);
+                    out.writeInt(PRESENCE_VERSION);
+                    out.writeInt(blockSize);
+                    out.writeLong(size());
+                    snapshot.serialize(out);
+                }
+                CRC32C crc = new CRC32C();
+                crc.update(bytes.toByteArray());
+                new DataOutputStream(bytes).writeInt((int) crc.getValue());
+                CacheFiles.writeAtomically(dir.resolve(PRESENCE_FILE), bytes.toByteArray());
+            } catch (IOException | RuntimeException e) {
+                synchronized (this) {
+                    dirty = true;
+                }
+                throw e;
+            }
         }
-        Files.move(temporary, dir.resolve(STATE_FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        ChunkStore.forceDirectory(dir);
     }
 
-    /** Closes the data file. */
+    /** Closes the data and checksum files. */
     void close() throws IOException {
         if (data != null) {
-            data.close();
+            try {
+                data.close();
+            } finally {
+                sums.close();
+            }
         }
     }
 }

@@ -248,12 +248,22 @@ public class BranchbootProperties {
         private Path dir = Path.of("cache");
 
         /**
-         * Unit of upstream fetches, of presence and of checksums. Larger means fewer upstream
-         * requests; smaller means a client touching a few bytes waits for less.
+         * Unit of presence, checksums and fetch alignment: what a client reads is fetched rounded out
+         * to whole blocks. A power of two from 512B to 64KB. Smaller pulls fewer bytes a client did
+         * not ask for; larger keeps less bookkeeping (docs/benchmarks.md has the measurements).
+         */
+        @NotNull
+        @DataSizeRange(min = 512, max = 64 * 1024)
+        private DataSize blockSize = DataSize.ofKilobytes(4);
+
+        /**
+         * The largest single upstream fetch. A long read or a replication streams in fetches of this
+         * size (read-ahead of them in flight at once); a short read fetches only its missing blocks.
+         * A multiple of the block size, from 64KB to 64MB.
          */
         @NotNull
         @DataSizeRange(min = 64 * 1024, max = 64 * 1024 * 1024)
-        private DataSize chunkSize = DataSize.ofMegabytes(1);
+        private DataSize fetchSize = DataSize.ofMegabytes(1);
 
         /** How long an upstream's ETag for a name is trusted before it is asked again (HEAD). */
         @NotNull
@@ -272,7 +282,7 @@ public class BranchbootProperties {
         @NotNull
         private Duration upstreamTimeout = Duration.ofSeconds(30);
 
-        /** Chunk fetches one response keeps in flight ahead of what it is sending. */
+        /** Upstream fetches (of up to fetch-size each) one response keeps in flight ahead of what it is sending. */
         @Min(1)
         @Max(64)
         private int readAhead = 4;
@@ -284,7 +294,7 @@ public class BranchbootProperties {
         @NotNull
         private DataSize quota = DataSize.ofBytes(0);
 
-        /** How often every cached chunk is re-read and checked against its checksum; 0 turns the scrub off. */
+        /** How often every cached block is re-read and checked against its checksum; 0 turns the scrub off. */
         @NotNull
         private Duration scrubInterval = Duration.ofHours(24);
 
@@ -300,12 +310,31 @@ public class BranchbootProperties {
             this.dir = dir;
         }
 
-        public DataSize getChunkSize() {
-            return chunkSize;
+        public DataSize getBlockSize() {
+            return blockSize;
         }
 
-        public void setChunkSize(DataSize chunkSize) {
-            this.chunkSize = chunkSize;
+        public void setBlockSize(DataSize blockSize) {
+            this.blockSize = blockSize;
+        }
+
+        public DataSize getFetchSize() {
+            return fetchSize;
+        }
+
+        public void setFetchSize(DataSize fetchSize) {
+            this.fetchSize = fetchSize;
+        }
+
+        /** The block size must be a power of two and divide the fetch size. */
+        @AssertTrue(message = "branchboot.cache.block-size must be a power of two (512B, 1KB, ... 64KB) that divides "
+                + "branchboot.cache.fetch-size")
+        public boolean isBlockSizeValid() {
+            if (blockSize == null || fetchSize == null) {
+                return true;
+            }
+            long block = blockSize.toBytes();
+            return block > 0 && Long.bitCount(block) == 1 && fetchSize.toBytes() % block == 0;
         }
 
         public Duration getRevalidateInterval() {

@@ -1,9 +1,9 @@
 package dev.branchboot.server.replication;
 
-import dev.branchboot.server.branch.RevisionResolver;
+import dev.branchboot.server.cache.CacheDirectory;
+import dev.branchboot.server.cache.CacheFiller;
 import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkLoader;
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.RevisionResolver;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import io.micrometer.core.instrument.Gauge;
@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
-import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -23,26 +22,27 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.boot.context.event.ApplicationReadyEvent;
 import org.springframework.context.event.ContextClosedEvent;
 import org.springframework.context.event.EventListener;
-import org.springframework.scheduling.support.CronExpression;
+import org.springframework.scheduling.TaskScheduler;
+import org.springframework.scheduling.support.CronTrigger;
 import org.springframework.stereotype.Component;
 import reactor.core.Disposable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Replicates whole images into the cache in the background, one chunk after another at
- * {@code branchboot.replication.rate}, through the same single-flight loader as reads (so a read
- * and the replication never fetch a chunk twice). Started by the images list and its schedule, by
- * the admin endpoint, or by an image's first read when enabled. The names being replicated are kept
- * in {@code cache.dir/replications}, so a restart resumes them: only missing chunks are fetched.
+ * Replicates whole images into the cache in the background, streaming the missing blocks in
+ * fetches of {@code branchboot.cache.fetch-size} (read-ahead of them at once) paced to
+ * {@code branchboot.replication.rate}, through the same {@link CacheFiller} as reads, so a read and
+ * the replication never fetch a byte twice. Started by the images list and its schedule (a cron
+ * trigger on Spring's task scheduler), by the admin endpoint, or by an image's first read when
+ * enabled. The names being replicated are kept in {@code cache.dir/replications}, so a restart
+ * resumes them: only missing blocks are fetched.
  */
 @BranchMode
 @Component
@@ -51,9 +51,9 @@ public class Replicator {
 
     /** What a replication is doing. */
     public enum State {
-        /** Fetching the missing chunks. */
+        /** Fetching the missing blocks. */
         RUNNING,
-        /** Every chunk of the current revision is cached. */
+        /** Every block of the current revision is cached. */
         COMPLETE,
         /** Stopped by the admin endpoint. */
         STOPPED,
@@ -66,10 +66,11 @@ public class Replicator {
     }
 
     private final RevisionResolver resolver;
-    private final ChunkStore store;
-    private final ChunkLoader loader;
+    private final CacheFiller filler;
+    private final TaskScheduler scheduler;
     private final MeterRegistry registry;
     private final long rate;
+    private final int inFlight;
     private final List<String> configured;
     private final String schedule;
     private final Path stateFile;
@@ -78,23 +79,21 @@ public class Replicator {
     private final Set<String> gauged = ConcurrentHashMap.newKeySet();
     /** Set while the server stops: jobs ended by the shutdown stay recorded, to resume at the next start. */
     private volatile boolean closing;
-    private final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "branchboot-replication-schedule");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private volatile ScheduledFuture<?> scheduled;
 
-    /** Replicates through {@code loader} into {@code store} as {@code properties} say. */
-    public Replicator(RevisionResolver resolver, ChunkStore store, ChunkLoader loader, BranchbootProperties properties,
-            MeterRegistry registry) {
+    /** Replicates through {@code filler} into {@code directory} as {@code properties} say, scheduled on {@code scheduler}. */
+    public Replicator(RevisionResolver resolver, CacheDirectory directory, CacheFiller filler, BranchbootProperties properties,
+            TaskScheduler scheduler, MeterRegistry registry) {
         this.resolver = resolver;
-        this.store = store;
-        this.loader = loader;
+        this.filler = filler;
+        this.scheduler = scheduler;
         this.registry = registry;
         this.rate = properties.getReplication().getRate().toBytes();
+        // Paced, one fetch at a time is enough and a restart re-sends at most one; unpaced, as many as a long read keeps.
+        this.inFlight = rate > 0 ? 1 : properties.getCache().getReadAhead();
         this.configured = List.copyOf(properties.getReplication().getImages());
         this.schedule = properties.getReplication().getSchedule();
-        this.stateFile = store.root().resolve("replications");
+        this.stateFile = directory.root().resolve("replications");
     }
 
     /** Once the server is up: resumes the replications that were running, then the configured list, and arms the schedule. */
@@ -106,22 +105,12 @@ public class Replicator {
             start(name, "start-up (resumed or configured)");
         }
         if (schedule != null && !schedule.isBlank()) {
-            scheduleNext(CronExpression.parse(schedule));
+            scheduled = scheduler.schedule(() -> {
+                for (String name : configured) {
+                    start(name, "schedule '" + schedule + "'");
+                }
+            }, new CronTrigger(schedule));
         }
-    }
-
-    private void scheduleNext(CronExpression cron) {
-        LocalDateTime now = LocalDateTime.now();
-        LocalDateTime next = cron.next(now);
-        if (next == null) {
-            return;
-        }
-        scheduler.schedule(() -> {
-            for (String name : configured) {
-                start(name, "schedule '" + schedule + "'");
-            }
-            scheduleNext(cron);
-        }, Duration.between(now, next).toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -188,15 +177,20 @@ public class Replicator {
         if (!revision.acquire()) {
             return Mono.error(new IllegalStateException("revision " + revision.upstream().etag() + " was just evicted"));
         }
-        long size = revision.upstream().size();
+        long size = revision.size();
         String etag = revision.upstream().etag();
+        long window = filler.fetchSize();
         long startNanos = System.nanoTime();
         long[] fetched = {0};
         int[] lastDecile = {(int) (revision.cachedBytes() * 10 / Math.max(1, size))};
-        return Flux.range(0, revision.chunkCount())
-                .filter(chunk -> !revision.isPresent(chunk))
-                .concatMap(chunk -> loader.load(revision, chunk).flatMap(bytes -> {
-                    fetched[0] += bytes.length;
+        return Flux.range(0, (int) ((size + window - 1) / window))
+                .filter(i -> !revision.allPresent(i * window, Math.min(size, (i + 1) * window) - 1))
+                .flatMapSequential(i -> filler.fill(revision, i * window, Math.min(size, (i + 1) * window)).flatMap(bytes -> {
+                    long dueNanos;
+                    synchronized (fetched) {
+                        fetched[0] += bytes;
+                        dueNanos = rate <= 0 ? 0 : startNanos + fetched[0] * 1_000_000_000L / rate;
+                    }
                     long cached = revision.cachedBytes();
                     statuses.put(name, new Status(State.RUNNING, etag, cached, size));
                     int decile = (int) (cached * 10 / Math.max(1, size));
@@ -205,20 +199,20 @@ public class Replicator {
                         log.info("Replication of image '{}' revision {}: {}% ({} of {} bytes)", name, etag, decile * 10,
                                 cached, size);
                     }
-                    if (rate <= 0) {
-                        return Mono.empty();
-                    }
-                    // Pace by total bytes since the start, so short bursts even out.
-                    long dueNanos = startNanos + fetched[0] * 1_000_000_000L / rate;
+                    // Paced by total bytes since the start, so short bursts even out.
                     long waitNanos = dueNanos - System.nanoTime();
-                    return waitNanos > 0 ? Mono.delay(Duration.ofNanos(waitNanos)).then() : Mono.<Void>empty();
-                }), 1)
-                .then(Mono.fromRunnable(() -> {
+                    return rate > 0 && waitNanos > 0 ? Mono.delay(Duration.ofNanos(waitNanos)).then() : Mono.<Void>empty();
+                }), inFlight, 1)
+                .then(Mono.defer(() -> {
+                    if (!revision.complete()) {
+                        return Mono.error(new IllegalStateException("fetched every block of revision " + etag + " but "
+                                + (size - revision.cachedBytes()) + " bytes could not be stored (is the cache disk full?)"));
+                    }
                     statuses.put(name, new Status(State.COMPLETE, etag, revision.cachedBytes(), size));
                     log.info("Replication of image '{}' revision {} complete: {} bytes cached", name, etag, size);
+                    return Mono.<Void>empty();
                 }))
-                .doFinally(signal -> revision.release())
-                .then();
+                .doFinally(signal -> revision.release());
     }
 
     private void registerGauge(String name) {
@@ -266,7 +260,10 @@ public class Replicator {
     @PreDestroy
     public void close() {
         closing = true;
-        scheduler.shutdownNow();
+        ScheduledFuture<?> cron = scheduled;
+        if (cron != null) {
+            cron.cancel(false);
+        }
         // Keep the file as it is: what runs now must resume after the restart.
         for (Disposable job : List.copyOf(running.values())) {
             job.dispose();

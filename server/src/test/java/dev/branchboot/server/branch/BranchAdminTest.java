@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.testkit.Nginx;
@@ -86,7 +86,7 @@ class BranchAdminTest {
                 byte[] rest = body.readAllBytes();
                 assertArrayEquals(java.util.Arrays.copyOfRange(disk, 300_000, SIZE), rest);
             }
-            await(() -> !branch.bean(ChunkStore.class).revisions().get(0).inUse(), "the response ended");
+            await(() -> !branch.bean(CacheDirectory.class).revisions().get(0).inUse(), "the response ended");
             assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
         }
     }
@@ -99,7 +99,7 @@ class BranchAdminTest {
             Replicator replicator = branch.bean(Replicator.class);
             await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
                     "replication completes");
-            assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+            assertEquals(SIZE, branch.bean(CacheDirectory.class).cachedBytes());
             assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"));
             String catalog = new String(branch.get("/images").body());
             assertTrue(catalog.contains("\"replication\":\"complete\""), catalog);
@@ -108,7 +108,7 @@ class BranchAdminTest {
             nginx.start();
 
             assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
-            assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+            assertEquals(0, branch.bean(CacheDirectory.class).cachedBytes());
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
             assertEquals(2L * SIZE, nginx.bytesSent("/images/disk.raw"));
         }
@@ -120,8 +120,8 @@ class BranchAdminTest {
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.admin-token=" + TOKEN,
                 "--branchboot.replication.rate=1MB")) {
             assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
-            ChunkStore store = branch.bean(ChunkStore.class);
-            await(() -> store.cachedBytes() >= 512 * 1024, "some chunks replicated");
+            CacheDirectory store = branch.bean(CacheDirectory.class);
+            await(() -> store.cachedBytes() >= 512 * 1024, "some blocks replicated");
         }
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.replication.rate=0")) {
             Replicator replicator = branch.bean(Replicator.class);
@@ -129,7 +129,7 @@ class BranchAdminTest {
                     "the replication resumed and completed");
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         }
-        // A chunk in flight at the shutdown may have been sent twice, nothing more.
+        // A fetch in flight at the shutdown (one at a time when rate-limited) may have been sent twice, nothing more.
         long sent = nginx.bytesSent("/images/disk.raw");
         assertTrue(sent >= SIZE && sent <= SIZE + 256 * 1024, "nginx sent " + sent);
     }
@@ -142,7 +142,7 @@ class BranchAdminTest {
             Replicator replicator = branch.bean(Replicator.class);
             await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
                     "the first read replicated the image");
-            assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"), "the read and the replication shared the first chunk");
+            assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"), "the read and the replication shared the first bytes");
             String metrics = new String(branch.get("/actuator/prometheus").body());
             for (String series : new String[] {"branchboot_replication_progress{image=\"disk.raw\"} 1.0",
                     "branchboot_cache_requests_total{result=\"miss\"}", "branchboot_cache_served_bytes_total",
@@ -160,7 +160,7 @@ class BranchAdminTest {
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.cache.quota=3MB")) {
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
             assertArrayEquals(other, branch.get("/images/other.raw").body());
-            ChunkStore store = branch.bean(ChunkStore.class);
+            CacheDirectory store = branch.bean(CacheDirectory.class);
             await(() -> store.cachedBytes() <= 3 * 1024 * 1024, "the cache is back under its quota");
             assertEquals(1, store.revisions().size());
             CachedRevision kept = store.revisions().get(0);

@@ -5,7 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.server.cache.ChunkStore;
+import dev.branchboot.server.cache.CacheDirectory;
+import dev.branchboot.server.cache.CacheScrubber;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.server.testing.Multipart;
 import dev.branchboot.testkit.Nginx;
@@ -38,12 +39,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The branch cache in front of a real nginx origin: every byte read through the branch equals the
  * origin's file, twenty cold readers pull about one copy over the "uplink" (counted in nginx's
- * access log), the cache survives a restart with the origin down, a corrupted chunk is detected and
+ * access log), the cache survives a restart with the origin down, a corrupted block is detected and
  * fetched again, the first upstream being down fails over to the second, and a republished image
  * gives old readers the old revision and new readers the new one.
  */
 class BranchCacheNginxTest {
-    /** Not a multiple of the tests' 256 KiB chunks, so the short last chunk is exercised. */
+    /** Not a multiple of the 4 KiB blocks nor of the tests' 256 KiB fetches, so the short last block is exercised. */
     private static final int SIZE = 4 * 1024 * 1024 + 12_345;
     private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
@@ -121,7 +122,7 @@ class BranchCacheNginxTest {
         for (String header : List.of("ETag", "Last-Modified", "Content-Length")) {
             assertEquals(nginxHead.headers().firstValue(header), head.headers().firstValue(header), header);
         }
-        // Cold: each form fills the chunks it touches; warm: the same forms from the cache, zero-copy where whole.
+        // Cold: each form fills the blocks it touches; warm: the same forms from the cache, zero-copy where whole.
         for (String range : RANGE_FORMS) {
             assertSameAsOrigin(range);
         }
@@ -131,7 +132,7 @@ class BranchCacheNginxTest {
         for (String range : RANGE_FORMS) {
             assertSameAsOrigin(range);
         }
-        assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+        branch.awaitCached(SIZE);
         assertEquals(404, branch.get("/images/missing.raw").statusCode());
         HttpResponse<byte[]> post = branch.send("POST", "/images/disk.raw");
         assertEquals(405, post.statusCode());
@@ -147,10 +148,11 @@ class BranchCacheNginxTest {
     void aBranchOfABranchServesTheSameBytesAndPassesTheCatalogThrough() throws Exception {
         branch = BranchServer.start(nginx.imagesUrl(), cache);
         try (BranchServer tier2 = BranchServer.start("http://127.0.0.1:" + branch.port() + "/images", temp.resolve("cache2"),
-                "--branchboot.cache.chunk-size=1MB")) {
+                "--branchboot.cache.fetch-size=1MB")) {
             assertArrayEquals(disk, tier2.get("/images/disk.raw").body());
             assertEquals(fromNginx("/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag"),
                     tier2.get("/images/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag"));
+            tier2.awaitCached(SIZE);
             String catalog = new String(tier2.get("/images").body());
             assertTrue(catalog.contains("\"upstream\":\"http://127.0.0.1:" + branch.port() + "/images\""), catalog);
             assertTrue(catalog.contains("\"cachedBytes\":" + SIZE), catalog);
@@ -197,18 +199,19 @@ class BranchCacheNginxTest {
     }
 
     @Test
-    void aCorruptedChunkIsDroppedByTheScrubAndFetchedAgain() throws Exception {
+    void aCorruptedBlockIsDroppedByTheScrubAndFetchedAgain() throws Exception {
         branch = BranchServer.start(nginx.imagesUrl(), cache);
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         corruptCachedData(300_000);
-        branch.bean(ChunkStore.class).scrub();
+        branch.bean(CacheScrubber.class).scrub();
         assertEquals(1.0, branch.bean(MeterRegistry.class).get("branchboot.cache.checksum.failures").counter().count());
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
-        assertEquals(SIZE + 256 * 1024, nginx.bytesSent("/images/disk.raw"));
+        // Only the corrupted block (both bytes lie in the 4 KiB block from 299,008) is fetched again.
+        assertEquals(SIZE + 4096, nginx.bytesSent("/images/disk.raw"));
     }
 
     @Test
-    void afterAnUncleanShutdownCachedChunksAreCheckedBeforeTheyAreServed() throws Exception {
+    void afterAnUncleanShutdownCachedBlocksAreCheckedBeforeTheyAreServed() throws Exception {
         branch = BranchServer.start(nginx.imagesUrl(), cache);
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         branch.close();
@@ -248,7 +251,7 @@ class BranchCacheNginxTest {
         branch = BranchServer.start(nginx.imagesUrl(), cache);
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
-        assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+        assertEquals(0, branch.bean(CacheDirectory.class).cachedBytes());
         assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 17);
     }
 
@@ -266,13 +269,13 @@ class BranchCacheNginxTest {
             branch = BranchServer.start(nginx.imagesUrl(), smallCache);
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
             assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
-            assertTrue(branch.bean(ChunkStore.class).cachedBytes() < SIZE, "the disk cannot hold the image");
+            assertTrue(branch.bean(CacheDirectory.class).cachedBytes() < SIZE, "the disk cannot hold the image");
             assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 1);
             // The fault clears: the disk grows, and reads fill the cache again.
             assertTrue(mount("-o", "remount,size=64m", mountPoint.toString()), "remount");
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
-            assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+            branch.awaitCached(SIZE);
         } finally {
             if (branch != null) {
                 branch.close();
@@ -304,13 +307,13 @@ class BranchCacheNginxTest {
         Files.writeString(cache.resolve("revisions"), "in the way");
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         assertSameAsOrigin("bytes=10-20,300000-400000,4190000-");
-        assertEquals(0, branch.bean(ChunkStore.class).cachedBytes());
+        assertEquals(0, branch.bean(CacheDirectory.class).cachedBytes());
         assertTrue(branch.bean(MeterRegistry.class).get("branchboot.cache.store.failures").counter().count() >= 1);
         // The fault clears: the next read is cached again.
         Files.delete(cache.resolve("revisions"));
         Files.createDirectory(cache.resolve("revisions"));
         assertArrayEquals(disk, branch.get("/images/disk.raw").body());
-        assertEquals(SIZE, branch.bean(ChunkStore.class).cachedBytes());
+        branch.awaitCached(SIZE);
     }
 
     @Test

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.BranchbootServerApplication;
-import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.testkit.Nginx;
 import java.io.InputStream;
@@ -26,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A branch in its own JVM is killed with SIGKILL while it fills the cache from a throttled nginx,
- * then restarted over the same cache: it serves the whole image byte for byte (chunks that were
+ * then restarted over the same cache: it serves the whole image byte for byte (blocks that were
  * marked present are durable and checked; the rest are fetched again).
  */
 class KilledDuringFillTest {
@@ -47,7 +46,7 @@ class KilledDuringFillTest {
                     "-cp", System.getProperty("java.class.path"), BranchbootServerApplication.class.getName(),
                     "--server.port=" + port, "--server.address=127.0.0.1", "--spring.main.banner-mode=off",
                     "--branchboot.upstreams=" + nginx.imagesUrl(), "--branchboot.cache.dir=" + cache,
-                    "--branchboot.cache.chunk-size=256KB", "--branchboot.cache.read-ahead=2"))
+                    "--branchboot.cache.fetch-size=256KB", "--branchboot.cache.read-ahead=2"))
                     .redirectErrorStream(true).redirectOutput(temp.resolve("child.log").toFile()).start();
             try {
                 awaitListening(child, port, temp.resolve("child.log"));
@@ -69,7 +68,7 @@ class KilledDuringFillTest {
             nginx.limitRate("0").start();
             try (BranchServer restarted = BranchServer.start(nginx.imagesUrl(), cache)) {
                 assertArrayEquals(disk, restarted.get("/images/disk.raw").body());
-                assertEquals(disk.length, restarted.bean(ChunkStore.class).cachedBytes());
+                restarted.awaitCached(disk.length);
             }
         }
     }

@@ -67,8 +67,15 @@ class StartupValidationTest {
                 "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
                 "branchboot.upstreams must be absolute http://, https:// or file: URLs");
         assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
-                "--branchboot.cache.chunk-size=1KB", "--branchboot.cache.dir=" + temp.resolve("cache"),
-                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.chunkSize", "must be between");
+                "--branchboot.cache.fetch-size=1KB", "--branchboot.cache.dir=" + temp.resolve("cache"),
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.fetchSize", "must be between");
+        assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
+                "--branchboot.cache.block-size=3KB", "--branchboot.cache.dir=" + temp.resolve("cache"),
+                "--server.port=0", "--server.address=127.0.0.1"}, "branchboot.cache.block-size must be a power of two");
+        assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
+                "--branchboot.cache.block-size=64KB", "--branchboot.cache.fetch-size=96KB",
+                "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
+                "divides branchboot.cache.fetch-size");
     }
 
     @Test

@@ -1,6 +1,8 @@
 package dev.branchboot.server.testing;
 
 import dev.branchboot.server.BranchbootServerApplication;
+import dev.branchboot.server.cache.CacheDirectory;
+import org.awaitility.Awaitility;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -32,7 +34,7 @@ public final class BranchServer implements AutoCloseable {
         Map<String, String> args = new LinkedHashMap<>();
         for (String arg : List.of("--server.port=0", "--server.address=127.0.0.1",
                 "--branchboot.upstreams=" + upstreams, "--branchboot.cache.dir=" + cacheDir,
-                "--branchboot.cache.chunk-size=256KB", "--branchboot.cache.retry-backoff=20ms",
+                "--branchboot.cache.fetch-size=256KB", "--branchboot.cache.retry-backoff=20ms",
                 "--branchboot.cache.upstream-timeout=10s", "--spring.main.banner-mode=off",
                 // Tests stop and start many servers: skip Reactor Netty's 2 s quiet period on each stop, and
                 // the wait for requests of a peer server in the same JVM whose shared event loops already stopped.
@@ -64,9 +66,19 @@ public final class BranchServer implements AutoCloseable {
         }
     }
 
-    /** A bean of the running server, such as its chunk store. */
+    /** A bean of the running server, such as its cache directory. */
     public <T> T bean(Class<T> type) {
         return context.getBean(type);
+    }
+
+    /**
+     * Waits until the cache holds exactly {@code bytes}: a response leaves before the bytes it
+     * fetched are stored, so a test that counts cached bytes right after a read waits for the store.
+     */
+    public void awaitCached(long bytes) {
+        CacheDirectory directory = bean(CacheDirectory.class);
+        Awaitility.await("the branch to hold " + bytes + " bytes").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(20)).until(() -> directory.cachedBytes() == bytes);
     }
 
     /** The server's port. */

@@ -1,9 +1,7 @@
-package dev.branchboot.server.branch;
+package dev.branchboot.server.cache;
 
 import com.github.benmanes.caffeine.cache.AsyncCache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import dev.branchboot.server.cache.CachedRevision;
-import dev.branchboot.server.cache.ChunkStore;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.upstream.UpstreamClient;
@@ -28,13 +26,15 @@ public class RevisionResolver {
     private static final Logger log = LoggerFactory.getLogger(RevisionResolver.class);
 
     private final UpstreamClient upstreams;
-    private final ChunkStore store;
+    private final CacheDirectory store;
+    private final CacheScrubber scrubber;
     private final AsyncCache<String, UpstreamRevision> current;
 
     /** Resolves names through {@code upstreams}, falling back to what {@code store} remembers. */
-    public RevisionResolver(UpstreamClient upstreams, ChunkStore store, BranchbootProperties properties) {
+    public RevisionResolver(UpstreamClient upstreams, CacheDirectory store, CacheScrubber scrubber, BranchbootProperties properties) {
         this.upstreams = upstreams;
         this.store = store;
+        this.scrubber = scrubber;
         this.current = Caffeine.newBuilder()
                 .expireAfterWrite(properties.getCache().getRevalidateInterval())
                 .maximumSize(100_000)
@@ -64,7 +64,7 @@ public class RevisionResolver {
                     return Mono.just(known.get());
                 })
                 .publishOn(Schedulers.boundedElastic())
-                .doOnNext(store::ensureVerified);
+                .doOnNext(scrubber::ensureVerified);
     }
 
     /** Forgets what {@code name} meant, so the next request asks the upstreams again. */
