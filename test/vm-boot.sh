@@ -15,7 +15,11 @@
 #            on a whole-disk filesystem (root=/dev/nbd0)
 #   busybox-qemu-nbd, debian-qemu-nbd: the references for docs/boot.md: the same images exported
 #            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
+#   debian-image: only makes the debian image (images/debian.qcow2 in the work folder), no boot:
+#            for bench/bootstorm
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
+# BRANCHBOOT_VM_TRACE=FILE (agent modes): the agent records its reads (serve --trace) on the
+# guest's second serial port, saved to FILE (the format: docs/boot.md; bench/bootstorm replays it).
 # The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -298,18 +302,28 @@ bytes_sent() {
 
 # boot NAME CMDLINE: boots the kernel with $initrd, console in $work/NAME.console.log
 boot() {
-  local name=$1 append=$2 log=$work/$1.console.log start end status=0
+  local name=$1 append=$2 log=$work/$1.console.log start end status=0 trace_serial=()
   rm -f "$log"
+  if [[ -n ${BRANCHBOOT_VM_TRACE:-} && -z ${reference:-} ]]; then
+    # the trace leaves the guest on ttyS1, a file on the host
+    rm -f "$work/$name.trace.raw"
+    trace_serial=(-serial "file:$work/$name.trace.raw")
+    append="$append branchboot.opts=--trace,/dev/ttyS1"
+  fi
   say "booting $name (qemu TCG, timeout ${timeout_s}s)"
   start=$(date +%s.%N)
   timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -no-reboot -nodefaults \
-    -display none -monitor none -serial "file:$log" \
+    -display none -monitor none -serial "file:$log" "${trace_serial[@]}" \
     -kernel "$vmlinuz" -initrd "$initrd" -append "$append" \
     -netdev "user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:$port-cmd:nc -N 127.0.0.1 $port" \
     -device virtio-net-pci,netdev=n0 || status=$?
   end=$(date +%s.%N)
   boot_seconds=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
   [[ $status -eq 0 ]] || { tail -n 40 "$log" >&2; die "qemu exited with status $status (124: timeout) after $boot_seconds s"; }
+  if ((${#trace_serial[@]})); then
+    tr -d '\r' < "$work/$name.trace.raw" > "$BRANCHBOOT_VM_TRACE"
+    say "trace of $(grep -c '^R ' "$BRANCHBOOT_VM_TRACE") reads in $BRANCHBOOT_VM_TRACE"
+  fi
 }
 
 check_boot() {
@@ -419,7 +433,12 @@ case $mode in
     reference=1
     check_boot "$work/debian-qemu-nbd.console.log"
     ;;
-  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd or debian-qemu-nbd)" ;;
+  debian-image)
+    image_debian
+    say "image: $work/images/$image"
+    exit 0
+    ;;
+  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd, debian-qemu-nbd or debian-image)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
 echo "vm-boot: PASS ($mode): guest userspace on $root_device at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
