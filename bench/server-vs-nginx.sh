@@ -5,12 +5,15 @@
 #   - small ranges: 64 KiB random aligned ranges
 # Prints per-run throughput, latency and CPU time per request, the medians, and the throughput
 # ratio server/nginx (the figure the targets are about: >= 0.8x for large, >= 0.5x for small).
-# Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN]   (defaults 3 and 10)
+# Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN] [origin|branch]   (defaults 3, 10, origin)
+#   branch: the server is a branch cache in front of the nginx, warm (the whole file cached before
+#   anything is timed), so the comparison is the branch's serving from its cache against nginx.
 # Needs: nginx, wrk, curl (scripts/install-deps.sh), and a built server/target/branchboot-server.jar.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 seconds=${2:-10}
+mode=${3:-origin}
 connections=16
 jar=server/target/branchboot-server.jar
 [[ -f $jar ]] || mvn -B -q package -DskipTests -pl server -am
@@ -31,7 +34,12 @@ server_port=$(free_port)
 
 # nginx as it would be deployed for static files: one worker per core, sendfile, long keep-alive.
 bench_nginx "$work/nginx" "$nginx_port" "$work/images" "" "worker_processes auto;" "tcp_nopush on;"
-java -jar "$jar" --branchboot.images-dir="$work/images" --server.address=127.0.0.1 --server.port="$server_port" \
+if [[ $mode == branch ]]; then
+  serve=(--branchboot.upstreams="http://127.0.0.1:$nginx_port/images" --branchboot.cache.dir="$work/cache")
+else
+  serve=(--branchboot.images-dir="$work/images")
+fi
+java -jar "$jar" "${serve[@]}" --server.address=127.0.0.1 --server.port="$server_port" \
   > "$work/server.log" 2>&1 &
 server_pid=$!
 pids+=("$server_pid")
@@ -43,6 +51,14 @@ done
 
 nginx_url="http://127.0.0.1:$nginx_port/images/bench.img"
 server_url="http://127.0.0.1:$server_port/images/bench.img"
+if [[ $mode == branch ]]; then
+  # Fill the cache, and wait until every block is stored, so each timed read is a hit.
+  curl -sf -o /dev/null "$server_url"
+  until curl -sf "http://127.0.0.1:$server_port/actuator/prometheus" |
+    awk -v size="$file_size" '$1 == "branchboot_cache_cached_bytes" && $2 + 0 >= size { found = 1 } END { exit !found }'; do
+    sleep 0.5
+  done
+fi
 # Same bytes, same validators, before anything is timed.
 for range in 0-65535 123456789-132145396; do
   cmp <(curl -sf -r "$range" "$nginx_url") <(curl -sf -r "$range" "$server_url")

@@ -259,11 +259,12 @@ public class BranchbootProperties {
         /**
          * The largest single upstream fetch. A long read or a replication streams in fetches of this
          * size (read-ahead of them in flight at once); a short read fetches only its missing blocks.
-         * A multiple of the block size, from 64KB to 64MB.
+         * A multiple of the block size, from 64KB to 64MB. 4MB: a cold sequential fill ran 1.7 times
+         * as fast as with 1MB, with a quarter of the fsyncs (docs/benchmarks.md).
          */
         @NotNull
         @DataSizeRange(min = 64 * 1024, max = 64 * 1024 * 1024)
-        private DataSize fetchSize = DataSize.ofMegabytes(1);
+        private DataSize fetchSize = DataSize.ofMegabytes(4);
 
         /** How long an upstream's ETag for a name is trusted before it is asked again (HEAD). */
         @NotNull
