@@ -19,6 +19,8 @@ import java.util.Map;
 import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
@@ -42,6 +44,20 @@ class ComposeServicesIT {
     void composeFileIsValidWithItsDefaults() throws Exception {
         String output = compose(Map.of(), "config", "-q");
         assertEquals("", output.strip(), "docker-compose config -q says nothing for a valid file");
+    }
+
+    @Test
+    void everyVariableOfTheFileIsListedInTheReadme() throws Exception {
+        String compose = Files.readString(DeployFiles.repository().resolve("docker-compose.yml"));
+        String readme = Files.readString(DeployFiles.repository().resolve("README.md"));
+        Matcher variable = Pattern.compile("\\$\\{(\\w+)").matcher(compose);
+        List<String> missing = new ArrayList<>();
+        while (variable.find()) {
+            if (!readme.contains("`" + variable.group(1) + "`")) {
+                missing.add(variable.group(1));
+            }
+        }
+        assertEquals(List.of(), missing, "variables of docker-compose.yml that README.md does not list");
     }
 
     @Test
