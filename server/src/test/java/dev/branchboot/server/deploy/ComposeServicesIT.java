@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -97,6 +98,9 @@ class ComposeServicesIT {
                 ((Map<String, Object>) service.getOrDefault("environment", Map.of())).forEach((key, value) ->
                         env.put(key, value == null ? "" : value.toString()));
                 env.replaceAll((key, value) -> onHost(value, mounts, published));
+                Set<String> serverVariables = HelmChartTest.serverEnvironmentNames();
+                env.keySet().stream().filter(key -> key.startsWith("BRANCHBOOT_")).forEach(key ->
+                        assertTrue(serverVariables.contains(key), name + ": " + key + " is the environment name of no server property"));
                 env.put("SERVER_PORT", Integer.toString(published.get(name + ":" + target)));
                 env.put("SERVER_ADDRESS", "127.0.0.1");
                 List<String> command = new ArrayList<>();
