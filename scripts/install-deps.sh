@@ -21,6 +21,9 @@ packages=(
   nginx             # a real HTTP origin for integration tests
   wrk               # HTTP load generator for bench/server-vs-nginx.sh (Lua range script)
   prometheus        # a real Prometheus scrapes the agent and the server in PrometheusScrapeIT
+  docker-compose    # checks and normalizes docker-compose.yml in ComposeServicesIT (no engine: --no-install-recommends)
+  curl              # the healthcheck command of docker-compose.yml, run by ComposeServicesIT
+  systemd           # DebPackageIT: systemd-analyze verify, and systemd-sysusers/-tmpfiles for the .deb's postinst
 )
 
 missing=()

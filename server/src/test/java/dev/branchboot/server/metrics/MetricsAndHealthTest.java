@@ -35,10 +35,10 @@ class MetricsAndHealthTest extends RunningServer {
         HttpResponse<byte[]> scrape = get("/actuator/prometheus");
         assertEquals(200, scrape.statusCode());
         String text = new String(scrape.body());
-        assertTrue(sample(text, "branchboot_requests_total{method=\"GET\",route=\"image\",status=\"206\"") >= 1, text);
-        assertTrue(sample(text, "branchboot_requests_total{method=\"GET\",route=\"image\",status=\"404\"") >= 1, text);
+        assertTrue(sample(text, "branchboot_requests_total{application=\"branchboot-server\",method=\"GET\",route=\"image\",status=\"206\"") >= 1, text);
+        assertTrue(sample(text, "branchboot_requests_total{application=\"branchboot-server\",method=\"GET\",route=\"image\",status=\"404\"") >= 1, text);
         assertEquals(4096, sample(text, "branchboot_response_bytes_total{") - bytesBefore, 0.0);
-        assertTrue(sample(text, "branchboot_response_latency_seconds_count{method=\"GET\",route=\"image\",status=\"206\"") >= 1);
+        assertTrue(sample(text, "branchboot_response_latency_seconds_count{application=\"branchboot-server\",method=\"GET\",route=\"image\",status=\"206\"") >= 1);
         assertTrue(text.contains("branchboot_response_latency_seconds_bucket{"), "a histogram");
     }
 
