@@ -1,9 +1,6 @@
 package dev.branchboot.server.images;
 
 import java.time.Instant;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 
@@ -77,15 +74,8 @@ public final class Preconditions {
         return String.join(",", request.get(name));
     }
 
-    /** An HTTP-date in IMF-fixdate form, or {@code null} when absent or invalid (then the header is ignored). */
+    /** An HTTP-date in any of its three forms, or {@code null} when absent or invalid (then the header is ignored). */
     static Instant parseDate(String value) {
-        if (value == null) {
-            return null;
-        }
-        try {
-            return ZonedDateTime.parse(value.strip(), DateTimeFormatter.RFC_1123_DATE_TIME).toInstant();
-        } catch (DateTimeParseException e) {
-            return null;
-        }
+        return HttpDates.parse(value);
     }
 }

@@ -205,6 +205,14 @@ class ImageRangeRequestsTest extends RunningServer {
                 .format(java.time.Instant.EPOCH.atZone(ZoneOffset.UTC))));
         // If-None-Match takes precedence over If-Modified-Since (RFC 9110 section 13.2.2).
         assertWholeFile(get(DISK, "If-None-Match", "\"other\"", "If-Modified-Since", lastModified));
+        // The obsolete forms recipients must accept too: RFC 850 and asctime.
+        java.time.ZonedDateTime modified = java.time.ZonedDateTime.parse(lastModified, DateTimeFormatter.RFC_1123_DATE_TIME);
+        String rfc850 = DateTimeFormatter.ofPattern("EEEE, dd-MMM-yy HH:mm:ss 'GMT'", java.util.Locale.US).format(modified);
+        String asctime = DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy", java.util.Locale.US).format(modified);
+        assertEquals(304, get(DISK, "If-Modified-Since", rfc850).statusCode(), rfc850);
+        assertEquals(304, get(DISK, "If-Modified-Since", asctime).statusCode(), asctime);
+        assertEquals(412, get(DISK, "If-Unmodified-Since", "Thursday, 01-Jan-15 00:00:00 GMT").statusCode());
+        assertEquals(412, get(DISK, "If-Unmodified-Since", "Thu Jan  1 00:00:00 2015").statusCode());
     }
 
     @Test
