@@ -55,7 +55,7 @@ if [[ $mode == branch ]]; then
   # Fill the cache, and wait until every block is stored, so each timed read is a hit.
   curl -sf -o /dev/null "$server_url"
   until curl -sf "http://127.0.0.1:$server_port/actuator/prometheus" |
-    awk -v size="$file_size" '$1 == "branchboot_cache_cached_bytes" && $2 + 0 >= size { found = 1 } END { exit !found }'; do
+    awk -v size="$file_size" '$1 ~ /^branchboot_cache_cached_bytes([{]|$)/ && $NF + 0 >= size { found = 1 } END { exit !found }'; do
     sleep 0.5
   done
 fi

@@ -283,7 +283,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 start_server() {
   port=$(free_port)
-  java -jar "$server_jar" --branchboot.mode=origin --branchboot.images-dir="$work/images" \
+  java -jar "$server_jar" --branchboot.images-dir="$work/images" \
     --server.address=127.0.0.1 --server.port="$port" > "$work/server.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 240); do

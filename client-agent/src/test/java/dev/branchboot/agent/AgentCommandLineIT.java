@@ -105,6 +105,33 @@ class AgentCommandLineIT {
     }
 
     @Test
+    void aPersonAtATerminalIsToldWhatIsRetriedAndGetsAnAnswerSoon() throws Exception {
+        int closed;
+        try (java.net.ServerSocket socket = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = socket.getLocalPort();
+        }
+        // info against a server that refuses connections: retried for the interactive 20 s, not a root disk's 5 min.
+        long started = System.nanoTime();
+        Result refused = agent("info", "http://127.0.0.1:" + closed + "/images/x.qcow2");
+        long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - started);
+        assertEquals(1, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("retrying for up to 20 s (--retry-deadline)"), refused.err());
+        assertTrue(refused.err().contains("x.qcow2") && refused.err().contains("no server answered within 20 s"), refused.err());
+        assertTrue(seconds < 120, "info gave up after " + seconds + " s");
+        Result shorter = agent("info", "--retry-deadline", "1s", "http://127.0.0.1:" + closed + "/images/x.qcow2");
+        assertTrue(shorter.err().contains("retrying for up to 1 s"), shorter.err());
+        // The root disk's default is unchanged, and every failure names its cause.
+        assertTrue(agent("serve", "--help").out().replaceAll("\\s+", " ").contains("(default: 5m;"));
+        assertTrue(agent("info", "--help").out().replaceAll("\\s+", " ").contains("(default: 20s;"));
+        Result badListen = agent("serve", "--image", "x.qcow2", "--listen", "tcp:999.1.1.1:1");
+        assertEquals(2, badListen.exit(), badListen.err());
+        assertTrue(badListen.err().contains("999.1.1.1") && !badListen.err().contains("null"), badListen.err());
+        Result outside = agent("info", "--server", "http://127.0.0.1:" + closed + "/images", "--image", "../secret.qcow2");
+        assertEquals(2, outside.exit(), outside.err());
+        assertTrue(outside.err().contains("leads out of the servers' images folder"), outside.err());
+    }
+
+    @Test
     void interruptedCatLeavesNoPartialFile() throws Exception {
         var image = ConformanceImages.named("large-zlib-256m");
         Path out = tmp.resolve("target.raw");

@@ -100,6 +100,12 @@ public final class CommandLines {
 
     /** One line saying what went wrong, without the exception class for expected failures. */
     static String describe(Throwable ex) {
+        if (ex.getMessage() == null || ex.getMessage().isBlank()) {
+            // Never "null": the exception's kind, and its cause when it has one.
+            String kind = ex.getClass().getSimpleName().replaceAll("(Exception|Error)$", "").replaceAll("([a-z])([A-Z])", "$1 $2")
+                    .toLowerCase(java.util.Locale.ROOT);
+            return ex.getCause() == null ? kind : kind + ": " + describe(ex.getCause());
+        }
         if (ex instanceof ImageException || ex instanceof IllegalArgumentException || ex instanceof IndexOutOfBoundsException) {
             return ex.getMessage();
         }

@@ -39,31 +39,46 @@ public final class ImageArgument {
         }
     }
 
+    /**
+     * The retry deadline of the commands a person runs at a terminal ({@code info}, {@code cat}):
+     * long enough to ride out a server's restart, short enough that a typo in a URL is an answer,
+     * not a five-minute wait. A root disk ({@code serve}) keeps {@link HttpSettings#DEFAULTS}' 5m.
+     */
+    public static final Duration INTERACTIVE_RETRY_DEADLINE = Duration.ofSeconds(20);
+
     /** Declares IMAGE (an optional first positional), {@code --format} and the HTTP options on {@code spec}. */
     public static CommandSpec declare(CommandSpec spec) {
         return declareHttp(spec.optionalPositional("IMAGE", "The image: a file, or an http(s) URL.")
                 .option("--image", "NAME", "With --server: the image's name in the servers' folder.")
                 .option("-f, --format", "FORMAT", "Format of IMAGE: qcow2 or raw (default: qcow2). The format is never guessed, "
-                        + "so a damaged QCOW2 header is an error, not a raw disk."));
+                        + "so a damaged QCOW2 header is an error, not a raw disk."), INTERACTIVE_RETRY_DEADLINE);
     }
 
-    /** Declares {@code --server}, {@code --retry-deadline} and {@code --request-timeout}. */
+    /** Declares {@code --server}, {@code --retry-deadline} (a root disk's 5m) and {@code --request-timeout}. */
     public static CommandSpec declareHttp(CommandSpec spec) {
+        return declareHttp(spec, HttpSettings.DEFAULTS.retryDeadline());
+    }
+
+    private static CommandSpec declareHttp(CommandSpec spec, Duration retryDeadline) {
         return spec.repeatableOption("--server", "URL", "Base URL of an image servers' folder (http://branch:8080/images); "
                         + "the image is read from URL/NAME. Several servers are used in the order given, failing over on errors.")
-                .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails (default: 5m; "
-                        + "e.g. 30s, 10m).")
+                .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails (default: "
+                        + (retryDeadline.toSeconds() % 60 == 0 ? retryDeadline.toMinutes() + "m" : retryDeadline.toSeconds() + "s") + "; e.g. 30s, 10m).")
                 .option("--request-timeout", "DURATION", "The longest one HTTP request may take before it is retried "
                         + "(default: 30s).")
                 .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
                         + "it off). Random reads are never read ahead.");
     }
 
-    /** The HTTP settings from the command line. */
+    /** The HTTP settings from the command line of {@code serve} (a root disk: 5m of retries by default). */
     public static HttpSettings httpSettings(ParsedArguments args) throws UsageException {
+        return httpSettings(args, HttpSettings.DEFAULTS.retryDeadline());
+    }
+
+    private static HttpSettings httpSettings(ParsedArguments args, Duration defaultDeadline) throws UsageException {
         HttpSettings d = HttpSettings.DEFAULTS;
         Duration request = args.duration("--request-timeout", d.requestTimeout(), Duration.ofMillis(100), Duration.ofHours(1));
-        Duration deadline = args.duration("--retry-deadline", d.retryDeadline(), Duration.ZERO, Duration.ofDays(7));
+        Duration deadline = args.duration("--retry-deadline", defaultDeadline, Duration.ZERO, Duration.ofDays(7));
         long readAhead = args.size("--read-ahead", d.readAheadMax(), 0, 64L << 20);
         return d.withTimeouts(request, deadline).withReadAheadMax((int) readAhead);
     }
@@ -83,7 +98,7 @@ public final class ImageArgument {
         // info and cat print results, not a log: only warnings (a failover, a retry) go to stderr.
         Logging.configure(false);
         HTTP_LOG.setLevel(java.util.logging.Level.WARNING);
-        return open(image != null ? image : name, servers, format, httpSettings(args), options);
+        return open(image != null ? image : name, servers, format, httpSettings(args, INTERACTIVE_RETRY_DEADLINE), options);
     }
 
     /**
@@ -116,6 +131,8 @@ public final class ImageArgument {
             }
         } else if (RemoteImages.isUrl(image)) {
             throw new UsageException("with --server, the image is a name in the servers' folder, not a URL: '" + image + "'");
+        } else if (!RemoteImages.staysInFolder(image)) {
+            throw new UsageException("the image name '" + image + "' leads out of the servers' images folder");
         }
         RemoteImages remote;
         try {

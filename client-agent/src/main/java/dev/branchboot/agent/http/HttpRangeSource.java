@@ -24,7 +24,10 @@ import java.util.logging.Logger;
  * agent then reads the revision's own name and sends {@code If-Match: ETAG} with every request, so
  * a republished image can never mix bytes of two revisions into one disk: a server that answers
  * {@code 412} (or with another ETag or length) no longer has this revision and is not asked again
- * for this file; when no server has it, reads fail with {@link RevisionUnavailableException}.
+ * for this file; so is one that answers {@code 404} or {@code 410} for it and confirms that with a
+ * {@code HEAD} (the file moved or was deleted). When no server has it, reads fail at once with
+ * {@link RevisionUnavailableException}, naming the revision: waiting out the retry deadline would
+ * not bring it back. A server that is merely down or erring keeps being retried.
  *
  * <p><b>Strict responses.</b> Only a {@code 206} whose {@code Content-Range} is exactly the range
  * asked for (and the pinned length) and whose body has exactly that many bytes is data. A
@@ -106,6 +109,10 @@ public final class HttpRangeSource implements ByteSource {
             }
             pool.failed(server, fault);
             images.stats().retries.increment();
+            if (attempt == 0) {
+                LOG.warning("cannot open " + url + " (" + fault + "); retrying " + (pool.servers().size() > 1 ? "the servers "
+                        + pool.servers() + " " : "") + "for up to " + settings.retryDeadline().toSeconds() + " s (--retry-deadline)");
+            }
             if (System.nanoTime() - deadline > 0) {
                 throw new HttpImageException(name, ImageException.NO_OFFSET, "cannot open: no server answered within "
                         + settings.retryDeadline().toSeconds() + " s; last: " + url + ": " + fault, null);
@@ -189,10 +196,16 @@ public final class HttpRangeSource implements ByteSource {
     private static final class Fault extends Exception {
         private static final long serialVersionUID = 1L;
         final boolean wrongRevision;
+        final boolean notFound;
 
         Fault(String message, boolean wrongRevision) {
+            this(message, wrongRevision, false);
+        }
+
+        Fault(String message, boolean wrongRevision, boolean notFound) {
             super(message, null, false, false);
             this.wrongRevision = wrongRevision;
+            this.notFound = notFound;
         }
     }
 
@@ -234,6 +247,14 @@ public final class HttpRangeSource implements ByteSource {
             } catch (Fault f) {
                 lastFault = f.getMessage();
                 lastServer = server;
+                if (f.notFound && revisionGoneFrom(server)) {
+                    lastFault += ", and a HEAD confirmed it";
+                    if (wrongRevision.add(server)) {
+                        LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + lastFault
+                                + "); not asking it for this image again");
+                    }
+                    continue;
+                }
                 if (f.wrongRevision) {
                     if (wrongRevision.add(server)) {
                         LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + f.getMessage()
@@ -285,6 +306,9 @@ public final class HttpRangeSource implements ByteSource {
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
         }
+        if (status == 404 || status == 410) {
+            throw new Fault("HTTP " + status + " for the pinned revision's name", false, true);
+        }
         if (status != 206) {
             throw new Fault("HTTP " + status + (status == 200 ? " (the whole file instead of the range asked for)" : ""), false);
         }
@@ -302,6 +326,26 @@ public final class HttpRangeSource implements ByteSource {
         }
         if (parsed[2] != ContentRange.UNKNOWN_LENGTH && parsed[2] != size) {
             throw new Fault("Content-Range '" + range + "' gives the file length as " + parsed[2] + ", pinned " + size, true);
+        }
+    }
+
+    /**
+     * Whether {@code server}, which just answered 404 or 410 for this file, has really lost it: a
+     * HEAD of the pinned name answers 404 or 410 too, or another revision. A 404 from a server
+     * restarting with its folder not yet mounted, or a HEAD that fails, is a passing fault.
+     */
+    private boolean revisionGoneFrom(Server server) {
+        URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
+        try {
+            Http11Client.Response head = images.client().send("HEAD", url, java.util.Map.of(), null);
+            int status = head.status();
+            if (status == 404 || status == 410) {
+                return true;
+            }
+            String tag = head.header("ETag");
+            return status == 200 && etag != null && tag != null && !tag.equals(etag);
+        } catch (IOException e) {
+            return false;
         }
     }
 

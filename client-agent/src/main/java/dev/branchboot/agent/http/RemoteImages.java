@@ -71,6 +71,15 @@ public final class RemoteImages implements AutoCloseable {
         return new RemoteImages(bases, settings, listener);
     }
 
+    /**
+     * Whether image {@code name} lies inside the servers' images folder: no {@code ..} or {@code .}
+     * segment leads out of it (backing-file names are held to the same rule).
+     */
+    public static boolean staysInFolder(String name) {
+        URI base = URI.create("http://server/images/");
+        return !name.isEmpty() && Names.underBase(base, base.resolve(Names.encode(name))) != null;
+    }
+
     /** True when {@code image} is an http:// or https:// URL rather than a file name. */
     public static boolean isUrl(String image) {
         String lower = image.toLowerCase(java.util.Locale.ROOT);

@@ -28,7 +28,12 @@ public record ListenAddress(SocketAddress address) {
                 try {
                     int port = Integer.parseInt(rest.substring(colon + 1));
                     if (port >= 0 && port <= 65535) {
-                        return new ListenAddress(new InetSocketAddress(host, port));
+                        InetSocketAddress address = new InetSocketAddress(host, port);
+                        if (address.isUnresolved()) {
+                            throw new IllegalArgumentException("'" + text + "': '" + host + "' is neither an IP address nor a "
+                                    + "host name that resolves");
+                        }
+                        return new ListenAddress(address);
                     }
                 } catch (NumberFormatException e) {
                     // Reported below with the accepted forms.

@@ -22,7 +22,7 @@ import java.util.regex.Pattern;
  */
 final class FakeImageServer implements AutoCloseable {
     /** Faults applied to the next GET requests, one each. */
-    enum Fault { STATUS_503, STATUS_429, RESET, FULL_200, WRONG_RANGE, SHORT_BODY, STALL }
+    enum Fault { STATUS_503, STATUS_429, RESET, FULL_200, WRONG_RANGE, SHORT_BODY, STALL, NOT_FOUND }
 
     record File(byte[] data, String etag) {
     }
@@ -59,6 +59,11 @@ final class FakeImageServer implements AutoCloseable {
 
     void put(String name, byte[] data, String etag) {
         files.put(name, new File(data, etag));
+    }
+
+    /** Deletes {@code name}: it answers 404 from now on. */
+    void remove(String name) {
+        files.remove(name);
     }
 
     /** Makes {@code name} a symlink to {@code target}. */
@@ -120,6 +125,10 @@ final class FakeImageServer implements AutoCloseable {
             int length = to - from + 1;
             if (fault != null) {
                 switch (fault) {
+                    case NOT_FOUND -> {
+                        ex.sendResponseHeaders(404, -1);
+                        return;
+                    }
                     case STATUS_503, STATUS_429 -> {
                         ex.sendResponseHeaders(fault == Fault.STATUS_503 ? 503 : 429, -1);
                         return;

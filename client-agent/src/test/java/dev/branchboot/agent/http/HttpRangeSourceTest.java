@@ -3,6 +3,7 @@ package dev.branchboot.agent.http;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.qcow2.ByteSource;
@@ -142,6 +143,39 @@ class HttpRangeSourceTest {
             RevisionUnavailableException e = assertThrows(RevisionUnavailableException.class, () -> read(source, 0, 1000));
             assertTrue(e.getMessage().contains("\"r1\"") && e.getMessage().contains("disk.img")
                     && e.getMessage().contains(one.base()) && e.getMessage().contains(two.base()), e.getMessage());
+        }
+    }
+
+    @Test
+    void aPinnedRevisionThatDisappearsFailsAtOnceNamingItNotAtTheDeadline() throws Exception {
+        one = new FakeImageServer();
+        two = new FakeImageServer();
+        one.put("disk.img", data, "\"r1\"");
+        two.put("disk.img", data, "\"r1\"");
+        // A root disk's deadline: if a 404 were a passing fault, the read would wait ten minutes.
+        HttpSettings rootDisk = FAST.withTimeouts(Duration.ofMillis(1000), Duration.ofMinutes(10)).withReadAheadMax(0);
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base(), two.base()), rootDisk)) {
+            ByteSource source = remote.open("disk.img");
+            assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
+            one.remove("disk.img");
+            assertArrayEquals(expected(5000, 1000), read(source, 5000, 1000), "the second server still has it");
+            two.remove("disk.img");
+            RevisionUnavailableException e = assertTimeoutPreemptively(Duration.ofMinutes(1),
+                    () -> assertThrows(RevisionUnavailableException.class, () -> read(source, 9000, 1000)));
+            assertTrue(e.getMessage().contains("\"r1\"") && e.getMessage().contains("disk.img")
+                    && e.getMessage().contains("404"), e.getMessage());
+        }
+    }
+
+    @Test
+    void aPassing404ThatAHeadContradictsIsRetriedOnTheSameServer() throws Exception {
+        try (RemoteImages remote = serversWithDisk(1)) {
+            ByteSource source = remote.open("disk.img");
+            one.faults.add(FakeImageServer.Fault.NOT_FOUND);
+            assertArrayEquals(expected(100, 1000), read(source, 100, 1000));
+            one.faults.add(FakeImageServer.Fault.NOT_FOUND);
+            assertArrayEquals(expected(2000, 1000), read(source, 2000, 1000), "not written off after one 404");
+            assertEquals(2, remote.stats().retries());
         }
     }
 

@@ -67,8 +67,9 @@ public class AdminController {
             return Problems.send(exchange, HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
         }
         String authorization = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
+        // Exactly "Bearer TOKEN": no other spacing, nothing before or after the token.
         byte[] offered = authorization != null && authorization.startsWith("Bearer ")
-                ? authorization.substring(7).strip().getBytes(StandardCharsets.UTF_8) : new byte[0];
+                ? authorization.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
         // Constant-time, so response timing does not reveal how much of a guess was right.
         if (!MessageDigest.isEqual(token, offered)) {
             log.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),

@@ -41,6 +41,7 @@ public class ImageStore {
     private final Path root;
 
     /** Opens the configured images directory; its existence was checked when the properties were bound. */
+    @org.springframework.beans.factory.annotation.Autowired
     public ImageStore(BranchbootProperties properties) throws IOException {
         try {
             this.root = properties.getImagesDir().toRealPath();
@@ -49,6 +50,20 @@ public class ImageStore {
                     + "' does not exist: create it, or set branchboot.images-dir (origin) or branchboot.upstreams (branch cache)", e);
         }
         log.info("Serving images from {}", root);
+    }
+
+    private ImageStore(Path root) throws IOException {
+        this.root = root.toRealPath();
+    }
+
+    /**
+     * A folder of images read with exactly the origin's rules, outside origin mode: a branch's
+     * {@code file:} upstream (an NFS mount of the origin's folder) must hide what the origin hides.
+     *
+     * @throws IOException when {@code root} does not exist or cannot be resolved
+     */
+    public static ImageStore folder(Path root) throws IOException {
+        return new ImageStore(root);
     }
 
     /** The real path of the image root. */

@@ -4,6 +4,10 @@ import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.EntityTags;
 import dev.branchboot.server.images.HttpDates;
+import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.images.ImageNameException;
+import dev.branchboot.server.images.ImageNotFoundException;
+import dev.branchboot.server.images.ImageStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -16,14 +20,10 @@ import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -61,6 +61,7 @@ public class UpstreamClient {
     private final MeterRegistry registry;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> latencies = new ConcurrentHashMap<>();
+    private final Map<URI, ImageStore> folders = new ConcurrentHashMap<>();
 
     /** A client of {@code branchboot.upstreams} with the cache's timeout and retry settings. */
     public UpstreamClient(BranchbootProperties properties, MeterRegistry registry) {
@@ -269,36 +270,44 @@ public class UpstreamClient {
 
     private Mono<UpstreamRevision> describeFile(URI upstream, String name) {
         return Mono.fromCallable(() -> {
-            Path root = Path.of(upstream).toRealPath();
-            Path real;
+            ImageFile file = resolveFile(upstream, name);
+            return new UpstreamRevision(name, file.etag(), false, file.size(), file.lastModified(), null, upstream);
+        }).subscribeOn(Schedulers.boundedElastic());
+    }
+
+    /**
+     * Image {@code name} in the folder of a {@code file:} upstream, by the origin's own rules
+     * ({@link ImageStore}): no dot-files, no {@code *.part} uploads, no symlink leading out of the
+     * folder or to a file that would not be served by name.
+     */
+    private ImageFile resolveFile(URI upstream, String name) {
+        ImageStore folder = folders.computeIfAbsent(upstream, u -> {
             try {
-                real = root.resolve(name).toRealPath();
-            } catch (NoSuchFileException e) {
-                throw new UpstreamException(UpstreamException.Kind.NOT_FOUND, upstream, "image '" + name + "' not found", e);
+                return ImageStore.folder(Path.of(u));
+            } catch (IOException e) {
+                throw new UpstreamException(UpstreamException.Kind.IO, u, "cannot open the image folder " + u + ": " + e, e);
             }
-            BasicFileAttributes attributes = Files.readAttributes(real, BasicFileAttributes.class);
-            if (!real.startsWith(root) || !attributes.isRegularFile()) {
-                throw new UpstreamException(UpstreamException.Kind.NOT_FOUND, upstream, "image '" + name
-                        + "' is not a regular file inside the folder", null);
-            }
-            Instant modified = attributes.lastModifiedTime().toInstant().truncatedTo(ChronoUnit.SECONDS);
-            return new UpstreamRevision(name, EntityTags.of(modified, attributes.size()), false, attributes.size(),
-                    modified, null, upstream);
-        }).onErrorMap(IOException.class, e -> new UpstreamException(UpstreamException.Kind.IO, upstream,
-                "cannot stat image '" + name + "': " + e, e)).subscribeOn(Schedulers.boundedElastic());
+        });
+        try {
+            return folder.resolve(name);
+        } catch (ImageNotFoundException | ImageNameException e) {
+            throw new UpstreamException(UpstreamException.Kind.NOT_FOUND, upstream, "image '" + name + "' not found: "
+                    + e.getMessage(), null);
+        }
     }
 
     private Mono<byte[]> fetchFile(URI upstream, UpstreamRevision revision, long first, int length) {
         String what = "range " + first + "-" + (first + length - 1) + " of image '" + revision.name() + "' revision "
                 + revision.etag();
-        return describeFile(upstream, revision.name()).flatMap(current -> {
+        return Mono.fromCallable(() -> resolveFile(upstream, revision.name())).subscribeOn(Schedulers.boundedElastic())
+                .flatMap(current -> {
             if (!current.etag().equals(revision.etag())) {
                 return Mono.error(new UpstreamException(UpstreamException.Kind.REVISION_GONE, upstream, what
                         + ": the file is now revision " + current.etag(), null));
             }
             return Mono.fromCallable(() -> {
                 ByteBuffer buffer = ByteBuffer.allocate(length);
-                try (FileChannel channel = FileChannel.open(Path.of(upstream).resolve(revision.name()), StandardOpenOption.READ)) {
+                try (FileChannel channel = FileChannel.open(current.path(), StandardOpenOption.READ)) {
                     while (buffer.hasRemaining()) {
                         if (channel.read(buffer, first + buffer.position()) < 0) {
                             throw new UpstreamException(UpstreamException.Kind.WRONG_LENGTH, upstream, what

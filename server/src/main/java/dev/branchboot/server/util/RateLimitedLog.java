@@ -12,14 +12,21 @@ import org.slf4j.Logger;
 public final class RateLimitedLog {
     private final Logger log;
     private final long intervalNanos;
+    private final java.util.function.LongSupplier clock;
     /** When the last WARN line went out ({@link System#nanoTime()}), or 0 before the first. */
     private final AtomicLong lastWarning = new AtomicLong();
     private final AtomicLong heldBack = new AtomicLong();
 
     /** Warnings to {@code log}, at most one per {@code interval}. */
     public RateLimitedLog(Logger log, Duration interval) {
+        this(log, interval, System::nanoTime);
+    }
+
+    /** As {@link #RateLimitedLog(Logger, Duration)}, reading time from {@code clock} (nanoseconds). */
+    RateLimitedLog(Logger log, Duration interval, java.util.function.LongSupplier clock) {
         this.log = log;
         this.intervalNanos = interval.toNanos();
+        this.clock = clock;
     }
 
     /** At most one line per 10 seconds, as the README promises for lasting faults. */
@@ -32,7 +39,7 @@ public final class RateLimitedLog {
      * is at least an interval old, else at DEBUG.
      */
     public void warn(String format, Object... arguments) {
-        long now = System.nanoTime();
+        long now = clock.getAsLong();
         long last = lastWarning.get();
         boolean due = (last == 0 || now - last >= intervalNanos) && lastWarning.compareAndSet(last, now == 0 ? 1 : now);
         if (due) {

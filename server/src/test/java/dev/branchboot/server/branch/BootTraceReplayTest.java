@@ -91,7 +91,7 @@ class BootTraceReplayTest {
     private void replay(int clients) throws Exception {
         // The default fetch size (the tests' servers otherwise use 256KB).
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"),
-                "--branchboot.cache.fetch-size=4MB")) {
+                "--branchboot.cache.fetch-size=1MB")) {
             String url = "http://127.0.0.1:" + branch.port() + "/images/debian.qcow2";
             ExecutorService pool = Executors.newFixedThreadPool(clients);
             try {

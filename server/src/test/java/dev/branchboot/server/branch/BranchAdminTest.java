@@ -66,6 +66,10 @@ class BranchAdminTest {
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN)) {
             assertEquals(401, branch.send("POST", "/admin/images/disk.raw/replicate").statusCode());
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer wrong").statusCode());
+            // Exactly "Bearer TOKEN": another spacing or anything after the token is not it.
+            assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer  " + TOKEN).statusCode());
+            assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN + "x").statusCode());
+            assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Basic " + TOKEN).statusCode());
             assertEquals(404, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
         }
     }

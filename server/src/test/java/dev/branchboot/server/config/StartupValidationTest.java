@@ -79,6 +79,25 @@ class StartupValidationTest {
     }
 
     @Test
+    void anUnknownSettingStopsStartUpNamingTheClosestKnownOne(CapturedOutput output) {
+        assertFailsWith(output, new String[] {"--branchboot.upstreams=http://127.0.0.1:9/images",
+                "--branchboot.cache-dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
+                "Unknown setting", "branchboot.cache-dir (from \"branchboot.cache-dir\" from property source \"commandLineArgs\")",
+                "did you mean branchboot.cache.dir?");
+        assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp, "--branchboot.mode=origin",
+                "--branchboot.cache.chunk-size=1MB", "--server.port=0", "--server.address=127.0.0.1"},
+                "branchboot.mode", "branchboot.cache.chunk-size", "did you mean branchboot.cache.block-size?");
+    }
+
+    @Test
+    void theClosestKnownSettingIsFoundByEditDistance() {
+        java.util.List<String> known = java.util.List.of("branchboot.cache.dir", "branchboot.cache.quota", "branchboot.images-dir");
+        org.junit.jupiter.api.Assertions.assertEquals("branchboot.cache.dir", UnknownSettingFailureAnalyzer.closest("branchboot.cachedir", known));
+        org.junit.jupiter.api.Assertions.assertEquals("branchboot.images-dir", UnknownSettingFailureAnalyzer.closest("branchboot.image-dir", known));
+        org.junit.jupiter.api.Assertions.assertNull(UnknownSettingFailureAnalyzer.closest("branchboot.something-else-entirely", known));
+    }
+
+    @Test
     void portInUse(CapturedOutput output) throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             assertFailsWith(output, new String[] {"--branchboot.images-dir=" + temp,

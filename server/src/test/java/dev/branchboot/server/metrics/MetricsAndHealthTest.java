@@ -52,5 +52,9 @@ class MetricsAndHealthTest extends RunningServer {
         String body = new String(readiness.body());
         assertTrue(body.contains("imagesDirectory"), body);
         assertTrue(body.contains("\"status\":\"UP\""), body);
+        // Every check's status is public; what it looked at (paths, free bytes) is not.
+        String health = new String(get("/actuator/health").body());
+        assertTrue(health.contains("imagesDirectory") && health.contains("diskSpace"), health);
+        assertTrue(!health.contains("details") && !health.contains("free") && !health.contains("/"), health);
     }
 }
