@@ -88,7 +88,7 @@ for round in $(seq 1 "$runs"); do
     IFS='|' read -r name cjar arg <<< "$c"
     r=$(through_branch "$cjar" "$arg")
     results[$name]+="$r "
-    echo "round $round: direct ${results[direct]##* } ... $name: $r MB/s" >&2
+    echo "round $round: $name: $r MB/s" >&2
   done
 done
 echo "fsync and fdatasync calls per MiB cached in one fill:" >&2

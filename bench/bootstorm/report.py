@@ -96,8 +96,8 @@ def table(ws, results):
     print(f"Working set of the boot: {ws['compressed_bytes'] / 1e6:.1f} MB compressed (QCOW2), "
           f"{ws['raw_bytes'] / 1e6:.1f} MB raw, {ws['reads']} reads.\n")
     print("| setup | N | uplink | RTT | branch | last PC done s | bound s | x bound | p50 ms | p99 ms "
-          "| uplink MB (wire) | origin sent MB | x working set | LAN MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| uplink MB (wire) | origin sent MB | x working set | LAN MB | branch CPU s | PCs' CPU s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         bound = bound_seconds(ws, r)
         size = ws["raw_bytes"] if r["setup"] in RAW else ws["compressed_bytes"]
@@ -106,7 +106,8 @@ def table(ws, results):
         branch = r["phase"] if r["setup"] in CACHED_AT_BRANCH else "none"
         print(f"| {LABELS.get(r['setup'], r['setup'])} | {r['n']} | {r['rate']} | {r['delay_ms']} ms | {branch} "
               f"| {r['last_done_s']:.1f} | {bound:.1f} | {r['last_done_s'] / bound:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} "
-              f"| {r['uplink_bytes'] / 1e6:.1f} | {body / 1e6:.1f} | {sent / size:.3f} | {r['lan_bytes'] / 1e6:.1f} |")
+              f"| {r['uplink_bytes'] / 1e6:.1f} | {body / 1e6:.1f} | {sent / size:.3f} | {r['lan_bytes'] / 1e6:.1f} "
+              f"| {r.get('branch_cpu_s', 0):.1f} | {r.get('pcs_cpu_s', 0):.1f} |")
 
 
 def plot(ws, results, png):

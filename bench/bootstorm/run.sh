@@ -107,6 +107,13 @@ uplink() { # RATE: both directions of the origin-branch link
 }
 
 counter() { ns "$1" cat "/sys/class/net/$2/statistics/$3"; }
+# CPU seconds (user + system) the given processes have used: the site shares two cores, so a
+# scenario's time is also a question of whose CPU it took.
+cpu_seconds() {
+  local p ticks=0
+  for p in "$@"; do [[ -r /proc/$p/stat ]] && ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$p/stat"))); done
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
+}
 # The image bytes the origin server sent (HTTP bodies, without TCP/IP headers): what "pulled over
 # the uplink" means for the working-set ratio; the wire counters include ~4% of headers.
 origin_body_bytes() {
@@ -285,6 +292,9 @@ replay() {
   up0=$(counter origin up0 tx_bytes)
   lan0=$(lan_bytes)
   body0=$(origin_body_bytes)
+  local cpu_branch0 cpu_pcs0
+  cpu_branch0=$(cpu_seconds $branch_pid $nginx_pid $dnbd3_proxy_pid)
+  cpu_pcs0=$(cpu_seconds "${pc_pids[@]}")
   start_at=$(awk -v t="$(date +%s.%N)" 'BEGIN { printf "%.3f", t + 2 }')
   for ((i = 1; i <= n; i++)); do
     case $kind in
@@ -301,15 +311,18 @@ replay() {
   for i in "${!rpids[@]}"; do wait "${rpids[$i]}" || { failed=1; say "replay c$((i + 1)) failed: $(tail -n 3 "$work/logs/replay-c$((i + 1)).log")"; }; done
   ((failed == 0)) || die "$setup N=$n: a replay failed"
   "$py" - "$work/r" "$setup" "$n" "$rate" "$delay" "$phase" "$start_at" "$(($(counter origin up0 tx_bytes) - up0))" \
-    "$(($(lan_bytes) - lan0))" "$kind" "$(($(origin_body_bytes) - body0))" >> "$work/results.jsonl" <<'PY'
+    "$(($(lan_bytes) - lan0))" "$kind" "$(($(origin_body_bytes) - body0))" \
+    "$(awk -v a="$(cpu_seconds $branch_pid $nginx_pid $dnbd3_proxy_pid)" -v b="$cpu_branch0" 'BEGIN { printf "%.1f", a - b }')" \
+    "$(awk -v a="$(cpu_seconds "${pc_pids[@]}")" -v b="$cpu_pcs0" 'BEGIN { printf "%.1f", a - b }')" >> "$work/results.jsonl" <<'PY'
 import glob, json, sys
-d, setup, n, rate, delay, phase, start_at, up, lan, kind, body = sys.argv[1:]
+d, setup, n, rate, delay, phase, start_at, up, lan, kind, body, branch_cpu, pcs_cpu = sys.argv[1:]
 runs = [json.load(open(f)) for f in sorted(glob.glob(d + "/*.json"))]
 lat = sorted(x for r in runs for x in r["latencies_ms"])
 last = max(r["started"] + r["seconds"] for r in runs) - float(start_at)
 print(json.dumps({"setup": setup, "n": int(n), "rate": rate, "delay_ms": int(delay), "phase": phase, "replayer": kind,
                   "last_done_s": round(last, 2), "p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(len(lat) * 0.99)],
-                  "uplink_bytes": int(up), "origin_body_bytes": int(body), "lan_bytes": int(lan)}))
+                  "uplink_bytes": int(up), "origin_body_bytes": int(body), "lan_bytes": int(lan),
+                  "branch_cpu_s": float(branch_cpu), "pcs_cpu_s": float(pcs_cpu)}))
 PY
   say "$(tail -n 1 "$work/results.jsonl")"
 }
