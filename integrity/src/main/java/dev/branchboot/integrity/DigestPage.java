@@ -1,0 +1,64 @@
+package dev.branchboot.integrity;
+
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.util.Arrays;
+
+/** One checked page of a manifest's block digests: the blocks of one MiB of the image, by default. */
+public final class DigestPage {
+    private final ImageManifest manifest;
+    private final int index;
+    private final byte[] digests;
+
+    DigestPage(ImageManifest manifest, int index, byte[] digests) {
+        this.manifest = manifest;
+        this.index = index;
+        this.digests = digests;
+    }
+
+    /** The page's number. */
+    public int index() {
+        return index;
+    }
+
+    /**
+     * Whether {@code bytes} (from their position to their limit) are exactly the image's blocks
+     * starting at {@code offset}: whole blocks of this page, the last one possibly cut by the
+     * image's end.
+     *
+     * @return the image offset of the first block that does not match, or -1 when all match
+     * @throws IllegalArgumentException when the bytes are not whole blocks of this page
+     */
+    public long firstMismatch(long offset, ByteBuffer bytes) {
+        int blockSize = manifest.blockSize();
+        long block = offset / blockSize;
+        long firstOfPage = (long) index * manifest.blocksPerPage();
+        long end = offset + bytes.remaining();
+        if (offset % blockSize != 0 || block < firstOfPage || (end % blockSize != 0 && end != manifest.imageSize())
+                || end > manifest.imageSize() || (end - offset + blockSize - 1) / blockSize + (block - firstOfPage) > digests.length
+                / ImageManifest.DIGEST_LENGTH) {
+            throw new IllegalArgumentException("bytes " + offset + ".." + (end - 1) + " are not whole blocks of page " + index
+                    + " of " + manifest);
+        }
+        MessageDigest sha256 = ImageManifest.sha256();
+        ByteBuffer remaining = bytes.duplicate();
+        byte[] digest = new byte[ImageManifest.DIGEST_LENGTH];
+        for (long at = offset; at < end; at += blockSize) {
+            int length = (int) Math.min(blockSize, end - at);
+            ByteBuffer one = remaining.slice(remaining.position(), length);
+            remaining.position(remaining.position() + length);
+            sha256.reset();
+            sha256.update(one);
+            try {
+                sha256.digest(digest, 0, digest.length);
+            } catch (java.security.DigestException e) {
+                throw new IllegalStateException(e);
+            }
+            int slot = (int) (at / blockSize - firstOfPage) * ImageManifest.DIGEST_LENGTH;
+            if (!Arrays.equals(digest, 0, digest.length, digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
+                return at;
+            }
+        }
+        return -1;
+    }
+}
