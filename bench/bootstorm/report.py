@@ -23,6 +23,7 @@ LABELS = {
     "branchboot": "branchboot (branch, agents)",
     "branchboot-http": "branchboot (branch, HTTP replayers)",
     "no-branch": "agents straight from the origin",
+    "no-branch-http": "HTTP replayers straight from the origin",
     "qemu-nbd": "qemu-nbd + http driver, straight",
     "nginx-slice": "qemu-nbd via nginx slice cache",
     "raw": "branchboot, raw image",

@@ -11,7 +11,9 @@
 #   raw          branchboot with the same image uncompressed
 #   dnbd3        a dnbd3 proxy at the branch in front of a dnbd3 server, PCs through dnbd3-fuse
 #                (the raw image; only with DNBD3_DIR, a dnbd3 build: see docs/benchmarks.md)
-#   branchboot-http  N = 100: light HTTP replayers of the agent's recorded fetches instead of agents
+#   branchboot-http  light HTTP replayers of the agent's recorded fetches instead of agents (N = 100,
+#                    and N = 20 to set the site's network apart from 20 agents' CPU on two cores)
+#   no-branch-http   the same light replayers straight from the origin
 # Every result is a line of JSON in $BOOTSTORM_WORK/results.jsonl; bench/bootstorm/report.py makes
 # the table and the plot for docs/benchmarks.md.
 #
@@ -365,6 +367,8 @@ scenario() { # SETUP N RATE DELAY [cold|warm]
     branchboot-http)
       if [[ $phase == cold ]]; then stop_branch; start_branch fresh; fi
       replay "$setup" "$n" "$rate" "$delay" "$phase" http http://10.77.1.1:8080/images/debian.qcow2 ;;
+    no-branch-http)
+      replay "$setup" "$n" "$rate" "$delay" "$phase" http "http://10.77.0.1:$up_port/images/debian.qcow2" ;;
     *) die "unknown setup $setup" ;;
   esac
 }
@@ -397,17 +401,27 @@ scenarios=()
 case ${1:-full} in
   quick) scenarios=(branchboot:1:100mbit:0 branchboot:5:100mbit:0 branchboot:5:100mbit:0:warm no-branch:5:100mbit:0
                     nginx-slice:2:100mbit:0 raw:2:100mbit:0 dnbd3:2:100mbit:0 branchboot-http:10:100mbit:0) ;;
+  # qemu-nbd straight pulls ~10x the working set per PC (411 MB at N = 1): N = 20 would take 11
+  # minutes of 100 Mbit/s, so it runs at N = 1 and 5 only.
   full) scenarios=(
     branchboot:1:100mbit:0 branchboot:5:100mbit:0 branchboot:20:100mbit:0 branchboot:20:100mbit:0:warm
     no-branch:1:100mbit:0 no-branch:5:100mbit:0 no-branch:20:100mbit:0
-    qemu-nbd:1:100mbit:0 qemu-nbd:5:100mbit:0 qemu-nbd:20:100mbit:0
+    qemu-nbd:1:100mbit:0 qemu-nbd:5:100mbit:0
     nginx-slice:1:100mbit:0 nginx-slice:5:100mbit:0 nginx-slice:20:100mbit:0
     raw:1:100mbit:0 raw:20:100mbit:0
     dnbd3:1:100mbit:0 dnbd3:5:100mbit:0 dnbd3:20:100mbit:0
-    branchboot:1:100mbit:20 branchboot:20:100mbit:20 branchboot:20:100mbit:20:warm no-branch:20:100mbit:20
-    nginx-slice:20:100mbit:20 dnbd3:20:100mbit:20
+    branchboot-http:20:100mbit:0 no-branch-http:20:100mbit:0
+    branchboot:1:100mbit:20 branchboot:20:100mbit:20 no-branch:20:100mbit:20 nginx-slice:20:100mbit:20 dnbd3:20:100mbit:20
     branchboot:20:1gbit:0 no-branch:20:1gbit:0 nginx-slice:20:1gbit:0 dnbd3:20:1gbit:0
     branchboot-http:100:100mbit:0) ;;
+  rest) scenarios=( # the full run's scenarios after qemu-nbd, to finish an interrupted run
+    nginx-slice:1:100mbit:0 nginx-slice:5:100mbit:0 nginx-slice:20:100mbit:0
+    raw:1:100mbit:0 raw:20:100mbit:0
+    dnbd3:1:100mbit:0 dnbd3:5:100mbit:0 dnbd3:20:100mbit:0
+    branchboot-http:20:100mbit:0 no-branch-http:20:100mbit:0
+    branchboot:1:100mbit:20 branchboot:20:100mbit:20 no-branch:20:100mbit:20 nginx-slice:20:100mbit:20 dnbd3:20:100mbit:20
+    branchboot:20:1gbit:0 no-branch:20:1gbit:0 nginx-slice:20:1gbit:0 dnbd3:20:1gbit:0
+    branchboot-http:100:100mbit:0 qemu-nbd:5:100mbit:0) ;;
   *) scenarios=("$@") ;;
 esac
 max_n=1

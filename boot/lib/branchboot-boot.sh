@@ -8,6 +8,8 @@
 #   branchboot.heap=SIZE            the agent's Java heap (-Xmx; default: 25% of RAM)
 #   branchboot.log=console|FILE     where the agent logs (default: /run/branchboot/agent.log)
 #   branchboot.opts=A,B,...         more agent options, commas for spaces (e.g. --retry-deadline,10m)
+#   branchboot.trust=FILE           the publisher's Ed25519 public key in the initramfs (the hooks copy
+#                                   /etc/branchboot/trust.pem): only bytes of a signed manifest are used
 #
 # Functions: branchboot_parse_cmdline, branchboot_attach. Variables: BRANCHBOOT_RUNTIME (the
 # runtime's folder, default /usr/lib/branchboot), BRANCHBOOT_ATTACH_TIMEOUT (seconds, default 600).
@@ -20,6 +22,7 @@ branchboot_parse_cmdline() {
 	BRANCHBOOT_HEAP=""
 	BRANCHBOOT_LOG="/run/branchboot/agent.log"
 	BRANCHBOOT_OPTS=""
+	BRANCHBOOT_TRUST=""
 	for _bb_arg in $(cat "${1:-/proc/cmdline}"); do
 		case "$_bb_arg" in
 		branchboot.server=*) BRANCHBOOT_SERVERS="${_bb_arg#branchboot.server=}" ;;
@@ -29,6 +32,7 @@ branchboot_parse_cmdline() {
 		branchboot.heap=*) BRANCHBOOT_HEAP="${_bb_arg#branchboot.heap=}" ;;
 		branchboot.log=*) BRANCHBOOT_LOG="${_bb_arg#branchboot.log=}" ;;
 		branchboot.opts=*) BRANCHBOOT_OPTS="${_bb_arg#branchboot.opts=}" ;;
+		branchboot.trust=*) BRANCHBOOT_TRUST="${_bb_arg#branchboot.trust=}" ;;
 		esac
 	done
 	unset _bb_arg
@@ -48,6 +52,10 @@ branchboot_agent_args() {
 	# The root disk's server must be the last thing the kernel kills when memory runs out.
 	echo --oom-score-adj
 	echo -1000
+	if [ -n "$BRANCHBOOT_TRUST" ]; then
+		echo --trust-key
+		echo "$BRANCHBOOT_TRUST"
+	fi
 	_bb_ifs=$IFS
 	IFS=,
 	for _bb_s in $BRANCHBOOT_SERVERS; do

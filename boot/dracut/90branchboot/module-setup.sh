@@ -34,6 +34,8 @@ install() {
     done
     mkdir -p "$initdir/usr/lib/branchboot"
     cp -a -n /usr/lib/branchboot/. "$initdir/usr/lib/branchboot/"
+    # the publisher's public key, for branchboot.trust=/etc/branchboot/trust.pem
+    [[ -f /etc/branchboot/trust.pem ]] && inst_simple /etc/branchboot/trust.pem
     inst_hook cmdline 90 "$moddir/parse-branchboot.sh"
     inst_script "$moddir/branchbootroot.sh" /sbin/branchbootroot
 }

@@ -1,6 +1,6 @@
 package dev.branchboot.agent.cat;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import java.io.PrintWriter;
 import java.util.Locale;
 

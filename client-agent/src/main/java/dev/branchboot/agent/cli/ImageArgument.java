@@ -67,7 +67,9 @@ public final class ImageArgument {
                 .option("--request-timeout", "DURATION", "The longest one HTTP request may take before it is retried "
                         + "(default: 30s).")
                 .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
-                        + "it off). Random reads are never read ahead.");
+                        + "it off). Random reads are never read ahead.")
+                .option("--trust-key", "PUB.pem", "Use only bytes the image's signed manifest (NAME.manifest on the servers) "
+                        + "vouches for: an Ed25519 public key. A server whose bytes do not match is a faulty server.");
     }
 
     /** The HTTP settings from the command line of {@code serve} (a root disk: 5m of retries by default). */
@@ -98,7 +100,8 @@ public final class ImageArgument {
         // info and cat print results, not a log: only warnings (a failover, a retry) go to stderr.
         Logging.configure(false);
         HTTP_LOG.setLevel(java.util.logging.Level.WARNING);
-        return open(image != null ? image : name, servers, format, httpSettings(args, INTERACTIVE_RETRY_DEADLINE), options);
+        return open(image != null ? image : name, servers, format, httpSettings(args, INTERACTIVE_RETRY_DEADLINE), options,
+                FetchListener.NONE, trustKey(args));
     }
 
     /**
@@ -107,12 +110,28 @@ public final class ImageArgument {
      */
     public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options)
             throws IOException, UsageException {
-        return open(image, servers, format, settings, options, FetchListener.NONE);
+        return open(image, servers, format, settings, options, FetchListener.NONE, null);
     }
 
-    /** As {@link #open(String, List, ImageFormat, HttpSettings, ImageOptions)}, telling {@code listener} of every HTTP fetch. */
+    /** The public key of {@code --trust-key}, or {@code null} when none is given. */
+    public static java.security.PublicKey trustKey(ParsedArguments args) throws UsageException, IOException {
+        Path file = args.path("--trust-key");
+        if (file == null) {
+            return null;
+        }
+        if (!java.nio.file.Files.isReadable(file)) {
+            throw new UsageException("--trust-key: cannot read '" + file + "'");
+        }
+        return dev.branchboot.integrity.PemKeys.publicKey(file);
+    }
+
+    /**
+     * As {@link #open(String, List, ImageFormat, HttpSettings, ImageOptions)}, telling
+     * {@code listener} of every HTTP fetch and, with a {@code trustKey}, using only bytes the
+     * image's signed manifest vouches for.
+     */
     public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options,
-            FetchListener listener) throws IOException, UsageException {
+            FetchListener listener, java.security.PublicKey trustKey) throws IOException, UsageException {
         if (image.isEmpty() || image.indexOf('\0') >= 0) {
             throw new UsageException("the image must be a file name, a URL or a name on the servers");
         }
@@ -120,6 +139,10 @@ public final class ImageArgument {
         List<String> urls = servers;
         if (servers.isEmpty()) {
             if (!RemoteImages.isUrl(image)) {
+                if (trustKey != null) {
+                    throw new UsageException("--trust-key checks images read from servers; to check a local file against its "
+                            + "manifest, run: manifest " + image + " --trust-key PUB.pem");
+                }
                 return new Opened(DiskImages.open(Path.of(image), format, options), null, image);
             }
             try {
@@ -136,7 +159,7 @@ public final class ImageArgument {
         }
         RemoteImages remote;
         try {
-            remote = RemoteImages.connect(urls, settings, listener);
+            remote = RemoteImages.connect(urls, settings, listener, trustKey);
         } catch (IllegalArgumentException e) {
             throw new UsageException("bad --server: " + e.getMessage());
         }

@@ -1,5 +1,6 @@
 package dev.branchboot.agent.cli;
 
+import dev.branchboot.agent.units.ByteSizes;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;

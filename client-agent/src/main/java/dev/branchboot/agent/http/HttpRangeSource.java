@@ -39,6 +39,12 @@ import java.util.logging.Logger;
  * one) and the request is tried again, with exponential backoff and jitter when no server is up,
  * until {@link HttpSettings#retryDeadline()}. Only then does the reader see an error, naming the
  * image, offset, servers and the last cause.
+ *
+ * <p><b>Signed manifests.</b> With a trust key ({@link RemoteImages#connect}), the pinned revision's
+ * manifest ({@code NAME.manifest}, fetched from the same servers) must be signed by that key and
+ * describe a file of the pinned length, or the open fails. Every fetch is then widened to whole
+ * 4 KiB blocks and checked against the manifest before a byte of it is returned: bytes that do
+ * not match are that server's fault, retried and failed over like a 503, and never returned.
  */
 public final class HttpRangeSource implements ByteSource {
     private static final Logger LOG = Logger.getLogger(HttpRangeSource.class.getName());
@@ -55,6 +61,8 @@ public final class HttpRangeSource implements ByteSource {
     private final Set<Server> wrongRevision = ConcurrentHashMap.newKeySet();
     /** This file's URL on each server, resolved once rather than per request. */
     private final java.util.Map<Server, URI> urls = new ConcurrentHashMap<>();
+    /** Checks every fetch against the signed manifest; {@code null} without a trust key. */
+    private volatile dev.branchboot.integrity.ImageVerifier verifier;
 
     private HttpRangeSource(RemoteImages images, String name, String etag, long size) {
         this.images = images;
@@ -93,6 +101,9 @@ public final class HttpRangeSource implements ByteSource {
                     Head head = head(server, url, response, name);
                     pool.succeeded(server);
                     HttpRangeSource source = new HttpRangeSource(images, head.revisionName(), head.etag(), head.size());
+                    if (images.trustKey() != null) {
+                        source.verifier = ManifestLoader.load(images, source);
+                    }
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
                             + (head.etag() == null ? "(no ETag)" : head.etag())
                             + (head.revisionName().equals(name) ? "" : " as " + head.revisionName()));
@@ -214,6 +225,23 @@ public final class HttpRangeSource implements ByteSource {
      * over until the deadline; its position is left unspecified.
      */
     void fetch(long offset, ByteBuffer into) throws IOException {
+        dev.branchboot.integrity.ImageVerifier check = verifier;
+        if (check != null) {
+            long first = check.blockStart(offset);
+            long end = check.blockEnd(offset + into.remaining());
+            if (first != offset || end != offset + into.remaining()) {
+                // Only whole blocks can be checked: fetch them, hand out the part asked for.
+                ByteBuffer blocks = ByteBuffer.allocate((int) (end - first));
+                fetchChecked(first, blocks.duplicate(), check);
+                int from = (int) (offset - first);
+                into.put(blocks.duplicate().clear().position(from).limit(from + into.remaining()));
+                return;
+            }
+        }
+        fetchChecked(offset, into, check);
+    }
+
+    private void fetchChecked(long offset, ByteBuffer into, dev.branchboot.integrity.ImageVerifier check) throws IOException {
         int length = into.remaining();
         int start0 = into.position();
         ServerPool pool = images.pool();
@@ -233,6 +261,9 @@ public final class HttpRangeSource implements ByteSource {
                 long t0 = System.nanoTime();
                 into.position(start0); // a failed attempt may have filled part of it
                 exchange(server, offset, into);
+                if (check != null) {
+                    verify(check, offset, into.duplicate().position(start0).limit(start0 + length));
+                }
                 long t1 = System.nanoTime();
                 images.listener().fetched(name, offset, length, t0, t1);
                 images.stats().latencyNanos.add(t1 - t0);
@@ -275,6 +306,20 @@ public final class HttpRangeSource implements ByteSource {
             }
             backoff(attempt, pool, wrongRevision);
         }
+    }
+
+    private static void verify(dev.branchboot.integrity.ImageVerifier check, long offset, ByteBuffer bytes) throws Fault, IOException {
+        try {
+            check.verify(offset, bytes);
+        } catch (dev.branchboot.integrity.ManifestException e) {
+            throw new Fault(e.getMessage(), false);
+        }
+    }
+
+    /** The revision's identity from its signed manifest ({@code sha256:...}), or {@code null} without a trust key. */
+    public String verifiedRevision() {
+        dev.branchboot.integrity.ImageVerifier check = verifier;
+        return check == null ? null : check.manifest().revision();
     }
 
     /** Sleeps before the next attempt when it would go to a server that is down (no other is up). */

@@ -1,6 +1,6 @@
 package dev.branchboot.agent.http;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import java.util.concurrent.atomic.LongAdder;
 
 /**

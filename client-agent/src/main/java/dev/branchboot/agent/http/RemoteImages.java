@@ -30,10 +30,12 @@ public final class RemoteImages implements AutoCloseable {
     /** Fetches read-ahead windows in the background, a few at once on their own connections. */
     private final ThreadPoolExecutor readAhead;
     private final FetchListener listener;
+    private final java.security.PublicKey trustKey;
 
-    private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener) {
+    private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener, java.security.PublicKey trustKey) {
         this.settings = settings;
         this.listener = listener;
+        this.trustKey = trustKey;
         this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
         this.pool = new ServerPool(servers, settings, stats);
         AtomicInteger n = new AtomicInteger();
@@ -64,11 +66,21 @@ public final class RemoteImages implements AutoCloseable {
 
     /** As {@link #connect(List, HttpSettings)}, telling {@code listener} of every range fetched. */
     public static RemoteImages connect(List<String> serverUrls, HttpSettings settings, FetchListener listener) {
+        return connect(serverUrls, settings, listener, null);
+    }
+
+    /**
+     * As {@link #connect(List, HttpSettings, FetchListener)}; with a {@code trustKey}, every image
+     * opened must have a manifest signed by it, and every byte read is checked against that
+     * manifest first (see {@link HttpRangeSource}).
+     */
+    public static RemoteImages connect(List<String> serverUrls, HttpSettings settings, FetchListener listener,
+            java.security.PublicKey trustKey) {
         List<URI> bases = new ArrayList<>();
         for (String url : serverUrls) {
             bases.add(Names.base(url));
         }
-        return new RemoteImages(bases, settings, listener);
+        return new RemoteImages(bases, settings, listener, trustKey);
     }
 
     /**
@@ -109,7 +121,10 @@ public final class RemoteImages implements AutoCloseable {
     public ByteSource open(String name) throws IOException {
         HttpRangeSource source = HttpRangeSource.open(this, name);
         synchronized (pins) {
-            pins.add(source.path() + " " + source.etag() + " " + source.size());
+            // The manifest's content digest, when there is one, is the revision's identity: an
+            // overlay is never attached to a file that kept its size and time but not its bytes.
+            pins.add(source.path() + " " + source.etag() + " " + source.size()
+                    + (source.verifiedRevision() == null ? "" : " " + source.verifiedRevision()));
         }
         pool.probeWith(pool.servers().get(0).base.resolve(Names.encode(source.path())), source.etag());
         return new ReadAheadSource(source, settings.readAheadMax(), stats, readAhead);
@@ -159,6 +174,10 @@ public final class RemoteImages implements AutoCloseable {
 
     FetchListener listener() {
         return listener;
+    }
+
+    java.security.PublicKey trustKey() {
+        return trustKey;
     }
 
     /** Stops the background probes; open sources must not be read afterwards. */

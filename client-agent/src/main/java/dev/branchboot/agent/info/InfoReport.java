@@ -1,6 +1,6 @@
 package dev.branchboot.agent.info;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import dev.branchboot.qcow2.AllocationSummary;
 import dev.branchboot.qcow2.ImageInfo;
 import dev.branchboot.qcow2.Qcow2Header;

@@ -1,6 +1,6 @@
 package dev.branchboot.agent.overlay;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;

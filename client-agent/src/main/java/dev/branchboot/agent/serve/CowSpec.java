@@ -1,6 +1,6 @@
 package dev.branchboot.agent.serve;
 
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import java.nio.file.Path;
 
 /**

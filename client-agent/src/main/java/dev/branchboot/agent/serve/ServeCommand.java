@@ -3,7 +3,7 @@ package dev.branchboot.agent.serve;
 import dev.branchboot.agent.blockdev.BlockDevice;
 import dev.branchboot.agent.blockdev.ImageBlockDevice;
 import dev.branchboot.agent.cli.AgentCommand;
-import dev.branchboot.agent.cli.ByteSizes;
+import dev.branchboot.agent.units.ByteSizes;
 import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
 import dev.branchboot.agent.http.FetchListener;
@@ -78,6 +78,7 @@ public final class ServeCommand implements AgentCommand {
     private String image;
     private java.util.List<String> servers;
     private HttpSettings httpSettings;
+    private java.security.PublicKey trustKey;
     private ImageFormat format;
     private ListenAddress listen;
     private String exportName;
@@ -103,6 +104,7 @@ public final class ServeCommand implements AgentCommand {
         }
         servers = args.strings("--server");
         httpSettings = ImageArgument.httpSettings(args);
+        trustKey = ImageArgument.trustKey(args);
         format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
         listen = parse("--listen", args.string("--listen", DEFAULT_LISTEN), ListenAddress::parse);
         exportName = args.string("--export-name", null);
@@ -159,7 +161,7 @@ public final class ServeCommand implements AgentCommand {
                 trace = ReadTrace.start(traceFile);
             }
             ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options,
-                    trace != null ? trace : FetchListener.NONE);
+                    trace != null ? trace : FetchListener.NONE, trustKey);
             remote = opened.remote();
             VirtualDisk disk = opened.disk();
             device = new ImageBlockDevice(disk);

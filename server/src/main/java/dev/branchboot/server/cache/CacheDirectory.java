@@ -125,7 +125,7 @@ public class CacheDirectory {
      * that lives in memory only and passes every byte through.
      */
     public CachedRevision revisionFor(UpstreamRevision upstream) {
-        String id = idOf(upstream.name(), upstream.etag());
+        String id = idOf(upstream);
         CachedRevision revision;
         try {
             revision = create(id, upstream);
@@ -175,7 +175,8 @@ public class CacheDirectory {
 
     /** The cached revision of {@code name} with ETag {@code etag}, if any: for clients pinned to an older revision. */
     public Optional<CachedRevision> find(String name, String etag) {
-        return Optional.ofNullable(revisions.get(idOf(name, etag)));
+        return revisions.values().stream().filter(r -> r.upstream().name().equals(name) && r.upstream().etag().equals(etag))
+                .max(java.util.Comparator.comparingLong(CachedRevision::lastUsedMillis));
     }
 
     /** Every cached revision. */
@@ -278,6 +279,12 @@ public class CacheDirectory {
         } catch (IOException e) {
             nameWarnings.warn("Cannot record the current revision of image '{}' in {}: {}", name, namesDir, e.toString());
         }
+    }
+
+    /** The directory name of {@code upstream}'s revision: its name, its ETag and, when signed, its content digest. */
+    static String idOf(UpstreamRevision upstream) {
+        return idOf(upstream.name(), upstream.signedContent() == null ? upstream.etag()
+                : upstream.etag() + "\n" + upstream.signedContent());
     }
 
     static String idOf(String name, String etag) {

@@ -23,7 +23,9 @@ import reactor.core.scheduler.Schedulers;
  * joins that fetch, whatever range it was started for (single flight over spans, not keys): twenty
  * PCs booting at once pull each byte over the uplink once.
  *
- * <p>Fetched bytes go to the waiting readers at once; storing them (write, shared fsync, checksums,
+ * <p>With {@code branchboot.trust-key}, a fetch's bytes are first checked against the image's signed
+ * manifest ({@link SignedManifests}); bytes that fail never reach a reader or the disk. Fetched
+ * bytes go to the waiting readers at once; storing them (write, shared fsync, checksums,
  * presence) follows in the background, and the fetch leaves the registry only when its blocks are
  * present, so no reader in between fetches them again. A span that cannot be written (cache disk
  * full or failing) is still served: the cache degrades to pass-through and says so in the log (at
@@ -57,13 +59,15 @@ public class CacheFiller {
     }
 
     private final UpstreamClient upstreams;
+    private final SignedManifests manifests;
     private final CacheMetrics metrics;
     private final int fetchSize;
     private final RateLimitedLog storeWarnings = RateLimitedLog.every10Seconds(log);
 
     /** Fills revisions from {@code upstreams} in fetches of at most {@code branchboot.cache.fetch-size}. */
-    public CacheFiller(UpstreamClient upstreams, CacheMetrics metrics, BranchbootProperties properties) {
+    public CacheFiller(UpstreamClient upstreams, SignedManifests manifests, CacheMetrics metrics, BranchbootProperties properties) {
         this.upstreams = upstreams;
+        this.manifests = manifests;
         this.metrics = metrics;
         this.fetchSize = (int) properties.getCache().getFetchSize().toBytes();
     }
@@ -157,7 +161,8 @@ public class CacheFiller {
     private void start(CachedRevision revision, Fetch fetch) {
         metrics.fetches.increment();
         metrics.fetchedBytes.increment(fetch.length());
-        upstreams.fetch(revision.upstream(), fetch.start, fetch.length()).subscribe(bytes -> {
+        // With a trust key, the bytes are checked against the signed manifest before the readers get them.
+        upstreams.fetch(revision.upstream(), fetch.start, fetch.length(), manifests.check(revision.upstream())).subscribe(bytes -> {
             fetch.bytes.complete(bytes);
             Schedulers.boundedElastic().schedule(() -> store(revision, fetch, bytes));
         }, error -> {

@@ -32,16 +32,18 @@ public class CacheScrubber {
 
     private final CacheDirectory directory;
     private final CacheMetrics metrics;
+    private final SignedManifests manifests;
     private final long scrubRate;
     private final Map<String, Object> verifyLocks = new ConcurrentHashMap<>();
     private final ScheduledFuture<?> schedule;
     private volatile boolean closing;
 
     /** Scrubs {@code directory} on {@code scheduler} as the properties say. */
-    public CacheScrubber(CacheDirectory directory, CacheMetrics metrics, BranchbootProperties properties,
+    public CacheScrubber(CacheDirectory directory, CacheMetrics metrics, SignedManifests manifests, BranchbootProperties properties,
             TaskScheduler scheduler) {
         this.directory = directory;
         this.metrics = metrics;
+        this.manifests = manifests;
         this.scrubRate = properties.getCache().getScrubRate().toBytes();
         Duration interval = properties.getCache().getScrubInterval();
         this.schedule = interval.isZero() ? null
@@ -99,11 +101,20 @@ public class CacheScrubber {
                 }
             }
             try {
-                for (long bad : revision.verify(offset, STEP)) {
+                java.util.List<Long> bad = new java.util.ArrayList<>();
+                for (long offsetOfBlock : revision.verify(offset, STEP)) {
+                    bad.add(offsetOfBlock);
+                }
+                bad.addAll(unsigned(revision, offset));
+                for (long at : bad) {
+                    revision.drop(at);
+                }
+                for (long at : bad) {
                     dropped++;
                     metrics.checksumFailures.increment();
-                    log.warn("Bytes {}-{} of image '{}' revision {} failed their checksum on disk; dropped, they will be "
-                            + "fetched again. Check the cache disk ({}).", bad, Math.min(revision.size(), bad + revision.blockSize()) - 1,
+                    log.warn("Bytes {}-{} of image '{}' revision {} failed their check on disk (checksum{}); dropped, they will be "
+                            + "fetched again. Check the cache disk ({}).", at, Math.min(revision.size(), at + revision.blockSize()) - 1,
+                            manifests.enabled() ? " or signed manifest" : "",
                             revision.upstream().name(), revision.upstream().etag(), directory.root());
                 }
             } catch (IOException e) {
@@ -117,6 +128,32 @@ public class CacheScrubber {
             directory.persist(revision);
         }
         return dropped;
+    }
+
+    /**
+     * With a trust key: the cached blocks in the step starting at {@code offset} that match their
+     * checksum but not the signed manifest (written by something else than this cache, or rotted
+     * together with their checksums).
+     */
+    private java.util.List<Long> unsigned(CachedRevision revision, long offset) throws IOException {
+        if (!manifests.enabled() || revision.upstream().signedContent() == null || !revision.anyPresent(offset, STEP)) {
+            return java.util.List.of();
+        }
+        dev.branchboot.integrity.ImageVerifier verifier = manifests.verifier(revision.upstream());
+        java.util.List<Long> bad = new java.util.ArrayList<>();
+        int block = Math.max(revision.blockSize(), dev.branchboot.integrity.ImageManifest.BLOCK_SIZE);
+        for (long at = offset; at < Math.min(revision.size(), offset + STEP); at += block) {
+            if (!revision.allPresent(at, Math.min(revision.size(), at + block) - 1)) {
+                continue;
+            }
+            java.nio.ByteBuffer bytes = revision.read(at, (int) (Math.min(revision.size(), at + block) - at));
+            try {
+                verifier.verify(at, bytes);
+            } catch (dev.branchboot.integrity.ManifestException e) {
+                bad.add(at);
+            }
+        }
+        return bad;
     }
 
     private static boolean pause(long nanos) {

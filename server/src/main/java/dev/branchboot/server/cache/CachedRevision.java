@@ -320,6 +320,15 @@ public final class CachedRevision {
         return verified;
     }
 
+    /** Marks the block holding {@code offset} absent, so the next read fetches it again. */
+    void drop(long offset) {
+        synchronized (this) {
+            if (present.checkedRemove((int) (offset >> blockShift))) {
+                dirty = true;
+            }
+        }
+    }
+
     /** Marks the revision checked after an unclean shutdown. */
     void markVerified() {
         verified = true;

@@ -35,6 +35,9 @@ final class RevisionProperties {
             meta.setProperty("content-location", upstream.contentLocation());
         }
         meta.setProperty("upstream", upstream.upstream().toString());
+        if (upstream.signedContent() != null) {
+            meta.setProperty("signed-content", upstream.signedContent());
+        }
         StringWriter text = new StringWriter();
         meta.store(text, "branchboot cached image revision");
         CacheFiles.writeAtomically(dir.resolve(FILE), text.toString().getBytes(StandardCharsets.UTF_8));
@@ -52,7 +55,7 @@ final class RevisionProperties {
             return new UpstreamRevision(required(meta, "name", file), required(meta, "etag", file),
                     Boolean.parseBoolean(meta.getProperty("etag-synthesized")), Long.parseLong(required(meta, "size", file)),
                     modified == null ? null : Instant.parse(modified), meta.getProperty("content-location"),
-                    URI.create(required(meta, "upstream", file)));
+                    URI.create(required(meta, "upstream", file)), meta.getProperty("signed-content"));
         } catch (RuntimeException e) {
             throw new IOException(file + " is damaged: " + e.getMessage(), e);
         }

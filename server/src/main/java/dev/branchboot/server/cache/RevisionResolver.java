@@ -28,13 +28,16 @@ public class RevisionResolver {
     private final UpstreamClient upstreams;
     private final CacheDirectory store;
     private final CacheScrubber scrubber;
+    private final SignedManifests manifests;
     private final AsyncCache<String, UpstreamRevision> current;
 
     /** Resolves names through {@code upstreams}, falling back to what {@code store} remembers. */
-    public RevisionResolver(UpstreamClient upstreams, CacheDirectory store, CacheScrubber scrubber, BranchbootProperties properties) {
+    public RevisionResolver(UpstreamClient upstreams, CacheDirectory store, CacheScrubber scrubber, SignedManifests manifests,
+            BranchbootProperties properties) {
         this.upstreams = upstreams;
         this.store = store;
         this.scrubber = scrubber;
+        this.manifests = manifests;
         this.current = Caffeine.newBuilder()
                 .expireAfterWrite(properties.getCache().getRevalidateInterval())
                 .maximumSize(100_000)
@@ -49,7 +52,7 @@ public class RevisionResolver {
      *         none answered and nothing of it is cached
      */
     public Mono<CachedRevision> current(String name) {
-        return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).toFuture()), true)
+        return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).flatMap(manifests::sign).toFuture()), true)
                 .publishOn(Schedulers.boundedElastic())
                 .map(store::revisionFor)
                 .onErrorResume(e -> e instanceof UpstreamException u && u.retryable(), e -> {

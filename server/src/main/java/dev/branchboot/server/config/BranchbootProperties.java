@@ -45,6 +45,13 @@ public class BranchbootProperties {
      */
     private String adminToken;
 
+    /**
+     * Ed25519 public key (PEM, {@code openssl pkey -pubout}) of the images' publisher (branch
+     * mode). With it, every image must have a manifest signed by that key
+     * ({@code branchboot-agent manifest}), and no byte is cached or sent before it matches.
+     */
+    private Path trustKey;
+
     /** Background replication of whole images (branch mode). */
     @Valid
     private final Replication replication = new Replication();
@@ -80,6 +87,24 @@ public class BranchbootProperties {
 
     public void setImagesDir(Path imagesDir) {
         this.imagesDir = imagesDir;
+    }
+
+    public Path getTrustKey() {
+        return trustKey;
+    }
+
+    public void setTrustKey(Path trustKey) {
+        this.trustKey = trustKey;
+    }
+
+    /** A trust key must be a readable file; manifests check 4 KiB blocks, so cached blocks are at least that. */
+    @AssertTrue(message = "branchboot.trust-key must name a readable file, and with it branchboot.cache.block-size must be "
+            + "at least 4KB (manifests check 4 KiB blocks)")
+    public boolean isTrustKeyValid() {
+        if (trustKey == null) {
+            return true;
+        }
+        return java.nio.file.Files.isReadable(trustKey) && (cache.getBlockSize() == null || cache.getBlockSize().toBytes() >= 4096);
     }
 
     public List<URI> getUpstreams() {

@@ -98,15 +98,72 @@ public class UpstreamClient {
      * upstream that still has that revision.
      */
     public Mono<byte[]> fetch(UpstreamRevision revision, long first, int length) {
+        return fetch(revision, first, length, null);
+    }
+
+    /** Checks fetched bytes before anyone may use them. */
+    @FunctionalInterface
+    public interface BytesCheck {
+        /**
+         * Checks that {@code bytes} are the revision's bytes at {@code first}; called off the event
+         * loop (it may read a page of a manifest).
+         *
+         * @return {@code null} when they are, else why not (the upstream then counts as faulty)
+         */
+        String problem(long first, byte[] bytes) throws IOException;
+    }
+
+    /**
+     * As {@link #fetch(UpstreamRevision, long, int)}, but only bytes that pass {@code check} are
+     * returned: bytes that fail it are that upstream's fault ({@link UpstreamException.Kind#INTEGRITY}),
+     * so the next upstream is tried, then the retries.
+     */
+    public Mono<byte[]> fetch(UpstreamRevision revision, long first, int length, BytesCheck check) {
         return withFailover(upstream -> {
             long start = System.nanoTime();
             Mono<byte[]> fetch = isFile(upstream) ? fetchFile(upstream, revision, first, length)
                     : fetchHttp(upstream, revision, first, length, false);
+            if (check != null) {
+                fetch = fetch.publishOn(Schedulers.boundedElastic()).handle((bytes, sink) -> {
+                    String problem;
+                    try {
+                        problem = check.problem(first, bytes);
+                    } catch (IOException e) {
+                        problem = "cannot check them: " + e.getMessage();
+                    }
+                    if (problem == null) {
+                        sink.next(bytes);
+                    } else {
+                        sink.error(new UpstreamException(UpstreamException.Kind.INTEGRITY, upstream, "range " + first + "-"
+                                + (first + length - 1) + " of image '" + revision.name() + "' revision " + revision.etag()
+                                + ": " + problem, null));
+                    }
+                });
+            }
             return fetch.doOnNext(bytes -> {
                 latency(upstream).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
                 counter("branchboot.upstream", upstream, null).increment(bytes.length);
             });
         });
+    }
+
+    /**
+     * The name of {@code revision}'s own file relative to the upstream folder: its
+     * {@code Content-Location} (a branchboot origin names the file a symlinked name points to), or
+     * the name itself.
+     */
+    public String revisionName(UpstreamRevision revision) {
+        String location = revision.contentLocation();
+        if (location != null && !isFile(revision.upstream())) {
+            String base = revision.upstream().getRawPath();
+            base = base.endsWith("/") ? base : base + "/";
+            URI resolved = revision.upstream().resolve(location);
+            String path = resolved.getRawPath();
+            if (path != null && path.startsWith(base) && path.length() > base.length()) {
+                return org.springframework.web.util.UriUtils.decode(path.substring(base.length()), StandardCharsets.UTF_8);
+            }
+        }
+        return revision.name();
     }
 
     private <T> Mono<T> withFailover(Function<URI, Mono<T>> call) {

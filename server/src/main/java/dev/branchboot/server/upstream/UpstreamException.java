@@ -26,7 +26,9 @@ public class UpstreamException extends RuntimeException {
         /** The body was shorter or longer than the range, or the connection died midway. */
         WRONG_LENGTH,
         /** Reading a {@code file:} upstream failed. */
-        IO
+        IO,
+        /** The bytes are not the ones the image's signed manifest vouches for (a lying or broken upstream). */
+        INTEGRITY
     }
 
     private final Kind kind;

@@ -17,7 +17,21 @@ import java.time.Instant;
  * @param contentLocation the upstream's Content-Location (the revision's own name on a branchboot
  *                        origin), passed through unchanged, or {@code null}
  * @param upstream        the base URL that described it
+ * @param signedContent   with a trust key: the content digest ({@code sha256:...}) that the image's
+ *                        signed manifest vouches for, part of the revision's identity (two files of
+ *                        one size and modification time are still two revisions); else {@code null}
  */
 public record UpstreamRevision(String name, String etag, boolean etagSynthesized, long size, Instant lastModified,
-        String contentLocation, URI upstream) {
+        String contentLocation, URI upstream, String signedContent) {
+
+    /** A revision described without a signed manifest. */
+    public UpstreamRevision(String name, String etag, boolean etagSynthesized, long size, Instant lastModified,
+            String contentLocation, URI upstream) {
+        this(name, etag, etagSynthesized, size, lastModified, contentLocation, upstream, null);
+    }
+
+    /** This revision, vouched for by a signed manifest of content {@code digest}. */
+    public UpstreamRevision withSignedContent(String digest) {
+        return new UpstreamRevision(name, etag, etagSynthesized, size, lastModified, contentLocation, upstream, digest);
+    }
 }

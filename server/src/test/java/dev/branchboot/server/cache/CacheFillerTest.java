@@ -61,7 +61,7 @@ class CacheFillerTest {
         CacheMetrics metrics = new CacheMetrics(registry);
         UpstreamClient upstreams = new UpstreamClient(properties, registry);
         directory = new CacheDirectory(properties, metrics, registry);
-        filler = new CacheFiller(upstreams, metrics, properties);
+        filler = new CacheFiller(upstreams, new SignedManifests(properties, upstreams, registry), metrics, properties);
         revision = directory.revisionFor(upstreams.describe("disk.raw").block(Duration.ofSeconds(10)));
     }
 

@@ -78,7 +78,7 @@ class CacheFormatTest {
             assertFalse(revision.isPresent(2L * CHUNK + 17), "the rotted chunk is dropped");
             assertTrue(revision.allPresent(4L * CHUNK, SIZE - 1));
 
-            CacheFiller filler = new CacheFiller(upstreams, metrics, properties);
+            CacheFiller filler = new CacheFiller(upstreams, new SignedManifests(properties, upstreams, registry), metrics, properties);
             ByteBuffer all = ByteBuffer.allocate(SIZE);
             for (CacheFiller.Part part : filler.plan(revision, 0, SIZE)) {
                 all.put(filler.bytes(revision, part).block(Duration.ofSeconds(10)));

@@ -1,4 +1,4 @@
-package dev.branchboot.agent.cli;
+package dev.branchboot.agent.units;
 
 import java.util.Locale;
 

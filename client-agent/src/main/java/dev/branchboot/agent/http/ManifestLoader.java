@@ -1,0 +1,55 @@
+package dev.branchboot.agent.http;
+
+import dev.branchboot.integrity.ImageManifest;
+import dev.branchboot.integrity.ImageVerifier;
+import dev.branchboot.integrity.ManifestException;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.logging.Logger;
+
+/**
+ * Loads and checks the signed manifest of an image revision at open, from the same servers:
+ * {@code REVISION.manifest}, read like any file (pinned, retried, failed over), its head checked
+ * against the trust key and against the image's pinned length; its pages of block digests are
+ * read later, when a read first needs them.
+ */
+final class ManifestLoader {
+    private static final Logger LOG = Logger.getLogger(ManifestLoader.class.getName());
+
+    private ManifestLoader() {
+    }
+
+    static ImageVerifier load(RemoteImages images, HttpRangeSource image) throws IOException {
+        String name = image.name();
+        HttpRangeSource manifest;
+        try {
+            manifest = HttpRangeSource.open(images, image.path() + ".manifest");
+        } catch (HttpImageException e) {
+            throw new ManifestException(name, "a trust key is configured but the image has no manifest ("
+                    + image.path() + ".manifest): " + e.getMessage(), e);
+        }
+        ByteBuffer first = read(manifest, 0, (int) Math.min(ImageManifest.HEAD_LENGTH, manifest.size()));
+        int headLength = ImageManifest.headLength(name, first);
+        if (headLength > manifest.size()) {
+            throw new ManifestException(name, "the manifest is truncated (" + manifest.size() + " bytes, its head needs "
+                    + headLength + ")");
+        }
+        ImageManifest checked = ImageManifest.verify(name, read(manifest, 0, headLength), images.trustKey());
+        if (checked.imageSize() != image.size()) {
+            throw new ManifestException(name, "the manifest describes a file of " + checked.imageSize() + " bytes, the server's "
+                    + "has " + image.size() + " (a manifest of another revision?)");
+        }
+        if (checked.fileLength() != manifest.size()) {
+            throw new ManifestException(name, "the manifest has " + manifest.size() + " bytes, its head describes "
+                    + checked.fileLength());
+        }
+        LOG.info("manifest of " + name + " signed by the trusted key: " + checked.revision());
+        return new ImageVerifier(checked, (offset, length) -> read(manifest, offset, length).array());
+    }
+
+    private static ByteBuffer read(HttpRangeSource source, long offset, int length) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(length);
+        source.fetch(offset, buffer.duplicate()); // fetch leaves its buffer's position unspecified
+        return buffer;
+    }
+}

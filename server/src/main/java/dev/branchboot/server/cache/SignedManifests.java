@@ -1,0 +1,146 @@
+package dev.branchboot.server.cache;
+
+import dev.branchboot.integrity.ImageManifest;
+import dev.branchboot.integrity.ImageVerifier;
+import dev.branchboot.integrity.ManifestException;
+import dev.branchboot.integrity.PemKeys;
+import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.upstream.UpstreamClient;
+import dev.branchboot.server.upstream.UpstreamException;
+import dev.branchboot.server.upstream.UpstreamRevision;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.security.PublicKey;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.stereotype.Component;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * The branch's trust in what its upstreams send, with {@code branchboot.trust-key}: each image
+ * revision's manifest ({@code REVISION.manifest} on the upstreams, the revision's own name) must be
+ * signed by the publisher's key and describe a file of the revision's length; its content digest
+ * becomes part of the revision's identity; and every fetched byte is checked against it before
+ * anyone may use it ({@link #check}): bytes that fail are the upstream's fault (counted in
+ * {@code branchboot_cache_integrity_failures_total}, the next upstream tried), so no cache and no
+ * path between here and the origin has to be trusted. Without a key nothing is checked.
+ */
+@BranchMode
+@Component
+public class SignedManifests {
+    private static final Logger log = LoggerFactory.getLogger(SignedManifests.class);
+    private static final Duration PAGE_TIMEOUT = Duration.ofMinutes(2);
+
+    private final UpstreamClient upstreams;
+    private final PublicKey key;
+    private final Counter failures;
+    /** Verifiers by signed content digest and image name. */
+    private final Map<String, ImageVerifier> verifiers = new ConcurrentHashMap<>();
+
+    /** Checks against {@code branchboot.trust-key}, when it is set, manifests read from {@code upstreams}. */
+    public SignedManifests(BranchbootProperties properties, UpstreamClient upstreams, MeterRegistry registry) throws IOException {
+        this.upstreams = upstreams;
+        this.key = properties.getTrustKey() == null ? null : PemKeys.publicKey(properties.getTrustKey());
+        this.failures = Counter.builder("branchboot.cache.integrity.failures")
+                .description("Fetched ranges whose bytes did not match the image's signed manifest (discarded, next upstream)")
+                .register(registry);
+        if (key != null) {
+            log.info("Images must be signed by the key in {}: nothing is cached or sent before it matches their manifest",
+                    properties.getTrustKey());
+        }
+    }
+
+    /** Whether a trust key is configured. */
+    public boolean enabled() {
+        return key != null;
+    }
+
+    /**
+     * {@code described} with the content digest its signed manifest vouches for; unchanged without
+     * a trust key.
+     *
+     * @return a Mono failing with an {@link UpstreamException} of kind {@code INTEGRITY} when the
+     *         manifest is missing, damaged, signed by another key or made for another file
+     */
+    public Mono<UpstreamRevision> sign(UpstreamRevision described) {
+        if (key == null) {
+            return Mono.just(described);
+        }
+        return Mono.fromCallable(() -> load(described)).subscribeOn(Schedulers.boundedElastic())
+                .map(verifier -> described.withSignedContent(verifier.manifest().revision()));
+    }
+
+    /**
+     * The check every fetch of {@code revision} must pass, or {@code null} without a trust key.
+     * Runs off the event loop; may fetch a page of the manifest.
+     */
+    public UpstreamClient.BytesCheck check(UpstreamRevision revision) {
+        if (key == null) {
+            return null;
+        }
+        return (first, bytes) -> {
+            try {
+                verifier(revision).verify(first, ByteBuffer.wrap(bytes));
+                return null;
+            } catch (ManifestException e) {
+                failures.increment();
+                return e.getMessage();
+            }
+        };
+    }
+
+    /** The verifier of a revision already vouched for (such as one cached before a restart). */
+    ImageVerifier verifier(UpstreamRevision revision) throws IOException {
+        ImageVerifier known = verifiers.get(revision.signedContent() + "\n" + revision.name());
+        if (known != null) {
+            return known;
+        }
+        ImageVerifier loaded = load(revision);
+        if (revision.signedContent() != null && !loaded.manifest().revision().equals(revision.signedContent())) {
+            throw new ManifestException(revision.name(), "the upstreams' manifest now vouches for " + loaded.manifest().revision()
+                    + ", not the cached revision's " + revision.signedContent());
+        }
+        return loaded;
+    }
+
+    private ImageVerifier load(UpstreamRevision image) throws IOException {
+        String manifestName = upstreams.revisionName(image) + ".manifest";
+        try {
+            UpstreamRevision manifest = upstreams.describe(manifestName).block(PAGE_TIMEOUT);
+            ByteBuffer first = ByteBuffer.wrap(read(manifest, 0, (int) Math.min(ImageManifest.HEAD_LENGTH, manifest.size())));
+            int headLength = ImageManifest.headLength(image.name(), first);
+            if (headLength > manifest.size()) {
+                throw new ManifestException(image.name(), "the manifest " + manifestName + " is truncated");
+            }
+            ImageManifest head = ImageManifest.verify(image.name(), ByteBuffer.wrap(read(manifest, 0, headLength)), key);
+            if (head.imageSize() != image.size() || head.fileLength() != manifest.size()) {
+                throw new ManifestException(image.name(), "the manifest " + manifestName + " describes a file of "
+                        + head.imageSize() + " bytes, the upstream's has " + image.size());
+            }
+            ImageVerifier verifier = new ImageVerifier(head, (offset, length) -> read(manifest, offset, length));
+            verifiers.put(head.revision() + "\n" + image.name(), verifier);
+            return verifier;
+        } catch (ManifestException e) {
+            failures.increment();
+            throw new UpstreamException(UpstreamException.Kind.INTEGRITY, image.upstream(), e.getMessage(), e);
+        } catch (UpstreamException e) {
+            throw new UpstreamException(UpstreamException.Kind.INTEGRITY, e.upstream(), "image '" + image.name()
+                    + "' has no readable signed manifest " + manifestName + " while branchboot.trust-key is set: "
+                    + e.getMessage(), e);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+    }
+
+    private byte[] read(UpstreamRevision manifest, long offset, int length) {
+        return upstreams.fetch(manifest, offset, length).block(PAGE_TIMEOUT);
+    }
+}
