@@ -100,12 +100,18 @@ def table(ws, results):
           "| uplink MB (wire) | origin sent MB | x working set | LAN MB | branch CPU s | PCs' CPU s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
+        if "last_done_s" not in r:
+            label = LABELS.get(r['setup'], r['setup']) + (f" ({r['failed']} of {r['n']} hung, left out)" if r.get("failed") else "")
+        print(f"| {label} | {r['n']} | {r['rate']} | {r['delay_ms']} ms | | every replay failed or "
+                  f"hung (4 min) | | | | | | | | | | |")
+            continue
         bound = bound_seconds(ws, r)
         size = ws["raw_bytes"] if r["setup"] in RAW else ws["compressed_bytes"]
         body = r.get("origin_body_bytes") or 0
         sent = body if body else r["uplink_bytes"]
         branch = r["phase"] if r["setup"] in CACHED_AT_BRANCH else "none"
-        print(f"| {LABELS.get(r['setup'], r['setup'])} | {r['n']} | {r['rate']} | {r['delay_ms']} ms | {branch} "
+        label = LABELS.get(r['setup'], r['setup']) + (f" ({r['failed']} of {r['n']} hung, left out)" if r.get("failed") else "")
+        print(f"| {label} | {r['n']} | {r['rate']} | {r['delay_ms']} ms | {branch} "
               f"| {r['last_done_s']:.1f} | {bound:.1f} | {r['last_done_s'] / bound:.2f} | {r['p50_ms']:.2f} | {r['p99_ms']:.1f} "
               f"| {r['uplink_bytes'] / 1e6:.1f} | {body / 1e6:.1f} | {sent / size:.3f} | {r['lan_bytes'] / 1e6:.1f} "
               f"| {r.get('branch_cpu_s', 0):.1f} | {r.get('pcs_cpu_s', 0):.1f} |")
@@ -118,7 +124,7 @@ def plot(ws, results, png):
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     series = {}
     for r in results:
-        if r["rate"] != "100mbit" or r["delay_ms"] != 0 or r["phase"] != "cold":
+        if r["rate"] != "100mbit" or r["delay_ms"] != 0 or r["phase"] != "cold" or "last_done_s" not in r:
             continue
         series.setdefault(r["setup"], []).append((r["n"], r["last_done_s"]))
     for setup, points in sorted(series.items()):

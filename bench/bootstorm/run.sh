@@ -288,7 +288,8 @@ stop_pcs() {
 # replay SETUP N RATE DELAY PHASE KIND [TARGET_PATTERN] : all PCs at once; one line into results.jsonl
 replay() {
   local setup=$1 n=$2 rate=$3 delay=$4 phase=$5 kind=$6 target=${7:-} i up0 lan0 body0 start_at rpids=() max_in_flight=64
-  [[ $setup == qemu-nbd || $setup == nginx-slice ]] && max_in_flight=2 # qemu 7.2's http driver hangs deeper
+  # qemu 7.2's http driver hangs with more than about two reads in flight, and hung at two here too
+  [[ $setup == qemu-nbd || $setup == nginx-slice ]] && max_in_flight=1
   rm -rf "$work/r"
   mkdir -p "$work/r"
   up0=$(counter origin up0 tx_bytes)
@@ -300,31 +301,37 @@ replay() {
   start_at=$(awk -v t="$(date +%s.%N)" 'BEGIN { printf "%.3f", t + 2 }')
   for ((i = 1; i <= n; i++)); do
     case $kind in
-      nbd) ip netns exec "$NS-c$i" timeout 600 "$py" "$here/replay.py" "$trace" "nbd+unix:///?socket=$work/c$i.sock" --start-at "$start_at" \
+      nbd) ip netns exec "$NS-c$i" timeout 240 "$py" "$here/replay.py" "$trace" "nbd+unix:///?socket=$work/c$i.sock" --start-at "$start_at" \
              --max-in-flight "$max_in_flight" --out "$work/r/c$i.json" > /dev/null 2> "$work/logs/replay-c$i.log" & ;;
-      file) ip netns exec "$NS-c$i" timeout 600 "$py" "$here/replay.py" "$trace" "${target//@/$i}" --start-at "$start_at" \
+      file) ip netns exec "$NS-c$i" timeout 240 "$py" "$here/replay.py" "$trace" "${target//@/$i}" --start-at "$start_at" \
              --out "$work/r/c$i.json" > /dev/null 2> "$work/logs/replay-c$i.log" & ;;
-      http) ip netns exec "$NS-c$i" timeout 600 "$py" "$here/http-replay.py" "$work/fetch.trace" "$target" --start-at "$start_at" \
+      http) ip netns exec "$NS-c$i" timeout 240 "$py" "$here/http-replay.py" "$work/fetch.trace" "$target" --start-at "$start_at" \
              --out "$work/r/c$i.json" > /dev/null 2> "$work/logs/replay-c$i.log" & ;;
     esac
     rpids+=($!)
   done
   local failed=0
-  for i in "${!rpids[@]}"; do wait "${rpids[$i]}" || { failed=1; say "replay c$((i + 1)) failed: $(tail -n 3 "$work/logs/replay-c$((i + 1)).log")"; }; done
-  ((failed == 0)) || die "$setup N=$n: a replay failed"
+  for i in "${!rpids[@]}"; do
+    wait "${rpids[$i]}" || { failed=$((failed + 1)); say "replay c$((i + 1)) failed or hung: $(tail -n 2 "$work/logs/replay-c$((i + 1)).log")"; }
+  done
   "$py" - "$work/r" "$setup" "$n" "$rate" "$delay" "$phase" "$start_at" "$(($(counter origin up0 tx_bytes) - up0))" \
     "$(($(lan_bytes) - lan0))" "$kind" "$(($(origin_body_bytes) - body0))" \
     "$(awk -v a="$(cpu_seconds $branch_pid $nginx_pid $dnbd3_proxy_pid)" -v b="$cpu_branch0" 'BEGIN { printf "%.1f", a - b }')" \
-    "$(awk -v a="$(cpu_seconds "${pc_pids[@]}")" -v b="$cpu_pcs0" 'BEGIN { printf "%.1f", a - b }')" >> "$work/results.jsonl" <<'PY'
+    "$(awk -v a="$(cpu_seconds "${pc_pids[@]}")" -v b="$cpu_pcs0" 'BEGIN { printf "%.1f", a - b }')" "$failed" \
+    >> "$work/results.jsonl" <<'PY'
 import glob, json, sys
-d, setup, n, rate, delay, phase, start_at, up, lan, kind, body, branch_cpu, pcs_cpu = sys.argv[1:]
+d, setup, n, rate, delay, phase, start_at, up, lan, kind, body, branch_cpu, pcs_cpu, failed = sys.argv[1:]
 runs = [json.load(open(f)) for f in sorted(glob.glob(d + "/*.json"))]
+if not runs:
+    print(json.dumps({"setup": setup, "n": int(n), "rate": rate, "delay_ms": int(delay), "phase": phase, "replayer": kind,
+                      "failed": int(failed), "uplink_bytes": int(up), "origin_body_bytes": int(body), "lan_bytes": int(lan)}))
+    sys.exit()
 lat = sorted(x for r in runs for x in r["latencies_ms"])
 last = max(r["started"] + r["seconds"] for r in runs) - float(start_at)
 print(json.dumps({"setup": setup, "n": int(n), "rate": rate, "delay_ms": int(delay), "phase": phase, "replayer": kind,
                   "last_done_s": round(last, 2), "p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(len(lat) * 0.99)],
                   "uplink_bytes": int(up), "origin_body_bytes": int(body), "lan_bytes": int(lan),
-                  "branch_cpu_s": float(branch_cpu), "pcs_cpu_s": float(pcs_cpu)}))
+                  "branch_cpu_s": float(branch_cpu), "pcs_cpu_s": float(pcs_cpu), "failed": int(failed)}))
 PY
   say "$(tail -n 1 "$work/results.jsonl")"
 }

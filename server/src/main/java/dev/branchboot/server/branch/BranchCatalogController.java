@@ -26,7 +26,8 @@ import reactor.core.publisher.Mono;
  * catalog (every field of each entry unchanged), otherwise the images this branch has seen; each
  * entry gains what the cache holds of it: {@code cachedBytes}, {@code cachedBlocks},
  * {@code blocks}, {@code blockSize}, {@code cachedEtag} (the revision those figures are about) and {@code replication}
- * ({@code running}, {@code complete}, {@code stopped}, {@code failed}, or null).
+ * ({@code running}, {@code complete}, {@code stopped}, {@code failed}, {@code incomplete} (it completed, but the
+ * cache no longer holds all of the current revision), or null).
  */
 @BranchMode
 @RestController
@@ -38,10 +39,16 @@ public class BranchCatalogController {
     private final CacheDirectory store;
     private final Replicator replicator;
     private final URI catalogUpstream;
-    private final WebClient client = WebClient.create();
+    private final WebClient client;
 
-    /** Lists the images of the upstream (or those seen), with what {@code store} holds of each. */
-    public BranchCatalogController(CacheDirectory store, UpstreamClient upstreams, Replicator replicator) {
+    /**
+     * Lists the images of the upstream (or those seen), with what {@code store} holds of each; asks
+     * the upstream with a client from Boot's {@code WebClient.Builder}, so its codecs, timeouts and
+     * metrics apply.
+     */
+    public BranchCatalogController(CacheDirectory store, UpstreamClient upstreams, Replicator replicator,
+            WebClient.Builder clients) {
+        this.client = clients.build();
         this.store = store;
         this.replicator = replicator;
         this.catalogUpstream = upstreams.upstreams().stream()
@@ -76,7 +83,13 @@ public class BranchCatalogController {
             image.put("blockSize", revision == null ? null : revision.blockSize());
             image.put("cachedEtag", revision == null ? null : revision.upstream().etag());
             Replicator.Status replication = replicator.status(String.valueOf(image.get("name")));
-            image.put("replication", replication == null ? null : replication.state().name().toLowerCase());
+            String state = replication == null ? null : replication.state().name().toLowerCase(java.util.Locale.ROOT);
+            if (replication != null && replication.state() == Replicator.State.COMPLETE && (revision == null || !revision.complete()
+                    || !revision.upstream().etag().equals(replication.etag()))) {
+                // It completed once; since then the cache was evicted or the image republished.
+                state = "incomplete";
+            }
+            image.put("replication", state);
         }
         Map<String, Object> result = new LinkedHashMap<>();
         result.put("upstream", upstream == null ? null : upstream.toString());

@@ -119,6 +119,25 @@ class BranchAdminTest {
     }
 
     @Test
+    void aReplicationEvictedSinceItCompletedIsShownIncompleteInTheOriginsCatalog() throws Exception {
+        // A branchboot origin lists its images, so the branch's catalog shows them with or without a cached byte.
+        try (var origin = new org.springframework.boot.builder.SpringApplicationBuilder(
+                dev.branchboot.server.BranchbootServerApplication.class).run("--server.port=0", "--server.address=127.0.0.1",
+                "--branchboot.images-dir=" + temp.resolve("origin"), "--spring.main.banner-mode=off");
+             BranchServer branch = BranchServer.start("http://127.0.0.1:" + origin.getEnvironment().getProperty("local.server.port")
+                     + "/images", temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN, "--branchboot.replication.rate=0")) {
+            assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
+            Replicator replicator = branch.bean(Replicator.class);
+            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
+                    "replication completes");
+            assertTrue(new String(branch.get("/images").body()).contains("\"replication\":\"complete\""));
+            assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+            String catalog = new String(branch.get("/images").body());
+            assertTrue(catalog.contains("\"cachedBytes\":0") && catalog.contains("\"replication\":\"incomplete\""), catalog);
+        }
+    }
+
+    @Test
     void aReplicationResumesAfterARestartWithoutRefetching() throws Exception {
         Path cache = temp.resolve("cache");
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.admin-token=" + TOKEN,
