@@ -259,10 +259,13 @@ start_agents() { # N URL IMAGE [agent options...]
       --cow none --ready-file "$work/c$i.ready" "$@" > "$work/logs/agent-c$i.log" 2>&1 &
     pc_pids+=($!)
   done
-  for ((i = 1; i <= n; i++)); do
-    for _ in $(seq 1 600); do [[ -f $work/c$i.ready ]] && break; sleep 0.1; done
-    [[ -f $work/c$i.ready ]] || { tail -n 20 "$work/logs/agent-c$i.log" >&2; die "agent c$i did not start"; }
-  done
+  for ((i = 1; i <= n; i++)); do await_path -f "$work/c$i.ready" "$work/logs/agent-c$i.log" "agent c$i"; done
+}
+
+await_path() { # TEST PATH LOG WHAT: waits (60 s at most) until [[ TEST PATH ]], else shows LOG and gives up
+  for _ in $(seq 1 600); do test "$1" "$2" && return 0; sleep 0.1; done
+  tail -n 20 "$3" >&2
+  die "$4 did not start"
 }
 
 start_qemu_nbds() { # N URL
@@ -272,10 +275,7 @@ start_qemu_nbds() { # N URL
     ip netns exec "$NS-c$i" qemu-nbd -r -f qcow2 -k "$work/c$i.sock" --cache=writeback "$url" > "$work/logs/qemu-nbd-c$i.log" 2>&1 &
     pc_pids+=($!)
   done
-  for ((i = 1; i <= n; i++)); do
-    for _ in $(seq 1 600); do [[ -S $work/c$i.sock ]] && break; sleep 0.1; done
-    [[ -S $work/c$i.sock ]] || { tail -n 20 "$work/logs/qemu-nbd-c$i.log" >&2; die "qemu-nbd c$i did not start"; }
-  done
+  for ((i = 1; i <= n; i++)); do await_path -S "$work/c$i.sock" "$work/logs/qemu-nbd-c$i.log" "qemu-nbd c$i"; done
 }
 
 stop_pcs() {

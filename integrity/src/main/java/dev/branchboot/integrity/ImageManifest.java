@@ -118,7 +118,11 @@ public final class ImageManifest {
         } catch (GeneralSecurityException e) {
             throw new ManifestException(name, "cannot check the manifest's signature: " + e.getMessage(), e);
         }
-        ByteBuffer fields = ByteBuffer.wrap(signed);
+        return parse(name, ByteBuffer.wrap(signed), length);
+    }
+
+    /** The head's fields, from {@code fields} (the signed bytes, magic first) of a head {@code length} long. */
+    private static ImageManifest parse(String name, ByteBuffer fields, int length) throws ManifestException {
         fields.position(MAGIC.length);
         int blockSize = fields.getInt();
         long imageSize = fields.getLong();
@@ -126,7 +130,7 @@ public final class ImageManifest {
         byte[] imageDigest = new byte[DIGEST_LENGTH];
         fields.get(imageDigest);
         int pages = fields.getInt();
-        fields.getInt(); // the signature's length, checked above
+        fields.getInt(); // the signature's length, checked by headLength
         byte[] pageDigests = new byte[pages * DIGEST_LENGTH];
         fields.get(pageDigests);
         if (blockSize <= 0 || Integer.bitCount(blockSize) != 1 || blocksPerPage <= 0 || imageSize < 0
@@ -144,18 +148,7 @@ public final class ImageManifest {
     public static ImageManifest unverified(String name, ByteBuffer head) throws ManifestException {
         ByteBuffer bytes = head.duplicate();
         int length = headLength(name, bytes);
-        ByteBuffer fields = bytes.slice(bytes.position(), length);
-        fields.position(MAGIC.length);
-        int blockSize = fields.getInt();
-        long imageSize = fields.getLong();
-        int blocksPerPage = fields.getInt();
-        byte[] imageDigest = new byte[DIGEST_LENGTH];
-        fields.get(imageDigest);
-        int pages = fields.getInt();
-        fields.getInt();
-        byte[] pageDigests = new byte[pages * DIGEST_LENGTH];
-        fields.get(pageDigests);
-        return new ImageManifest(name, blockSize, imageSize, blocksPerPage, imageDigest, pageDigests, length);
+        return parse(name, bytes.slice(bytes.position(), length), length);
     }
 
     static int pageCount(long imageSize, int blockSize, int blocksPerPage) {

@@ -11,6 +11,7 @@ import dev.branchboot.testkit.ByteComparison;
 import dev.branchboot.testkit.ConformanceImages;
 import dev.branchboot.testkit.ConformanceImages.TestImage;
 import dev.branchboot.testkit.Nginx;
+import dev.branchboot.testkit.PublisherKeys;
 import dev.branchboot.testkit.TamperingProxy;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -37,6 +38,8 @@ class SignedImageIT {
     private Path images;
     private TestImage image;
     private Nginx nginx;
+    private PublisherKeys keys;
+    private PublisherKeys otherKeys;
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @BeforeEach
@@ -50,10 +53,9 @@ class SignedImageIT {
             other[i] ^= 0x5a;
         }
         Files.write(images.resolve("disk@old.qcow2"), other);
-        openssl("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("key.pem").toString());
-        openssl("pkey", "-in", dir.resolve("key.pem").toString(), "-pubout", "-out", dir.resolve("pub.pem").toString());
-        openssl("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("other-key.pem").toString());
-        assertEquals(0, agent("manifest", images.resolve("disk.qcow2").toString(), "--sign-key", dir.resolve("key.pem").toString()));
+        keys = PublisherKeys.make(dir, "publisher");
+        otherKeys = PublisherKeys.make(dir, "other");
+        assertEquals(0, agent("manifest", images.resolve("disk.qcow2").toString(), "--sign-key", keys.privateKey().toString()));
         nginx = Nginx.start(dir.resolve("nginx"), images);
     }
 
@@ -63,14 +65,6 @@ class SignedImageIT {
             c.close();
         }
         nginx.close();
-    }
-
-    private static void openssl(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("openssl"));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), output);
     }
 
     private static int agent(String... args) {
@@ -105,7 +99,7 @@ class SignedImageIT {
 
     @Test
     void lyingBodiesNeverReachTheClientAndAnHonestServerIsUsedInstead() throws Exception {
-        String key = dir.resolve("pub.pem").toString();
+        String key = keys.publicKey().toString();
         for (TamperingProxy.Mode mode : new TamperingProxy.Mode[] {TamperingProxy.Mode.FLIP, TamperingProxy.Mode.OTHER_REVISION}) {
             TamperingProxy liar = proxy(mode);
             // Only the liar: every read fails at the deadline, no wrong byte is returned.
@@ -144,10 +138,10 @@ class SignedImageIT {
     void aManifestThatCannotBeTrustedIsRefusedAtOpenNamingTheImage() throws Exception {
         Path manifest = images.resolve("disk.qcow2.manifest");
         byte[] good = Files.readAllBytes(manifest);
-        String key = dir.resolve("pub.pem").toString();
+        String key = keys.publicKey().toString();
         // Signed by another key.
         assertEquals(0, agent("manifest", images.resolve("disk.qcow2").toString(), "--sign-key",
-                dir.resolve("other-key.pem").toString()));
+                otherKeys.privateKey().toString()));
         assertRefused(key, "signature");
         // Truncated.
         Files.write(manifest, java.util.Arrays.copyOf(good, 100));
@@ -155,7 +149,7 @@ class SignedImageIT {
         // Made for another file.
         Files.copy(images.resolve("disk@old.qcow2"), dir.resolve("other.qcow2"));
         Files.write(dir.resolve("other.qcow2"), java.util.Arrays.copyOf(Files.readAllBytes(dir.resolve("other.qcow2")), 50_000));
-        assertEquals(0, agent("manifest", dir.resolve("other.qcow2").toString(), "--sign-key", dir.resolve("key.pem").toString()));
+        assertEquals(0, agent("manifest", dir.resolve("other.qcow2").toString(), "--sign-key", keys.privateKey().toString()));
         Files.copy(dir.resolve("other.qcow2.manifest"), manifest, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         assertRefused(key, "describes a file of 50000 bytes");
         // Missing.
@@ -174,7 +168,7 @@ class SignedImageIT {
     @Test
     void theManifestCommandChecksAFileAgainstItsManifest() throws Exception {
         Path file = images.resolve("disk.qcow2");
-        String key = dir.resolve("pub.pem").toString();
+        String key = keys.publicKey().toString();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertEquals(0, AgentMain.run(new PrintStream(out), new PrintStream(err), "manifest", file.toString(), "--trust-key", key),

@@ -11,6 +11,7 @@ import dev.branchboot.integrity.PemKeys;
 import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.testkit.Nginx;
+import dev.branchboot.testkit.PublisherKeys;
 import dev.branchboot.testkit.TamperingProxy;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.http.HttpResponse;
@@ -42,6 +43,8 @@ class SignedImagesTest {
     private Path origin;
     private byte[] disk;
     private Nginx nginx;
+    private PublisherKeys keys;
+    private PublisherKeys otherKeys;
     private final List<AutoCloseable> closing = new ArrayList<>();
 
     @BeforeEach
@@ -55,10 +58,9 @@ class SignedImagesTest {
             older[i] ^= 1;
         }
         Files.write(origin.resolve("disk@old.raw"), older);
-        openssl("genpkey", "-algorithm", "ed25519", "-out", temp.resolve("key.pem").toString());
-        openssl("pkey", "-in", temp.resolve("key.pem").toString(), "-pubout", "-out", temp.resolve("pub.pem").toString());
-        openssl("genpkey", "-algorithm", "ed25519", "-out", temp.resolve("other-key.pem").toString());
-        ManifestWriter.write(origin.resolve("disk.raw"), PemKeys.privateKey(temp.resolve("key.pem")), null);
+        keys = PublisherKeys.make(temp, "publisher");
+        otherKeys = PublisherKeys.make(temp, "other");
+        ManifestWriter.write(origin.resolve("disk.raw"), PemKeys.privateKey(keys.privateKey()), null);
         nginx = Nginx.start(temp.resolve("nginx"), origin);
     }
 
@@ -70,16 +72,8 @@ class SignedImagesTest {
         nginx.close();
     }
 
-    private static void openssl(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of("openssl"));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), output);
-    }
-
     private BranchServer branch(String upstreams, String cache) {
-        BranchServer branch = BranchServer.start(upstreams, temp.resolve(cache), "--branchboot.trust-key=" + temp.resolve("pub.pem"),
+        BranchServer branch = BranchServer.start(upstreams, temp.resolve(cache), "--branchboot.trust-key=" + keys.publicKey(),
                 "--branchboot.cache.fetch-attempts=2");
         closing.add(branch);
         return branch;
@@ -121,7 +115,7 @@ class SignedImagesTest {
 
     @Test
     void aManifestSignedByAnotherKeyIsRefusedNamingTheImage() throws Exception {
-        ManifestWriter.write(origin.resolve("disk.raw"), PemKeys.privateKey(temp.resolve("other-key.pem")), null);
+        ManifestWriter.write(origin.resolve("disk.raw"), PemKeys.privateKey(otherKeys.privateKey()), null);
         BranchServer branch = branch(nginx.imagesUrl(), "cache");
         HttpResponse<byte[]> refused = branch.get("/images/disk.raw", "Range", "bytes=0-99");
         assertEquals(502, refused.statusCode());
@@ -137,7 +131,7 @@ class SignedImagesTest {
     void aFileReplacedInPlaceWithTheSameSizeAndTimeIsANewRevision() throws Exception {
         Path file = origin.resolve("disk.raw");
         FileTime time = Files.getLastModifiedTime(file);
-        BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.trust-key=" + temp.resolve("pub.pem"),
+        BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.trust-key=" + keys.publicKey(),
                 "--branchboot.cache.revalidate-interval=0s");
         closing.add(branch);
         String etag = branch.get("/images/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag").orElseThrow();
@@ -148,7 +142,7 @@ class SignedImagesTest {
         replaced[2_000_000] ^= 1;
         Files.write(file, replaced);
         Files.setLastModifiedTime(file, time);
-        ManifestWriter.write(file, PemKeys.privateKey(temp.resolve("key.pem")), null);
+        ManifestWriter.write(file, PemKeys.privateKey(keys.privateKey()), null);
         assertEquals(etag, branch.get("/images/disk.raw", "Range", "bytes=0-0").headers().firstValue("ETag").orElseThrow(),
                 "nginx's size-and-time ETag did not change");
         assertArrayEquals(replaced, branch.get("/images/disk.raw").body(), "new readers get the new bytes, none of the old");
