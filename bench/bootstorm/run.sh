@@ -281,6 +281,13 @@ start_qemu_nbds() { # N URL
 stop_pcs() {
   local p
   for p in "${pc_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # a qemu-nbd stuck in a read over http ignores SIGTERM (seen here): escalate after 5 s
+  for _ in $(seq 1 50); do
+    for p in "${pc_pids[@]}"; do kill -0 "$p" 2>/dev/null && break; p=""; done
+    [[ -z ${p:-} ]] && break
+    sleep 0.1
+  done
+  for p in "${pc_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${pc_pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pc_pids=()
 }
