@@ -20,6 +20,8 @@
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
 # BRANCHBOOT_VM_TRACE=FILE (agent modes): the agent records its reads (serve --trace) on the
 # guest's second serial port, saved to FILE (the format: docs/boot.md; bench/bootstorm replays it).
+# debootstrap's mirror is the first Debian bookworm source in this machine's apt sources
+# (/etc/apt/sources.list, sources.list.d/*.list and *.sources), or BRANCHBOOT_DEBIAN_MIRROR.
 # The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -155,6 +157,42 @@ image_busybox() {
   image=busybox.qcow2
 }
 
+# apt_mirror SUITE: the URI of the first http(s)/file 'deb' source of SUITE with component main in
+# this machine's apt sources: one-line entries (sources.list, sources.list.d/*.list, with or without
+# [options]) and deb822 stanzas (sources.list.d/*.sources, honouring Enabled: no). Empty if none.
+apt_mirror() {
+  local suite=$1 files=()
+  [[ -f /etc/apt/sources.list ]] && files+=(/etc/apt/sources.list)
+  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do [[ -f $f ]] && files+=("$f"); done
+  ((${#files[@]})) || return 0
+  awk -v suite="$suite" '
+    function usable(uri) { return uri ~ /^(https?|file):/ }
+    function has(list, word,   n, i, parts) { n = split(list, parts, /[ \t]+/); for (i = 1; i <= n; i++) if (parts[i] == word) return 1; return 0 }
+    function stanza_end() {
+      if (types != "" && has(types, "deb") && has(suites, suite) && has(comps, "main") && tolower(enabled) != "no") {
+        n = split(uris, u, /[ \t]+/); for (i = 1; i <= n; i++) if (usable(u[i])) { print u[i]; found = 1; exit }
+      }
+      types = uris = suites = comps = enabled = ""
+    }
+    FNR == 1 { stanza_end(); deb822 = FILENAME ~ /\.sources$/ }
+    /^[ \t]*#/ { next }
+    !deb822 {
+      line = $0; sub(/\[[^]]*\]/, "", line); n = split(line, w, /[ \t]+/)
+      if (w[1] == "" ) { shift = 1 } else { shift = 0 }
+      if (w[1 + shift] == "deb" && w[3 + shift] == suite && usable(w[2 + shift])) {
+        for (i = 4 + shift; i <= n; i++) if (w[i] == "main") { print w[2 + shift]; found = 1; exit }
+      }
+      next
+    }
+    /^[ \t]*$/ { stanza_end(); next }
+    { key = tolower($1); value = $0; sub(/^[^:]*:[ \t]*/, "", value)
+      if (key == "types:") types = value; else if (key == "uris:") uris = value
+      else if (key == "suites:") suites = value; else if (key == "components:") comps = value
+      else if (key == "enabled:") enabled = value }
+    END { if (!found) stanza_end() }
+  ' "${files[@]}"
+}
+
 # --- debootstrap minbase + systemd root; its own update-initramfs runs the branchboot hook ---------
 debian_chroot_mounts() { # on|off DIR
   if [[ $1 == on ]]; then
@@ -173,9 +211,10 @@ image_debian() {
   [[ $flavour == dracut ]] && name=debian-dracut
   root_device=/dev/nbd0p1
   [[ $flavour == dracut ]] && root_device=/dev/nbd0
-  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw
-  local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw mirror
   if [[ ! -f $base ]]; then
+    mirror=${BRANCHBOOT_DEBIAN_MIRROR:-$(apt_mirror bookworm)}
+    [[ -n $mirror ]] || die "no 'deb' source of bookworm with component main in /etc/apt/sources.list or /etc/apt/sources.list.d/ (set BRANCHBOOT_DEBIAN_MIRROR)"
     say "debootstrap bookworm minbase + systemd from $mirror (cached in $base)"
     rm -rf "$work/debootstrap"
     debootstrap --variant=minbase --include=systemd-sysv,udev,kmod,initramfs-tools,busybox,nbd-client,linux-base,zstd \
