@@ -12,6 +12,7 @@ packages=(
   fuse3 fuse2fs e2fsprogs  # with nbdfuse (in libnbd-bin): mount a filesystem from an export without a kernel nbd module
   netcat-openbsd    # nc, used by VM tests to forward a guest's only connection
   qemu-system-x86   # test/vm-boot.sh: boots Debian's kernel under TCG with the root on the agent
+  ipxe-qemu         # test/vm-boot.sh *-ipxe: the network cards' iPXE ROMs (only recommended by qemu-system-x86)
   busybox-static cpio kmod zstd  # test/vm-boot.sh: the busybox root, the initramfs, depmod/modprobe
   debootstrap       # test/vm-boot.sh debian: the minbase + systemd root
   fdisk             # sfdisk: test/vm-boot.sh debian partitions its image (GPT)

@@ -6,7 +6,7 @@
 # read a host-made file with the right bytes, and shut down without I/O errors on nbd0. Prints the
 # boot time and the bytes the server sent.
 #
-# Usage: test/vm-boot.sh [busybox|debian]  (run `mvn -B -DskipTests package` first)
+# Usage: test/vm-boot.sh [MODE]  (run `mvn -B -DskipTests package` first; MODE busybox by default)
 #   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
 #   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
 #            with boot/initramfs-tools installed, and systemd powers off. The image is partitioned
@@ -17,9 +17,20 @@
 #            by qemu-nbd on the host (qemu's http driver, same server), no agent in the guest
 #   debian-image: only makes the debian image (images/debian.qcow2 in the work folder), no boot:
 #            for bench/bootstorm
+#   busybox-ipxe, debian-ipxe: as a lab PC boots. qemu gets no -kernel/-initrd: the network card's
+#            iPXE ROM (Debian's ipxe-qemu) takes its address and bootfile=http://10.0.2.100:PORT/boot.ipxe
+#            from qemu's DHCP and loads the script, the kernel and the initramfs from a branch server
+#            in front of an origin server (two servers, as a site runs them); the root then streams
+#            through the same branch. The same PC (MAC address mapped to the profile on the branch)
+#            boots twice: the second boot must cost the uplink (the origin) no bytes, only
+#            revalidation. Prints what each server sent per boot. iPXE cannot power off, so qemu is
+#            stopped from the console's markers (iPXE's failures, or the guest's power-off).
 # Work folder: target/vm-boot (BRANCHBOOT_VM_WORK); downloads are cached in its cache/ folder.
 # BRANCHBOOT_VM_TRACE=FILE (agent modes): the agent records its reads (serve --trace) on the
-# guest's second serial port, saved to FILE (the format: docs/boot.md; bench/bootstorm replays it).
+# guest's second serial port, saved to FILE (the format: docs/boot.md; bench/bootstorm replays it);
+# the ipxe modes save each boot's trace to FILE.1 and FILE.2.
+# debootstrap's mirror is the first Debian bookworm source in this machine's apt sources
+# (/etc/apt/sources.list, sources.list.d/*.list and *.sources), or BRANCHBOOT_DEBIAN_MIRROR.
 # The guest's only way out is the server: -netdev user,restrict=on with one guestfwd to 127.0.0.1.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -155,6 +166,42 @@ image_busybox() {
   image=busybox.qcow2
 }
 
+# apt_mirror SUITE: the URI of the first http(s)/file 'deb' source of SUITE with component main in
+# this machine's apt sources: one-line entries (sources.list, sources.list.d/*.list, with or without
+# [options]) and deb822 stanzas (sources.list.d/*.sources, honouring Enabled: no). Empty if none.
+apt_mirror() {
+  local suite=$1 files=()
+  [[ -f /etc/apt/sources.list ]] && files+=(/etc/apt/sources.list)
+  for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do [[ -f $f ]] && files+=("$f"); done
+  ((${#files[@]})) || return 0
+  awk -v suite="$suite" '
+    function usable(uri) { return uri ~ /^(https?|file):/ }
+    function has(list, word,   n, i, parts) { n = split(list, parts, /[ \t]+/); for (i = 1; i <= n; i++) if (parts[i] == word) return 1; return 0 }
+    function stanza_end() {
+      if (types != "" && has(types, "deb") && has(suites, suite) && has(comps, "main") && tolower(enabled) != "no") {
+        n = split(uris, u, /[ \t]+/); for (i = 1; i <= n; i++) if (usable(u[i])) { print u[i]; found = 1; exit }
+      }
+      types = uris = suites = comps = enabled = ""
+    }
+    FNR == 1 { stanza_end(); deb822 = FILENAME ~ /\.sources$/ }
+    /^[ \t]*#/ { next }
+    !deb822 {
+      line = $0; sub(/\[[^]]*\]/, "", line); n = split(line, w, /[ \t]+/)
+      if (w[1] == "" ) { shift = 1 } else { shift = 0 }
+      if (w[1 + shift] == "deb" && w[3 + shift] == suite && usable(w[2 + shift])) {
+        for (i = 4 + shift; i <= n; i++) if (w[i] == "main") { print w[2 + shift]; found = 1; exit }
+      }
+      next
+    }
+    /^[ \t]*$/ { stanza_end(); next }
+    { key = tolower($1); value = $0; sub(/^[^:]*:[ \t]*/, "", value)
+      if (key == "types:") types = value; else if (key == "uris:") uris = value
+      else if (key == "suites:") suites = value; else if (key == "components:") comps = value
+      else if (key == "enabled:") enabled = value }
+    END { if (!found) stanza_end() }
+  ' "${files[@]}"
+}
+
 # --- debootstrap minbase + systemd root; its own update-initramfs runs the branchboot hook ---------
 debian_chroot_mounts() { # on|off DIR
   if [[ $1 == on ]]; then
@@ -173,9 +220,10 @@ image_debian() {
   [[ $flavour == dracut ]] && name=debian-dracut
   root_device=/dev/nbd0p1
   [[ $flavour == dracut ]] && root_device=/dev/nbd0
-  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw
-  local mirror=${BRANCHBOOT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  local base=$cache/debian-bookworm-minbase.tar dir=$work/rootfs-$name raw=$work/$name.raw mirror
   if [[ ! -f $base ]]; then
+    mirror=${BRANCHBOOT_DEBIAN_MIRROR:-$(apt_mirror bookworm)}
+    [[ -n $mirror ]] || die "no 'deb' source of bookworm with component main in /etc/apt/sources.list or /etc/apt/sources.list.d/ (set BRANCHBOOT_DEBIAN_MIRROR)"
     say "debootstrap bookworm minbase + systemd from $mirror (cached in $base)"
     rm -rf "$work/debootstrap"
     debootstrap --variant=minbase --include=systemd-sysv,udev,kmod,initramfs-tools,busybox,nbd-client,linux-base,zstd \
@@ -281,23 +329,183 @@ start_qemu_nbd() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-start_server() {
-  port=$(free_port)
-  java -jar "$server_jar" --branchboot.images-dir="$work/images" \
-    --server.address=127.0.0.1 --server.port="$port" > "$work/server.log" 2>&1 &
+# launch_server NAME SETTING...: a branchboot server on a free port of 127.0.0.1 (log in
+# $work/NAME.log); sets server_port once it is ready
+launch_server() {
+  local name=$1
+  shift
+  server_port=$(free_port)
+  java -jar "$server_jar" "$@" --server.address=127.0.0.1 --server.port="$server_port" > "$work/$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 240); do
-    curl -fsS "http://127.0.0.1:$port/actuator/health/readiness" >/dev/null 2>&1 && return 0
+    curl -fsS "http://127.0.0.1:$server_port/actuator/health/readiness" >/dev/null 2>&1 && return 0
     kill -0 "${pids[-1]}" 2>/dev/null || break
     sleep 0.5
   done
-  cat "$work/server.log" >&2
-  die "the origin server did not start"
+  cat "$work/$name.log" >&2
+  die "the $name server did not start"
 }
 
+start_server() {
+  launch_server server --branchboot.images-dir="$work/images"
+  port=$server_port
+}
+
+# bytes_sent [PORT]: the body bytes a server has sent (branchboot_response_bytes_total, every route)
 bytes_sent() {
-  curl -fsS "http://127.0.0.1:$port/actuator/prometheus" |
+  curl -fsS "http://127.0.0.1:${1:-$port}/actuator/prometheus" |
     awk '/^branchboot_response_bytes_total/ { sum += $NF } END { printf "%.0f\n", sum }'
+}
+
+# requests_made PORT METHOD: the image requests of METHOD a server has answered
+requests_made() {
+  curl -fsS "http://127.0.0.1:$1/actuator/prometheus" |
+    awk -v method="$2" '/^branchboot_requests_total\{/ && /route="image"/ && index($0, "method=\"" method "\"") { sum += $NF }
+      END { printf "%.0f\n", sum }'
+}
+
+# --- a site for the ipxe modes: an origin serving $work/images, a branch in front of it -----------
+# start_site PROFILE CMDLINE: publishes the kernel and $initrd into the origin's images folder (boot/),
+# starts the origin and a branch with an empty cache whose boot profile PROFILE boots $image with
+# them and CMDLINE, and maps the PC's MAC address ($pc_mac) to it. The guest's port leads to the branch.
+start_site() {
+  local profile=$1 cmdline=$2 initrd_name
+  initrd_name=$(basename "$initrd")
+  mkdir -p "$work/images/boot"
+  cp "$vmlinuz" "$work/images/boot/vmlinuz-$kver"
+  cp "$initrd" "$work/images/boot/$initrd_name"
+  launch_server origin --branchboot.images-dir="$work/images"
+  origin_port=$server_port
+  rm -rf "$work/branch-cache"
+  cmdline="$cmdline branchboot.opts=--trace,/dev/ttyS1"
+  launch_server branch --branchboot.upstreams="http://127.0.0.1:$origin_port/images" \
+    --branchboot.cache.dir="$work/branch-cache" \
+    --branchboot.boot.profiles."$profile".image="$image" \
+    --branchboot.boot.profiles."$profile".kernel="boot/vmlinuz-$kver" \
+    --branchboot.boot.profiles."$profile".initrd="boot/$initrd_name" \
+    --branchboot.boot.profiles."$profile".cmdline="$cmdline" \
+    --branchboot.boot.machines."${pc_mac//:/-}"="$profile"
+  port=$server_port
+}
+
+# boot_ipxe NAME: boots the PC from its network card (no -kernel): iPXE gets bootfile= from qemu's
+# DHCP. Console (SeaBIOS, iPXE, Linux) in $work/NAME.console.log. Stops qemu on iPXE's or the BIOS's
+# failure messages, on the timeout, or if it is still running 120 s after the guest's power-off
+# marker; sets boot_seconds (qemu's run) and firmware_seconds (qemu start until the kernel's first line).
+boot_ipxe() {
+  local name=$1 log=$work/$1.console.log start now qemu_pid status=0 failure="" poweroff_at=""
+  rm -f "$log"
+  # SeaBIOS's text console on COM1 (fw_cfg file etc/sercon-port, a little-endian port number): with
+  # no display, iPXE's messages reach the log only this way. (qemu warns that the name lacks "opt/";
+  # SeaBIOS reads exactly this name: its stderr goes to NAME.qemu.log.)
+  printf '\xf8\x03' > "$work/sercon-port"
+  # the agent's trace (its kernel argument is in the profile, see start_site) on ttyS1: what the
+  # second boot fetched that the first did not
+  local trace_serial=(-serial "file:$work/$name.trace.raw")
+  rm -f "$work/$name.trace.raw"
+  say "booting $name from the network (iPXE, branch http://127.0.0.1:$port, origin http://127.0.0.1:$origin_port; qemu TCG, timeout ${timeout_s}s)"
+  start=$(date +%s.%N)
+  firmware_seconds=""
+  qemu-system-x86_64 -accel tcg -m 2048 -smp 2 -no-reboot -nodefaults \
+    -display none -monitor none -serial "file:$log" "${trace_serial[@]}" \
+    -fw_cfg name=etc/sercon-port,file="$work/sercon-port" -boot order=n \
+    -netdev "user,id=n0,restrict=on,bootfile=http://10.0.2.100:$port/boot.ipxe,guestfwd=tcp:10.0.2.100:$port-cmd:nc -N 127.0.0.1 $port" \
+    -device "virtio-net-pci,netdev=n0,mac=$pc_mac" 2> "$work/$name.qemu.log" &
+  qemu_pid=$!
+  pids+=($qemu_pid)
+  # polls the console: there is no event to wait for, and a second is nothing against a boot
+  while kill -0 "$qemu_pid" 2>/dev/null; do
+    now=$(date +%s.%N)
+    if [[ -z $firmware_seconds ]] && grep -a -q "Linux version" "$log" 2>/dev/null; then
+      firmware_seconds=$(awk -v a="$start" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
+    fi
+    if grep -a -q -E "No more network devices|No bootable device|Could not boot|Boot failed|Exec format error" "$log" 2>/dev/null; then
+      failure="the firmware or iPXE gave up: $(grep -a -o -E "No more network devices|No bootable device|Could not boot.*|Boot failed.*|Exec format error.*" "$log" | head -n 1 | tr -d '\r')"
+    elif [[ -z $poweroff_at ]] && grep -a -q "BRANCHBOOT-POWEROFF" "$log" 2>/dev/null; then
+      poweroff_at=$SECONDS
+    elif [[ -n $poweroff_at ]] && ((SECONDS - poweroff_at > 120)); then
+      failure="the guest did not power off within 120 s of its power-off marker"
+    elif awk -v a="$start" -v b="$now" -v t="$timeout_s" 'BEGIN { exit !(b - a > t) }'; then
+      failure="timeout after ${timeout_s}s"
+    fi
+    if [[ -n $failure ]]; then
+      kill "$qemu_pid" 2>/dev/null || true
+      break
+    fi
+    sleep 1
+  done
+  wait "$qemu_pid" || status=$?
+  boot_seconds=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+  if [[ -n $failure || $status -ne 0 ]]; then
+    tail -n 40 "$log" >&2
+    cat "$work/$name.qemu.log" >&2
+    die "$name: ${failure:-qemu exited with status $status} after $boot_seconds s"
+  fi
+  tr -d '\r' < "$work/$name.trace.raw" > "$work/$name.trace"
+  if [[ -n ${BRANCHBOOT_VM_TRACE:-} ]]; then
+    cp "$work/$name.trace" "$BRANCHBOOT_VM_TRACE.${name##*-}"
+    say "trace of $(grep -c '^R ' "$work/$name.trace") reads in $BRANCHBOOT_VM_TRACE.${name##*-}"
+  fi
+}
+
+# new_fetched_blocks TRACE1 TRACE2: the 4 KiB blocks of image files that the agent of TRACE2 fetched
+# (on demand, R, or by read-ahead, F) and that of TRACE1 did not, as "ALL DEMAND" counts
+new_fetched_blocks() {
+  python3 - "$1" "$2" <<'PY'
+import sys
+def fetched(path):
+    demand, ahead = set(), set()
+    for line in open(path, errors="replace"):
+        w = line.split()
+        if not w or w[0] not in ("F", "R"):
+            continue
+        for r in w[3:] if w[0] == "F" else w[5:]:
+            f, _, span = r.partition(":")
+            off, _, length = span.partition("+")
+            blocks = {(f, b) for b in range(int(off) // 4096, (int(off) + int(length) - 1) // 4096 + 1)}
+            (demand if w[0] == "R" else ahead).update(blocks)
+    return demand, ahead
+d1, a1 = fetched(sys.argv[1])
+d2, a2 = fetched(sys.argv[2])
+print(len((d2 | a2) - (d1 | a1)), len(d2 - (d1 | a1)))
+PY
+}
+
+# two_boots NAME: boots the PC twice through the branch, checking each boot, and prints what the
+# origin (uplink) and the branch (LAN) sent for each. The second boot must cost the uplink nothing
+# for what the first fetched: at most the blocks its agent fetched that the first boot's never did.
+# (The agent's background read-ahead reaches further in one boot than in another, with timing: a
+# Debian boot's second run fetched 1.6 MB of such blocks, none of them read on demand.)
+two_boots() {
+  local name=$1 i up0 lan0 head0 up lan heads new_blocks new_demand
+  for i in 1 2; do
+    up0=$(bytes_sent "$origin_port")
+    lan0=$(bytes_sent "$port")
+    head0=$(requests_made "$origin_port" HEAD)
+    boot_ipxe "$name-$i"
+    up=$(($(bytes_sent "$origin_port") - up0))
+    lan=$(($(bytes_sent "$port") - lan0))
+    heads=$(($(requests_made "$origin_port" HEAD) - head0))
+    check_boot "$work/$name-$i.console.log"
+    check_ipxe_boot "$work/$name-$i.console.log"
+    report+=("boot $i: userspace on $root_device at ${guest_userspace} s uptime, agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; firmware + iPXE until the kernel's first line ${firmware_seconds:-?} s wall, qemu run ${boot_seconds} s wall; uplink (origin sent) $up bytes, LAN (branch sent) $lan bytes, $heads revalidations (HEAD) at the origin")
+    if ((i == 2)); then
+      read -r new_blocks new_demand < <(new_fetched_blocks "$work/$name-1.trace" "$work/$name-2.trace")
+      report[-1]+="; the agent fetched $new_blocks blocks (4 KiB) the first boot had not ($new_demand of them on demand)"
+    fi
+    say "${report[-1]}"
+    if ((i == 2 && up > new_blocks * 4096)); then
+      die "the second boot pulled $up bytes over the uplink, more than the $((new_blocks * 4096)) bytes of blocks the first boot never fetched: the branch fetched again what it had"
+    fi
+  done
+}
+
+# the iPXE part of a boot: the branch's script ran and handed the kernel this branch, then the origin
+check_ipxe_boot() {
+  local log=$1 servers="branchboot.server=http://10.0.2.100:$port/images,http://127.0.0.1:$origin_port/images"
+  grep -a -q "branchboot: profile $profile," "$log" || die "no echo of the branch's boot script (profile $profile) on the console: $log"
+  grep -a -q "Command line: .*initrd=initrd.img $servers branchboot.image=$image " "$log" ||
+    die "the kernel's command line lacks initrd=initrd.img $servers branchboot.image=$image: $log"
 }
 
 # boot NAME CMDLINE: boots the kernel with $initrd, console in $work/NAME.console.log
@@ -438,7 +646,29 @@ case $mode in
     say "image: $work/images/$image"
     exit 0
     ;;
-  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd, debian-qemu-nbd or debian-image)" ;;
+  busybox-ipxe | debian-ipxe)
+    [[ -f /usr/share/qemu/efi-virtio.rom || -f /usr/lib/ipxe/qemu/efi-virtio.rom ]] || die "the NIC's iPXE ROM is missing (ipxe-qemu; bash scripts/install-deps.sh)"
+    pc_mac=52:54:00:b0:07:01
+    report=()
+    if [[ $mode == busybox-ipxe ]]; then
+      image_busybox
+      initramfs_busybox
+      profile=busybox
+      detach_test=1
+      start_site "$profile" "console=ttyS0 panic=-1 branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console branchboot-test.detach"
+    else
+      image_debian
+      profile=debian
+      unit_test=1
+      start_site "$profile" "console=ttyS0 panic=-1 root=$root_device rw ip=dhcp branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
+    fi
+    two_boots "$mode"
+    qcow_size=$(stat -c %s "$work/images/$image")
+    echo "vm-boot: PASS ($mode): the PC booted twice through iPXE from the branch in front of the origin (image file ${qcow_size} bytes, kernel $kver)"
+    printf 'vm-boot:   %s\n' "${report[@]}"
+    exit 0
+    ;;
+  *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd, debian-qemu-nbd, debian-image, busybox-ipxe or debian-ipxe)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
 echo "vm-boot: PASS ($mode): guest userspace on $root_device at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"

@@ -11,7 +11,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.NestedConfigurationProperty;
 import org.springframework.util.unit.DataSize;
+import org.springframework.validation.Errors;
+import org.springframework.validation.Validator;
 import org.springframework.validation.annotation.Validated;
 
 /**
@@ -19,11 +22,13 @@ import org.springframework.validation.annotation.Validated;
  * that a bad value stops the server with a message naming the property, instead of failing on the
  * first request. An unknown {@code branchboot.*} key stops it too, naming the closest known one
  * ({@link UnknownSettingFailureAnalyzer}): a misspelt setting must not quietly leave its default in
- * force, such as a cache in the working directory.
+ * force, such as a cache in the working directory. Checks whose message must name a configured key
+ * (boot profiles, machines) run as this class's own {@link Validator}, which Spring Boot applies to
+ * a {@code @ConfigurationProperties} object that implements it.
  */
 @Validated
 @ConfigurationProperties(prefix = "branchboot", ignoreUnknownFields = false)
-public class BranchbootProperties {
+public class BranchbootProperties implements Validator {
 
     /**
      * Directory whose files are served under /images. May be an NFS mount. Symlinks inside it are
@@ -79,6 +84,10 @@ public class BranchbootProperties {
     /** The catalog served at GET /images. */
     @Valid
     private final Catalog catalog = new Catalog();
+
+    /** Network boot: the iPXE scripts served at /boot, their profiles and the machines' choice. */
+    @NestedConfigurationProperty
+    private final BootSettings boot = new BootSettings();
 
     /** The images directory of origin mode: as set, or {@code images} in the working directory. */
     public Path getImagesDir() {
@@ -237,6 +246,21 @@ public class BranchbootProperties {
 
     public Catalog getCatalog() {
         return catalog;
+    }
+
+    public BootSettings getBoot() {
+        return boot;
+    }
+
+    @Override
+    public boolean supports(Class<?> type) {
+        return BranchbootProperties.class.isAssignableFrom(type);
+    }
+
+    /** The checks that name configured keys in their messages (the boot settings'). */
+    @Override
+    public void validate(Object target, Errors errors) {
+        ((BranchbootProperties) target).boot.validate(errors);
     }
 
     /** Settings of the catalog listing. */

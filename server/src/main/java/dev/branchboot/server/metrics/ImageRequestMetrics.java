@@ -19,8 +19,9 @@ import reactor.core.publisher.SignalType;
  * The {@code branchboot_*} series of the image API, in base units: requests
  * ({@code branchboot_requests_total}), body bytes sent ({@code branchboot_response_bytes_total})
  * and the time until the last byte was handed to the network
- * ({@code branchboot_response_latency_seconds}, a histogram). Tagged by route ({@code image} or
- * {@code catalog}), method and status; never by image name, so the series stay few.
+ * ({@code branchboot_response_latency_seconds}, a histogram). Tagged by route ({@code image},
+ * {@code catalog} or {@code boot}: the iPXE scripts and their listing), method and status; never by
+ * image name, so the series stay few.
  */
 @Component
 public class ImageRequestMetrics implements WebFilter, Ordered {
@@ -57,6 +58,8 @@ public class ImageRequestMetrics implements WebFilter, Ordered {
             route = "image";
         } else if (path.equals("/images")) {
             route = "catalog";
+        } else if (path.equals("/boot") || path.equals("/boot.ipxe") || path.startsWith("/boot/")) {
+            route = "boot";
         } else {
             return chain.filter(exchange);
         }
