@@ -82,6 +82,15 @@ public final class HttpRangeSource implements ByteSource {
      * answering server has.
      */
     static HttpRangeSource open(RemoteImages images, String name) throws IOException {
+        return open(images, name, images.trustKey() != null);
+    }
+
+    /**
+     * As {@link #open(RemoteImages, String)}; {@code verified} says whether the file's bytes are
+     * checked against its signed manifest. A manifest itself is opened unverified: its signature
+     * covers its head, and the head's digests cover its pages.
+     */
+    static HttpRangeSource open(RemoteImages images, String name, boolean verified) throws IOException {
         ServerPool pool = images.pool();
         HttpSettings settings = images.settings();
         long deadline = System.nanoTime() + settings.retryDeadline().toNanos();
@@ -101,7 +110,7 @@ public final class HttpRangeSource implements ByteSource {
                     Head head = head(server, url, response, name);
                     pool.succeeded(server);
                     HttpRangeSource source = new HttpRangeSource(images, head.revisionName(), head.etag(), head.size());
-                    if (images.trustKey() != null) {
+                    if (verified) {
                         source.verifier = ManifestLoader.load(images, source);
                     }
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "

@@ -23,7 +23,7 @@ final class ManifestLoader {
         String name = image.name();
         HttpRangeSource manifest;
         try {
-            manifest = HttpRangeSource.open(images, image.path() + ".manifest");
+            manifest = HttpRangeSource.open(images, image.path() + ".manifest", false);
         } catch (HttpImageException e) {
             throw new ManifestException(name, "a trust key is configured but the image has no manifest ("
                     + image.path() + ".manifest): " + e.getMessage(), e);
