@@ -102,9 +102,19 @@ class SignedImageIT {
         String key = keys.publicKey().toString();
         for (TamperingProxy.Mode mode : new TamperingProxy.Mode[] {TamperingProxy.Mode.FLIP, TamperingProxy.Mode.OTHER_REVISION}) {
             TamperingProxy liar = proxy(mode);
-            // Only the liar: every read fails at the deadline, no wrong byte is returned.
+            // Only the liar, lying from the start: the image's header does not verify, the agent
+            // refuses to start at the deadline and names the mismatch.
+            AgentProcess.Result refused = AgentProcess.runToExit(dir, AgentProcess.QUICK_JVM, "--server", liar.imagesUrl(),
+                    "--image", "disk.qcow2", "--listen", "unix:" + dir.resolve("refused.sock"), "--cow", "none",
+                    "--trust-key", key, "--retry-deadline", "2s");
+            assertEquals(1, refused.exitCode(), refused.output());
+            assertTrue(refused.output().contains("do not match the signed manifest"), refused.output());
+            // Only the liar, honest while the agent opens the image and lying after: every read
+            // fails at the deadline, no wrong byte is returned.
+            liar.mode(TamperingProxy.Mode.HONEST);
             Path copy = dir.resolve("copy-" + mode + ".raw");
             try (AgentProcess agent = serve(List.of(liar.imagesUrl()), "--trust-key", key, "--retry-deadline", "2s")) {
+                liar.mode(mode);
                 assertNotEquals(0, copy(agent, copy), mode + ": nbdcopy must fail rather than get unsigned bytes");
                 agent.terminate();
                 assertTrue(agent.log().contains("do not match the signed manifest"), agent.log());
