@@ -114,8 +114,8 @@ public class CacheScrubber {
                     metrics.checksumFailures.increment();
                     log.warn("Bytes {}-{} of image '{}' revision {} failed their check on disk (checksum{}); dropped, they will be "
                             + "fetched again. Check the cache disk ({}).", at, Math.min(revision.size(), at + revision.blockSize()) - 1,
-                            manifests.enabled() ? " or signed manifest" : "",
-                            revision.upstream().name(), revision.upstream().etag(), directory.root());
+                            revision.upstream().name(), revision.upstream().etag(),
+                            manifests.enabled() ? " or signed manifest" : "", directory.root());
                 }
             } catch (IOException e) {
                 if (!closing) {

@@ -81,6 +81,14 @@ public class BranchbootProperties implements Validator {
     @DataSizeRange(min = 4 * 1024, max = 16 * 1024 * 1024)
     private DataSize multipartBufferSize = DataSize.ofKilobytes(64);
 
+    /**
+     * How long a client may take from a request's first byte to the end of its headers before the
+     * connection is closed (slow-loris clients). Idle keep-alive connections are bounded by
+     * {@code server.netty.idle-timeout} instead.
+     */
+    @NotNull
+    private Duration requestHeadersTimeout = Duration.ofSeconds(20);
+
     /** The catalog served at GET /images. */
     @Valid
     private final Catalog catalog = new Catalog();
@@ -244,6 +252,14 @@ public class BranchbootProperties implements Validator {
         this.multipartBufferSize = multipartBufferSize;
     }
 
+    public Duration getRequestHeadersTimeout() {
+        return requestHeadersTimeout;
+    }
+
+    public void setRequestHeadersTimeout(Duration requestHeadersTimeout) {
+        this.requestHeadersTimeout = requestHeadersTimeout;
+    }
+
     public Catalog getCatalog() {
         return catalog;
     }
@@ -260,7 +276,12 @@ public class BranchbootProperties implements Validator {
     /** The checks that name configured keys in their messages (the boot settings'). */
     @Override
     public void validate(Object target, Errors errors) {
-        ((BranchbootProperties) target).boot.validate(errors);
+        BranchbootProperties properties = (BranchbootProperties) target;
+        properties.boot.validate(errors);
+        Duration headers = properties.requestHeadersTimeout;
+        if (headers != null && (headers.isNegative() || headers.toMillis() < 100)) {
+            errors.rejectValue("requestHeadersTimeout", "range", "must be at least 100ms (was " + headers + ")");
+        }
     }
 
     /** Settings of the catalog listing. */
