@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.BranchbootServerApplication;
+import dev.branchboot.server.testing.OwnEventLoops;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -46,7 +47,7 @@ class BootSettingsValidationTest {
         int from = output.getAll().length();
         assertThrows(Exception.class, () -> {
             // a server that starts despite the setting must not stay running for the tests after this one
-            new SpringApplicationBuilder(BranchbootServerApplication.class).run(args).close();
+            new SpringApplicationBuilder(BranchbootServerApplication.class, OwnEventLoops.class).run(args).close();
         });
         String report = output.getAll().substring(from);
         assertTrue(report.contains("APPLICATION FAILED TO START"), report);

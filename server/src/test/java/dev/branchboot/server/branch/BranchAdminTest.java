@@ -122,7 +122,7 @@ class BranchAdminTest {
     void aReplicationEvictedSinceItCompletedIsShownIncompleteInTheOriginsCatalog() throws Exception {
         // A branchboot origin lists its images, so the branch's catalog shows them with or without a cached byte.
         try (var origin = new org.springframework.boot.builder.SpringApplicationBuilder(
-                dev.branchboot.server.BranchbootServerApplication.class).run("--server.port=0", "--server.address=127.0.0.1",
+                dev.branchboot.server.BranchbootServerApplication.class, dev.branchboot.server.testing.OwnEventLoops.class).run("--server.port=0", "--server.address=127.0.0.1",
                 "--branchboot.images-dir=" + temp.resolve("origin"), "--spring.main.banner-mode=off");
              BranchServer branch = BranchServer.start("http://127.0.0.1:" + origin.getEnvironment().getProperty("local.server.port")
                      + "/images", temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN, "--branchboot.replication.rate=0")) {

@@ -360,7 +360,7 @@ class BranchCacheNginxTest {
         Files.createSymbolicLink(origin.resolve("disk.raw"), Path.of("disk@1.raw"));
         // A branchboot origin names the revision in Content-Location; nginx does not.
         try (var branchbootOrigin = new org.springframework.boot.builder.SpringApplicationBuilder(
-                dev.branchboot.server.BranchbootServerApplication.class).run("--server.port=0", "--server.address=127.0.0.1",
+                dev.branchboot.server.BranchbootServerApplication.class, dev.branchboot.server.testing.OwnEventLoops.class).run("--server.port=0", "--server.address=127.0.0.1",
                 "--branchboot.images-dir=" + origin, "--spring.main.banner-mode=off")) {
             String originUrl = "http://127.0.0.1:" + branchbootOrigin.getEnvironment().getProperty("local.server.port") + "/images";
             branch = BranchServer.start(originUrl, cache, "--branchboot.cache.revalidate-interval=0s");

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.BranchbootServerApplication;
+import dev.branchboot.server.testing.OwnEventLoops;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Path;
@@ -25,7 +26,7 @@ class StartupValidationTest {
     Path temp;
 
     private static void start(String... args) {
-        new SpringApplicationBuilder(BranchbootServerApplication.class).run(args);
+        new SpringApplicationBuilder(BranchbootServerApplication.class, OwnEventLoops.class).run(args);
     }
 
     private void assertFailsWith(CapturedOutput output, String[] args, String... expected) {

@@ -12,9 +12,6 @@ import java.util.Map;
 import java.time.Duration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.context.ConfigurableApplicationContext;
-import org.springframework.context.annotation.Bean;
-import org.springframework.context.annotation.Configuration;
-import org.springframework.http.client.ReactorResourceFactory;
 
 /**
  * A branchboot server in branch mode, started in this JVM on a free port of 127.0.0.1 with the
@@ -47,23 +44,6 @@ public final class BranchServer implements AutoCloseable {
         }
         return new BranchServer(new SpringApplicationBuilder(BranchbootServerApplication.class, OwnEventLoops.class)
                 .run(args.values().toArray(String[]::new)));
-    }
-
-    /**
-     * Event loops of this server's own. By default every Spring context in a JVM shares Reactor
-     * Netty's global loops, and closing any context disposes them under the others (the tests'
-     * shared origin server among them): one such close waited forever in
-     * {@code ReactorResourceFactory.stop()} and hung a CI run.
-     */
-    @Configuration(proxyBeanMethods = false)
-    static class OwnEventLoops {
-        @Bean
-        ReactorResourceFactory reactorResourceFactory() {
-            ReactorResourceFactory factory = new ReactorResourceFactory();
-            factory.setUseGlobalResources(false);
-            factory.setShutdownQuietPeriod(Duration.ZERO);
-            return factory;
-        }
     }
 
     /** A bean of the running server, such as its cache directory. */

@@ -25,6 +25,17 @@ public final class TestHttp {
         }
         try {
             return CLIENT.send(builder.build(), HttpResponse.BodyHandlers.ofByteArray());
+        } catch (java.net.http.HttpTimeoutException e) {
+            // A request no server answered in a minute is a hang somewhere in this JVM (the servers
+            // under test run in it): the threads' stacks are what a report needs.
+            System.err.println("TestHttp: " + method + " " + url + " timed out; the threads of this JVM:");
+            Thread.getAllStackTraces().forEach((thread, stack) -> {
+                System.err.println("\"" + thread.getName() + "\" " + thread.getState());
+                for (StackTraceElement frame : stack) {
+                    System.err.println("\tat " + frame);
+                }
+            });
+            throw new UncheckedIOException(e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
