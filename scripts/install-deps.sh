@@ -24,6 +24,7 @@ packages=(
   prometheus        # a real Prometheus scrapes the agent and the server in PrometheusScrapeIT
   docker-compose    # checks and normalizes docker-compose.yml in ComposeServicesIT (no engine: --no-install-recommends)
   curl              # the healthcheck command of docker-compose.yml, run by ComposeServicesIT
+  openssl           # test/vm-boot.sh busybox signs its image: an Ed25519 key pair for the run
   systemd           # DebPackageIT: systemd-analyze verify, and systemd-sysusers/-tmpfiles for the .deb's postinst
 )
 

@@ -7,7 +7,8 @@
 # boot time and the bytes the server sent.
 #
 # Usage: test/vm-boot.sh [MODE]  (run `mvn -B -DskipTests package` first; MODE busybox by default)
-#   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root
+#   busybox: the test's own minimal initramfs (test/vm/initramfs-init.sh) and a busybox root; the
+#            image is signed for the run and the agent checks every byte (branchboot.trust=)
 #   debian:  debootstrap bookworm minbase + systemd; the initramfs is made by its update-initramfs
 #            with boot/initramfs-tools installed, and systemd powers off. The image is partitioned
 #            (GPT, the root in partition 1: root=/dev/nbd0p1), as images made from installed PCs are
@@ -136,6 +137,8 @@ initramfs_busybox() {
   cp "$kdir/lib/modules/$kver"/modules.{order,builtin,builtin.modinfo} "$dir/lib/modules/$kver/" 2>/dev/null || true
   depmod -b "$dir" "$kver"
   install -m 0755 "$repo/test/vm/initramfs-init.sh" "$dir/init"
+  # the publisher's key, as the initramfs hooks install it (branchboot.trust=/etc/branchboot/trust.pem)
+  [[ -z ${trust_key:-} ]] || install -D -m 0644 "$trust_key" "$dir/etc/branchboot/trust.pem"
   # The AppCDS archive records the jar's path: make it for /usr/lib/branchboot inside the tree.
   cp "$work/images/$image" "$dir/tmp/train.qcow2"
   mknod -m 666 "$dir/dev/null" c 1 3
@@ -164,6 +167,18 @@ image_busybox() {
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$raw" "$work/images/busybox.qcow2"
   rm -f "$raw"
   image=busybox.qcow2
+}
+
+# sign_image: an Ed25519 key pair for this run and IMAGE.manifest beside the image, signed with it,
+# as a publisher would (README, "Signed images"); trust_key is the public key for the initramfs.
+sign_image() {
+  local keys=$work/keys
+  mkdir -p "$keys"
+  openssl genpkey -algorithm ed25519 -out "$keys/publisher.pem" 2>/dev/null || die "openssl cannot make an Ed25519 key"
+  openssl pkey -in "$keys/publisher.pem" -pubout -out "$keys/trust.pem"
+  "$runtime/bin/branchboot-agent" manifest "$work/images/$image" --sign-key "$keys/publisher.pem" >&2 ||
+    die "branchboot-agent manifest could not sign $image"
+  trust_key=$keys/trust.pem
 }
 
 # apt_mirror SUITE: the URI of the first http(s)/file 'deb' source of SUITE with component main in
@@ -578,13 +593,17 @@ kernel_setup
 case $mode in
   busybox)
     image_busybox
+    # The busybox boot runs signed: every byte of the root checked against the image's manifest.
+    sign_image
     initramfs_busybox
     start_server
     before=$(bytes_sent)
     detach_test=1
-    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console branchboot-test.detach"
+    boot busybox "console=ttyS0 panic=-1 branchboot.server=http://10.0.2.100:$port/images branchboot.image=$image branchboot.cow=ram:256M branchboot.heap=512m branchboot.log=console branchboot.trust=/etc/branchboot/trust.pem branchboot-test.detach"
     after=$(bytes_sent)
     check_boot "$work/busybox.console.log"
+    grep -a -q "manifest of .*$image signed by the trusted key" "$work/busybox.console.log" ||
+      die "the agent did not check the image against its signed manifest (branchboot.trust=): $work/busybox.console.log"
     ;;
   debian)
     image_debian

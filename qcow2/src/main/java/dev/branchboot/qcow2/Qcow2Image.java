@@ -94,12 +94,19 @@ public final class Qcow2Image implements VirtualDisk {
         return table;
     }
 
+    /** The cluster size. */
+    @Override
+    public long allocationUnit() {
+        return header.clusterSize();
+    }
+
     /** The parsed header of this layer. */
     public Qcow2Header header() {
         return header;
     }
 
     /** The layer below this one, or {@code null}. */
+    @Override
     public VirtualDisk backing() {
         return backing;
     }

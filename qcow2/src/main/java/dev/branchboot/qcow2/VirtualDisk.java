@@ -31,4 +31,17 @@ public interface VirtualDisk extends Closeable {
 
     /** Facts about the image and the layers below it, for {@code info}. */
     ImageInfo info() throws IOException;
+
+    /**
+     * The unit in which allocation is mapped (a QCOW2 image's cluster size), which bounds what one
+     * {@link #extents} query costs; 0 when the whole disk is one extent whatever its length (raw).
+     */
+    default long allocationUnit() {
+        return 0;
+    }
+
+    /** The disk below this one, whose bytes show where this one has none; {@code null} if none. */
+    default VirtualDisk backing() {
+        return null;
+    }
 }

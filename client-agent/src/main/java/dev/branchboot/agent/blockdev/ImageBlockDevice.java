@@ -1,7 +1,6 @@
 package dev.branchboot.agent.blockdev;
 
 import dev.branchboot.qcow2.Extent;
-import dev.branchboot.qcow2.Qcow2Image;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -30,9 +29,8 @@ public final class ImageBlockDevice extends ReadOnlyBlockDevice {
     /** Adapts {@code disk}; closing this device closes it. */
     public ImageBlockDevice(VirtualDisk disk) {
         this.disk = disk;
-        this.maxStatusLength = disk instanceof Qcow2Image q
-                ? q.header().clusterSize() * MAX_STATUS_CLUSTERS
-                : Long.MAX_VALUE; // a raw image is one extent however long
+        long unit = disk.allocationUnit();
+        this.maxStatusLength = unit == 0 ? Long.MAX_VALUE : unit * MAX_STATUS_CLUSTERS; // raw: one extent however long
     }
 
     @Override

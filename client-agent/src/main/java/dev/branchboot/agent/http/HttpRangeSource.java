@@ -128,7 +128,7 @@ public final class HttpRangeSource implements ByteSource {
                 fault = describe(e);
             }
             pool.failed(server, fault);
-            images.stats().retries.increment();
+            images.stats().retried();
             if (attempt == 0) {
                 LOG.warning("cannot open " + url + " (" + fault + "); retrying " + (pool.servers().size() > 1 ? "the servers "
                         + pool.servers() + " " : "") + "for up to " + settings.retryDeadline().toSeconds() + " s (--retry-deadline)");
@@ -275,9 +275,7 @@ public final class HttpRangeSource implements ByteSource {
                 }
                 long t1 = System.nanoTime();
                 images.listener().fetched(name, offset, length, t0, t1);
-                images.stats().latencyNanos.add(t1 - t0);
-                images.stats().requests.increment();
-                images.stats().bytesFetched.add(length);
+                images.stats().fetched(length, t1 - t0);
                 pool.succeeded(server);
                 if (attempt > 0) {
                     LOG.info(displayName + ": offset " + offset + " read from " + server + " after " + attempt + " failed attempts ("
@@ -307,7 +305,7 @@ public final class HttpRangeSource implements ByteSource {
                 lastServer = server;
             }
             pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
-            images.stats().retries.increment();
+            images.stats().retried();
             if (System.nanoTime() - deadline > 0) {
                 throw new HttpImageException(displayName, offset, "gave up after " + (attempt + 1) + " attempts in "
                         + settings.retryDeadline().toSeconds() + " s (servers " + pool.servers() + "); last: " + lastServer

@@ -8,13 +8,13 @@ import java.util.concurrent.atomic.LongAdder;
  * request was retried or moved to another server, and how long requests took.
  */
 public final class HttpStats {
-    final LongAdder requests = new LongAdder();
-    final LongAdder bytesFetched = new LongAdder();
-    final LongAdder bytesRead = new LongAdder();
-    final LongAdder retries = new LongAdder();
-    final LongAdder failovers = new LongAdder();
-    final LongAdder readAheadHits = new LongAdder();
-    final LongAdder latencyNanos = new LongAdder();
+    private final LongAdder requests = new LongAdder();
+    private final LongAdder bytesFetched = new LongAdder();
+    private final LongAdder bytesRead = new LongAdder();
+    private final LongAdder retries = new LongAdder();
+    private final LongAdder failovers = new LongAdder();
+    private final LongAdder readAheadHits = new LongAdder();
+    private final LongAdder latencyNanos = new LongAdder();
 
     /** Range requests answered successfully. */
     public long requests() {
@@ -49,6 +49,31 @@ public final class HttpStats {
     /** Total time spent in successful range requests, in seconds. */
     public double latencySeconds() {
         return latencyNanos.sum() / 1e9;
+    }
+
+    /** Records a successful range request of {@code bytes} that took {@code nanos}. */
+    void fetched(long bytes, long nanos) {
+        requests.increment();
+        bytesFetched.add(bytes);
+        latencyNanos.add(nanos);
+    }
+
+    /** Records {@code bytes} handed to the image reader, {@code fromReadAhead} if all came from the window. */
+    void read(long bytes, boolean fromReadAhead) {
+        bytesRead.add(bytes);
+        if (fromReadAhead) {
+            readAheadHits.increment();
+        }
+    }
+
+    /** Records an attempt that failed with a transient fault and will be tried again. */
+    void retried() {
+        retries.increment();
+    }
+
+    /** Records a move from one server to another. */
+    void failedOver() {
+        failovers.increment();
     }
 
     /** One line for the log. */

@@ -202,10 +202,7 @@ final class ReadAheadSource implements ByteSource {
                 }
             }
         }
-        if (allFromWindows) {
-            stats.readAheadHits.increment();
-        }
-        stats.bytesRead.add(end - position);
+        stats.read(end - position, allFromWindows);
         dst.position(dst.position() + (int) (end - position));
         return (int) (end - position);
     }

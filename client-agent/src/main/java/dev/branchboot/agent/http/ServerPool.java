@@ -225,7 +225,7 @@ final class ServerPool implements AutoCloseable {
     }
 
     private void moveTo(Server s, String why) {
-        stats.failovers.increment();
+        stats.failedOver();
         LOG.warning("now reading from server " + s + why);
         current = s;
         challenger = null;

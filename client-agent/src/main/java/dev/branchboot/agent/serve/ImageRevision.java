@@ -1,6 +1,5 @@
 package dev.branchboot.agent.serve;
 
-import dev.branchboot.qcow2.Qcow2Image;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -38,7 +37,7 @@ public final class ImageRevision {
         }
         digest.update(Long.toString(disk.size()).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         // Walk the chain directly: info() would map the whole image just to count clusters.
-        for (VirtualDisk layer = disk; layer != null; layer = layer instanceof Qcow2Image q ? q.backing() : null) {
+        for (VirtualDisk layer = disk; layer != null; layer = layer.backing()) {
             Path file = Path.of(layer.name());
             if (Files.isRegularFile(file)) {
                 fingerprint(file, digest);

@@ -381,8 +381,9 @@ class NbdServerTest {
 
     @Test
     void readsAtQueueDepthOneRunOnTheReadingThreadAPipelinedRequestMovesThemToTheWorkers() throws Exception {
-        Map<Long, String> servedBy = new ConcurrentHashMap<>();
-        CountDownLatch thirdSent = new CountDownLatch(1);
+        Map<Long, Thread> servedBy = new ConcurrentHashMap<>();
+        CountDownLatch thirdServing = new CountDownLatch(1);
+        CountDownLatch fourthSent = new CountDownLatch(1);
         BlockDevice device = new ReadOnlyBlockDevice() {
             @Override
             public String name() {
@@ -396,11 +397,12 @@ class NbdServerTest {
 
             @Override
             public void read(long offset, ByteBuffer dst) throws IOException {
-                servedBy.put(offset, Thread.currentThread().getName());
+                servedBy.put(offset, Thread.currentThread());
                 if (offset == 2 * PIECE) {
+                    thirdServing.countDown();
                     try {
                         // The client sends its next request while this one is being served.
-                        assertTrue(thirdSent.await(10, TimeUnit.SECONDS));
+                        assertTrue(fourthSent.await(10, TimeUnit.SECONDS));
                     } catch (InterruptedException e) {
                         throw new IOException(e);
                     }
@@ -427,9 +429,9 @@ class NbdServerTest {
                 assertReadReply(c, offset, expected);
             }
             c.request(0, 0, 2 * PIECE, 2 * PIECE, PIECE, null);
-            Thread.sleep(100); // the server is serving the third read by now
+            assertTrue(thirdServing.await(10, TimeUnit.SECONDS), "the third read was never served");
             c.request(0, 0, 3 * PIECE, 3 * PIECE, PIECE, null);
-            thirdSent.countDown();
+            fourthSent.countDown();
             assertReadReply(c, 2 * PIECE, expected);
             assertReadReply(c, 3 * PIECE, expected);
             c.request(0, 0, 4 * PIECE, 4 * PIECE, PIECE, null);
@@ -437,12 +439,13 @@ class NbdServerTest {
         } finally {
             recording.shutdown();
         }
-        String reader = servedBy.get(0L);
-        assertTrue(reader.startsWith("nbd-connection"), "queue depth one: served by " + reader);
+        // At queue depth one, every read was served by the one thread that reads the connection.
+        Thread reader = servedBy.get(0L);
         assertEquals(reader, servedBy.get((long) PIECE));
         assertEquals(reader, servedBy.get(2L * PIECE));
-        assertTrue(servedBy.get(3L * PIECE).startsWith("nbd-worker"), "after a pipelined request: " + servedBy.get(3L * PIECE));
-        assertTrue(servedBy.get(4L * PIECE).startsWith("nbd-worker"), "for a while after it: " + servedBy.get(4L * PIECE));
+        // After the pipelined request, reads go to the workers for a while.
+        assertNotEquals(reader, servedBy.get(3L * PIECE));
+        assertNotEquals(reader, servedBy.get(4L * PIECE));
     }
 
     /** Reads of this size (what pipelining clients send) always look for a pipelined request. */

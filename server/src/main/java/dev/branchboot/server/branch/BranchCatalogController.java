@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import org.slf4j.Logger;
@@ -55,58 +56,66 @@ public class BranchCatalogController {
                 .filter(u -> "http".equals(u.getScheme()) || "https".equals(u.getScheme())).findFirst().orElse(null);
     }
 
+    /** The branch's catalog: the upstream whose catalog it passes on (or {@code null}) and the images. */
+    public record Listing(String upstream, List<BranchCatalogEntry> images) {
+    }
+
     /** The catalog as JSON: {@code {"upstream": ..., "images": [...]}}. */
     @GetMapping(path = "/images", produces = MediaType.APPLICATION_JSON_VALUE)
-    public Mono<Map<String, Object>> catalog() {
+    public Mono<Listing> catalog() {
         Mono<List<Map<String, Object>>> upstreamImages = catalogUpstream == null ? Mono.empty()
                 : client.get().uri(catalogUpstream).accept(MediaType.APPLICATION_JSON).retrieve()
                         .bodyToMono(JSON_OBJECT)
                         .timeout(Duration.ofSeconds(10))
                         .flatMap(body -> body.get("images") instanceof List<?> images
-                                ? Mono.just(copyEntries(images)) : Mono.empty())
+                                ? Mono.just(entries(images)) : Mono.empty())
                         .onErrorResume(e -> {
                             log.debug("Upstream {} has no branchboot catalog ({}); listing the images seen", catalogUpstream,
                                     e.toString());
                             return Mono.empty();
                         });
-        return upstreamImages.map(images -> result(catalogUpstream, images))
-                .switchIfEmpty(Mono.fromSupplier(() -> result(null, seenImages())));
+        return upstreamImages.map(images -> listing(catalogUpstream, images))
+                .switchIfEmpty(Mono.fromSupplier(() -> listing(null, seenImages())));
     }
 
-    private Map<String, Object> result(URI upstream, List<Map<String, Object>> images) {
+    private Listing listing(URI upstream, List<Map<String, Object>> images) {
         Map<String, CachedRevision> cached = currentRevisions();
+        List<BranchCatalogEntry> entries = new ArrayList<>(images.size());
         for (Map<String, Object> image : images) {
-            CachedRevision revision = cached.get(String.valueOf(image.get("name")));
-            image.put("cachedBytes", revision == null ? 0 : revision.cachedBytes());
-            image.put("cachedBlocks", revision == null ? 0 : revision.presentBlocks());
-            image.put("blocks", revision == null ? null : revision.blockCount());
-            image.put("blockSize", revision == null ? null : revision.blockSize());
-            image.put("cachedEtag", revision == null ? null : revision.upstream().etag());
-            Replicator.Status replication = replicator.status(String.valueOf(image.get("name")));
-            String state = replication == null ? null : replication.state().name().toLowerCase(java.util.Locale.ROOT);
-            if (replication != null && replication.state() == Replicator.State.COMPLETE && (revision == null || !revision.complete()
-                    || !revision.upstream().etag().equals(replication.etag()))) {
-                // It completed once; since then the cache was evicted or the image republished.
-                state = "incomplete";
-            }
-            image.put("replication", state);
+            String name = String.valueOf(image.get("name"));
+            CachedRevision revision = cached.get(name);
+            entries.add(new BranchCatalogEntry(image, revision == null ? 0 : revision.cachedBytes(),
+                    revision == null ? 0 : revision.presentBlocks(), revision == null ? null : (long) revision.blockCount(),
+                    revision == null ? null : revision.blockSize(), revision == null ? null : revision.upstream().etag(),
+                    replicationState(name, revision)));
         }
-        Map<String, Object> result = new LinkedHashMap<>();
-        result.put("upstream", upstream == null ? null : upstream.toString());
-        result.put("images", images);
-        return result;
+        return new Listing(upstream == null ? null : upstream.toString(), entries);
     }
 
-    private static List<Map<String, Object>> copyEntries(List<?> images) {
-        List<Map<String, Object>> copies = new ArrayList<>();
+    private String replicationState(String name, CachedRevision revision) {
+        Replicator.Status replication = replicator.status(name);
+        if (replication == null) {
+            return null;
+        }
+        if (replication.state() == Replicator.State.COMPLETE && (revision == null || !revision.complete()
+                || !revision.upstream().etag().equals(replication.etag()))) {
+            // It completed once; since then the cache was evicted or the image republished.
+            return "incomplete";
+        }
+        return replication.state().name().toLowerCase(Locale.ROOT);
+    }
+
+    /** The upstream's entries that are JSON objects, keyed by string. */
+    private static List<Map<String, Object>> entries(List<?> images) {
+        List<Map<String, Object>> entries = new ArrayList<>();
         for (Object image : images) {
             if (image instanceof Map<?, ?> entry) {
-                Map<String, Object> copy = new LinkedHashMap<>();
-                entry.forEach((key, value) -> copy.put(String.valueOf(key), value));
-                copies.add(copy);
+                Map<String, Object> fields = new LinkedHashMap<>();
+                entry.forEach((key, value) -> fields.put(String.valueOf(key), value));
+                entries.add(fields);
             }
         }
-        return copies;
+        return entries;
     }
 
     private List<Map<String, Object>> seenImages() {

@@ -5,7 +5,6 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 
 /**
  * Marks a bean of branch-cache mode: created only when {@code branchboot.upstreams} are configured.
@@ -13,6 +12,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 @Target(ElementType.TYPE)
 @Retention(RetentionPolicy.RUNTIME)
 @Documented
-@ConditionalOnExpression("!'${branchboot.upstreams:}'.isBlank()")
+@ServerModeCondition.Mode(branch = true)
 public @interface BranchMode {
 }

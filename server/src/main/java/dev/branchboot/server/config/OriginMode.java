@@ -5,7 +5,6 @@ import java.lang.annotation.ElementType;
 import java.lang.annotation.Retention;
 import java.lang.annotation.RetentionPolicy;
 import java.lang.annotation.Target;
-import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 
 /**
  * Marks a bean of origin mode (serving {@code branchboot.images-dir}): created only when no
@@ -14,6 +13,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnExpression;
 @Target(ElementType.TYPE)
 @Retention(RetentionPolicy.RUNTIME)
 @Documented
-@ConditionalOnExpression("'${branchboot.upstreams:}'.isBlank()")
+@ServerModeCondition.Mode(branch = false)
 public @interface OriginMode {
 }
