@@ -6,6 +6,9 @@ import java.util.Arrays;
 
 /** One checked page of a manifest's block digests: the blocks of one MiB of the image, by default. */
 public final class DigestPage {
+    /** One digest per thread: a provider lookup per call costs as much as hashing a block. */
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(ImageManifest::sha256);
+
     private final ImageManifest manifest;
     private final int index;
     private final byte[] digests;
@@ -40,7 +43,7 @@ public final class DigestPage {
             throw new IllegalArgumentException("bytes " + offset + ".." + (end - 1) + " are not whole blocks of page " + index
                     + " of " + manifest);
         }
-        MessageDigest sha256 = ImageManifest.sha256();
+        MessageDigest sha256 = SHA256.get();
         ByteBuffer remaining = bytes.duplicate();
         byte[] digest = new byte[ImageManifest.DIGEST_LENGTH];
         for (long at = offset; at < end; at += blockSize) {
