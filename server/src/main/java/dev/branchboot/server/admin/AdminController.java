@@ -7,7 +7,6 @@ import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;
-import dev.branchboot.server.images.Problems;
 import dev.branchboot.server.replication.Replicator;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -17,6 +16,8 @@ import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
 import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.PostMapping;
 import org.springframework.web.bind.annotation.RestController;
@@ -52,19 +53,28 @@ public class AdminController {
 
     /** Starts replicating an image. */
     @PostMapping("/admin/images/**")
-    public Mono<Void> post(ServerWebExchange exchange) {
+    public Mono<ResponseEntity<ProblemDetail>> post(ServerWebExchange exchange) {
         return handle(exchange);
     }
 
     /** Stops a replication or evicts an image. */
     @DeleteMapping("/admin/images/**")
-    public Mono<Void> delete(ServerWebExchange exchange) {
+    public Mono<ResponseEntity<ProblemDetail>> delete(ServerWebExchange exchange) {
         return handle(exchange);
     }
 
-    private Mono<Void> handle(ServerWebExchange exchange) {
+    /** An RFC 9457 problem answer, written by Spring's codecs (these endpoints are not on the hot path). */
+    private static Mono<ResponseEntity<ProblemDetail>> problem(HttpStatus status, String detail) {
+        return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(status, detail)).build());
+    }
+
+    private static Mono<ResponseEntity<ProblemDetail>> done(HttpStatus status) {
+        return Mono.just(ResponseEntity.status(status).build());
+    }
+
+    private Mono<ResponseEntity<ProblemDetail>> handle(ServerWebExchange exchange) {
         if (token == null) {
-            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
+            return problem(HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
         }
         String authorization = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
         // Exactly "Bearer TOKEN": no other spacing, nothing before or after the token.
@@ -74,8 +84,8 @@ public class AdminController {
         if (!MessageDigest.isEqual(token, offered)) {
             log.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
                     exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress());
-            exchange.getResponse().getHeaders().set(HttpHeaders.WWW_AUTHENTICATE, "Bearer");
-            return Problems.send(exchange, HttpStatus.UNAUTHORIZED, "a valid bearer token is required");
+            return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(HttpStatus.UNAUTHORIZED,
+                    "a valid bearer token is required")).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer").build());
         }
         String path = exchange.getRequest().getPath().pathWithinApplication().value().substring(PREFIX.length());
         HttpMethod method = exchange.getRequest().getMethod();
@@ -88,32 +98,29 @@ public class AdminController {
             action = "cache";
             encodedName = path.substring(0, path.length() - "/cache".length());
         } else {
-            return Problems.send(exchange, HttpStatus.NOT_FOUND, "no such admin endpoint");
+            return problem(HttpStatus.NOT_FOUND, "no such admin endpoint");
         }
         String name;
         try {
             name = ImageStore.decodeName(encodedName);
         } catch (ImageNameException | ImageNotFoundException e) {
-            return Problems.send(exchange, HttpStatus.BAD_REQUEST, e.getMessage());
+            return problem(HttpStatus.BAD_REQUEST, e.getMessage());
         }
         if (action.equals("replicate") && method == HttpMethod.POST) {
             boolean started = replicator.start(name, "the admin endpoint");
-            exchange.getResponse().setStatusCode(started ? HttpStatus.ACCEPTED : HttpStatus.OK);
-            return exchange.getResponse().setComplete();
+            return done(started ? HttpStatus.ACCEPTED : HttpStatus.OK);
         }
         if (action.equals("replicate")) {
             if (!replicator.stop(name)) {
-                return Problems.send(exchange, HttpStatus.NOT_FOUND, "image '" + name + "' is not being replicated");
+                return problem(HttpStatus.NOT_FOUND, "image '" + name + "' is not being replicated");
             }
-            exchange.getResponse().setStatusCode(HttpStatus.NO_CONTENT);
-            return exchange.getResponse().setComplete();
+            return done(HttpStatus.NO_CONTENT);
         }
         return Mono.fromCallable(() -> evict(name)).subscribeOn(Schedulers.boundedElastic()).flatMap(status -> {
             if (status == HttpStatus.NO_CONTENT) {
-                exchange.getResponse().setStatusCode(status);
-                return exchange.getResponse().setComplete();
+                return done(status);
             }
-            return Problems.send(exchange, status, status == HttpStatus.NOT_FOUND
+            return problem(status, status == HttpStatus.NOT_FOUND
                     ? "image '" + name + "' is not cached"
                     : "image '" + name + "' is being read or replicated; stop its replication or try again later");
         });

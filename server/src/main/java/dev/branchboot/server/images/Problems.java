@@ -9,7 +9,12 @@ import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
-/** RFC 9457 problem responses of the image API, shared by origin and branch mode. */
+/**
+ * RFC 9457 problem responses written by hand, for the handlers that write their responses
+ * through the exchange: the image API of both modes (the measured hot path, where a 404 or 416
+ * must not cost a codec lookup) and the boot scripts. The admin endpoints answer with Spring's
+ * {@code ProblemDetail} instead.
+ */
 public final class Problems {
 
     private Problems() {

@@ -64,7 +64,13 @@ class BranchAdminTest {
             assertEquals(404, branch.send("POST", "/admin/images/disk.raw/replicate").statusCode());
         }
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN)) {
-            assertEquals(401, branch.send("POST", "/admin/images/disk.raw/replicate").statusCode());
+            var refused = branch.send("POST", "/admin/images/disk.raw/replicate");
+            assertEquals(401, refused.statusCode());
+            assertEquals("Bearer", refused.headers().firstValue("WWW-Authenticate").orElse(null));
+            assertEquals("application/problem+json", refused.headers().firstValue("Content-Type").orElse(null));
+            var problem = new tools.jackson.databind.ObjectMapper().readTree(refused.body());
+            assertEquals(401, problem.path("status").asInt());
+            assertEquals("a valid bearer token is required", problem.path("detail").asString());
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer wrong").statusCode());
             // Exactly "Bearer TOKEN": another spacing or anything after the token is not it.
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer  " + TOKEN).statusCode());
