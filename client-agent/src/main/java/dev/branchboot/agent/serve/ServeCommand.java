@@ -1,12 +1,10 @@
 package dev.branchboot.agent.serve;
 
 import dev.branchboot.agent.blockdev.BlockDevice;
-import dev.branchboot.agent.blockdev.ImageBlockDevice;
 import dev.branchboot.agent.cli.AgentCommand;
 import dev.branchboot.agent.units.ByteSizes;
 import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
-import dev.branchboot.agent.http.FetchListener;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.http.RemoteImages;
 import dev.branchboot.agent.metrics.MetricsEndpoint;
@@ -15,14 +13,9 @@ import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
-import dev.branchboot.agent.overlay.CowOverlay;
-import dev.branchboot.agent.trace.ReadTrace;
-import dev.branchboot.agent.trace.TracingBlockDevice;
 import dev.branchboot.qcow2.ClusterDecompressor;
 import dev.branchboot.qcow2.ImageFormat;
-import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.ReadStatistics;
-import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.SocketAddress;
@@ -31,15 +24,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
 
 /**
  * {@code serve --image PATH ...}: exports an image over NBD through a copy-on-write overlay. The
- * stack is {@link ImageBlockDevice} → {@link CowOverlay} → {@link NbdServer}; the socket (and the
- * ready file) appear only once the export can be served, and SIGTERM drains in-flight requests,
- * flushes a file overlay and exits 0.
+ * layers come from {@link ExportStack} (image → overlay → trace) and {@link NbdServer} serves its
+ * top; the socket (and the ready file) appear only once the export can be served, and SIGTERM
+ * drains in-flight requests, flushes a file overlay and exits 0.
  */
 public final class ServeCommand implements AgentCommand {
     private static final Logger LOG = Logger.getLogger(ServeCommand.class.getName());
@@ -141,136 +132,63 @@ public final class ServeCommand implements AgentCommand {
             OomScore.set(oomScoreAdj);
         }
         String name = exportName != null ? exportName : image.substring(image.lastIndexOf('/') + 1);
-        ExecutorService decompress = Executors.newFixedThreadPool(Math.max(1, Runtime.getRuntime().availableProcessors()), r -> {
-            Thread t = new Thread(r, "decompress");
-            t.setDaemon(true);
-            return t;
-        });
-        long l2 = Math.min(32L << 20, Math.max(1L << 20, cacheSize / 4));
-        ReadStatistics imageStats = new ReadStatistics();
-        ImageOptions options = ImageOptions.DEFAULTS.withCaches(l2, cacheSize).withDecompressExecutor(decompress)
-                .withStatistics(imageStats);
-        BlockDevice device = null;
         NbdServer server = null;
-        RemoteImages remote = null;
         MetricsEndpoint endpoint = null;
-        ReadTrace trace = null;
         boolean served = false;
-        try {
-            if (traceFile != null) {
-                trace = ReadTrace.start(traceFile);
-            }
-            ImageArgument.Opened opened = ImageArgument.open(image, servers, format, httpSettings, options,
-                    trace != null ? trace : FetchListener.NONE, trustKey);
-            remote = opened.remote();
-            VirtualDisk disk = opened.disk();
-            device = new ImageBlockDevice(disk);
-            String overlay = "no overlay (read-only)";
-            switch (cow.kind()) {
-                case RAM -> {
-                    CowOverlay o = CowOverlay.inRam(device, ramOverlayBytes(l2));
-                    device = o;
-                    overlay = o.describe();
+        try (ExportStack stack = ExportStack.open(new ExportStack.Options(image, servers, format, httpSettings, trustKey, cow,
+                cowReset, cacheSize, traceFile))) {
+            try {
+                BlockDevice device = stack.device();
+                RemoteImages remote = stack.remote();
+                ReadStatistics imageStats = stack.imageStatistics();
+                server = new NbdServer(new NbdExport(name, device), NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory()));
+                CountDownLatch stop = new CountDownLatch(1);
+                Signals.onTermination(stop::countDown);
+                if (metrics != null) {
+                    endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), imageStats,
+                            remote != null ? remote.stats() : null);
+                    LOG.info("metrics on http://" + ListenAddress.format(endpoint.address()).substring(4) + "/metrics");
                 }
-                case FILE -> {
-                    CowOverlay o = CowOverlay.inFile(device, cow.file(),
-                            remote != null ? remote.revision() : ImageRevision.of(disk), cowReset);
-                    device = o;
-                    overlay = o.describe();
+                Signals.onSummaryRequest(() -> {
+                    LOG.info("image: " + MetricsEndpoint.summary(imageStats));
+                    if (remote != null) {
+                        LOG.info("HTTP: " + remote.stats().summary());
+                    }
+                });
+                SocketAddress bound = server.listen(listen.address());
+                served = true;
+                if (readyFile != null) {
+                    writeReadyFile(readyFile, ListenAddress.format(bound));
                 }
-                case NONE -> {
+                if (!"libdeflate".equals(ClusterDecompressor.deflateDecoder())) {
+                    LOG.info("deflate clusters are decoded with zlib, several times slower than libdeflate: the libdeflate decoder"
+                            + " is not in this build or did not load (-Dbranchboot.deflate.library)");
                 }
-            }
-            if (trace != null) {
-                trace.describe(image, device.size());
-                device = new TracingBlockDevice(device, trace);
-            }
-            NbdServer.Limits limits = NbdServer.Limits.forHeap(Runtime.getRuntime().maxMemory());
-            server = new NbdServer(new NbdExport(name, device), limits);
-            CountDownLatch stop = new CountDownLatch(1);
-            Signals.onTermination(stop::countDown);
-            RemoteImages stats = remote;
-            if (metrics != null) {
-                endpoint = MetricsEndpoint.start((java.net.InetSocketAddress) metrics.address(), imageStats,
-                        remote != null ? remote.stats() : null);
-                LOG.info("metrics on http://" + ListenAddress.format(endpoint.address()).substring(4) + "/metrics");
-            }
-            Signals.onSummaryRequest(() -> {
-                LOG.info("image: " + MetricsEndpoint.summary(imageStats));
-                if (stats != null) {
-                    LOG.info("HTTP: " + stats.stats().summary());
-                }
-            });
-            SocketAddress bound = server.listen(listen.address());
-            served = true;
-            if (readyFile != null) {
-                writeReadyFile(readyFile, ListenAddress.format(bound));
-            }
-            if (!"libdeflate".equals(ClusterDecompressor.deflateDecoder())) {
-                LOG.info("deflate clusters are decoded with zlib, several times slower than libdeflate: the libdeflate decoder"
-                        + " is not in this build or did not load (-Dbranchboot.deflate.library)");
-            }
-            LOG.info("serving " + (remote == null ? image : image + " from " + remote.servers()) + " (" + ByteSizes.format(device.size()) + ") as export '" + name + "' on "
-                    + ListenAddress.format(bound) + " with " + overlay);
-            stop.await();
-            LOG.info("stopping: finishing requests in flight");
-            server.shutdown();
-            server = null;
-            device.close();
-            device = null;
-            LOG.info("stopped");
-            return 0;
-        } finally {
-            if (server != null) {
+                LOG.info("serving " + (remote == null ? image : image + " from " + remote.servers()) + " ("
+                        + ByteSizes.format(device.size()) + ") as export '" + name + "' on " + ListenAddress.format(bound)
+                        + " with " + stack.overlayDescription());
+                stop.await();
+                LOG.info("stopping: finishing requests in flight");
                 server.shutdown();
-            }
-            if (device != null) {
-                try {
-                    device.close();
-                } catch (IOException e) {
-                    LOG.warning("closing " + image + " failed: " + e.getMessage());
+                server = null;
+            } finally {
+                if (server != null) {
+                    server.shutdown();
+                }
+                if (readyFile != null) {
+                    Files.deleteIfExists(readyFile);
+                }
+                if (endpoint != null) {
+                    endpoint.close();
+                }
+                if (served) {
+                    // Only an export that ran has totals worth a line; a failed start says one thing only.
+                    LOG.info("image: " + MetricsEndpoint.summary(stack.imageStatistics()));
                 }
             }
-            if (readyFile != null) {
-                Files.deleteIfExists(readyFile);
-            }
-            if (endpoint != null) {
-                endpoint.close();
-            }
-            if (served) {
-                // Only an export that ran has totals worth a line; a failed start says one thing only.
-                LOG.info("image: " + MetricsEndpoint.summary(imageStats));
-            }
-            if (remote != null) {
-                LOG.info("HTTP: " + remote.stats().summary());
-                remote.close();
-            }
-            if (trace != null) {
-                trace.close();
-            }
-            decompress.shutdownNow();
         }
-    }
-
-    /**
-     * The RAM overlay's size, clamped to what the heap can hold next to the caches and request
-     * buffers: a full overlay answers ENOSPC, an overgrown heap would kill the JVM and the PC's
-     * root filesystem with it.
-     */
-    private long ramOverlayBytes(long l2Bytes) {
-        long heap = Runtime.getRuntime().maxMemory();
-        long reserved = cacheSize + l2Bytes + NbdServer.Limits.forHeap(heap).bufferBytes() + (32L << 20);
-        long fits = Math.max(0, heap - reserved) / 10 * 9; // leave the garbage collector room to work
-        if (cow.ramBytes() <= fits) {
-            return cow.ramBytes();
-        }
-        if (fits < (16L << 20)) {
-            throw new IllegalArgumentException("the JVM heap (" + ByteSizes.format(heap) + ") is too small for a RAM overlay next to "
-                    + ByteSizes.format(reserved) + " of caches and buffers; raise -Xmx, lower --cache-size, or use --cow file:PATH");
-        }
-        LOG.warning("RAM overlay limited to " + ByteSizes.format(fits) + " instead of " + ByteSizes.format(cow.ramBytes())
-                + ": that is what the JVM heap (" + ByteSizes.format(heap) + ") holds next to the caches; raise -Xmx for more");
-        return fits;
+        LOG.info("stopped");
+        return 0;
     }
 
     /** Written under a temporary name and renamed, so a script never reads half of it. */
