@@ -26,7 +26,8 @@ import org.junit.jupiter.api.io.TempDir;
  * each be answered: a request that the server accepts and never answers stalls a PC until its
  * request timeout. (A resolver that answered known revisions without its hop to a blocking thread
  * lost about one in twenty of the requests that revalidated, this way: the handler was cancelled
- * right after it was subscribed.)
+ * right after it was subscribed. Likely the Reactor Netty bug that {@code QueuedRequestDispatch}
+ * works around: a queued request answered at once after one answered on another thread.)
  */
 class KeepAliveReadsTest {
     private static final int SIZE = 48 * 1024 * 1024;
