@@ -8,6 +8,7 @@ import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.testing.TestProperties;
 import dev.branchboot.server.upstream.UpstreamRevision;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
@@ -31,9 +32,8 @@ class CacheDirectoryTest {
 
     @Test
     void fiftyFirstRequestsForANewNameRecordItOnceWithoutAWarning() throws Exception {
-        BranchbootProperties properties = new BranchbootProperties();
-        properties.setUpstreams(List.of(URI.create("http://origin.invalid/images")));
-        properties.getCache().setDir(temp.resolve("cache"));
+        BranchbootProperties properties = TestProperties.of("upstreams", "http://origin.invalid/images",
+                "cache.dir", temp.resolve("cache").toString());
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
         CacheDirectory directory = new CacheDirectory(properties, new CacheMetrics(registry), registry);
         Logger logger = (Logger) LoggerFactory.getLogger(CacheDirectory.class);

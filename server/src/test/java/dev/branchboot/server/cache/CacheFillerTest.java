@@ -10,6 +10,7 @@ import dev.branchboot.server.cache.CacheFiller.Fetched;
 import dev.branchboot.server.cache.CacheFiller.Part;
 import dev.branchboot.server.cache.InFlightFetches.Fetch;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.testing.TestProperties;
 import dev.branchboot.server.upstream.UpstreamClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -25,7 +26,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.util.unit.DataSize;
 
 /**
  * What the filler pulls over the uplink for a read, against a {@code file:} upstream (a real
@@ -52,11 +52,8 @@ class CacheFillerTest {
         new Random(11).nextBytes(image);
         Path origin = Files.createDirectories(temp.resolve("origin"));
         Files.write(origin.resolve("disk.raw"), image);
-        BranchbootProperties properties = new BranchbootProperties();
-        properties.setUpstreams(List.of(origin.toUri()));
-        properties.getCache().setDir(temp.resolve("cache"));
-        properties.getCache().setBlockSize(DataSize.ofBytes(BLOCK));
-        properties.getCache().setFetchSize(DataSize.ofBytes(FETCH));
+        BranchbootProperties properties = TestProperties.of("upstreams", origin.toUri().toString(),
+                "cache.dir", temp.resolve("cache").toString(), "cache.block-size", BLOCK + "B", "cache.fetch-size", FETCH + "B");
         registry = new SimpleMeterRegistry();
         CacheMetrics metrics = new CacheMetrics(registry);
         UpstreamClient upstreams = new UpstreamClient(properties, registry);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.testing.TestProperties;
 import dev.branchboot.server.upstream.UpstreamClient;
 import dev.branchboot.server.upstream.UpstreamRevision;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -17,12 +18,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Random;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.springframework.util.unit.DataSize;
 
 /**
  * A cache directory written by the earlier layout (format 1: 256 KiB chunks, a {@code state} file
@@ -38,11 +37,8 @@ class CacheFormatTest {
     Path temp;
 
     private BranchbootProperties properties(Path origin) {
-        BranchbootProperties properties = new BranchbootProperties();
-        properties.setUpstreams(List.of(origin.toUri()));
-        properties.getCache().setDir(temp.resolve("cache"));
-        properties.getCache().setFetchSize(DataSize.ofBytes(CHUNK));
-        return properties;
+        return TestProperties.of("upstreams", origin.toUri().toString(), "cache.dir", temp.resolve("cache").toString(),
+                "cache.fetch-size", CHUNK + "B");
     }
 
     @Test
