@@ -1,8 +1,8 @@
 package dev.branchboot.server.boot;
 
 import dev.branchboot.server.config.BootSettings;
+import dev.branchboot.server.http.Problems;
 import dev.branchboot.server.images.ImageNameException;
-import dev.branchboot.server.images.Problems;
 import dev.branchboot.server.ipxe.MacAddress;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.util.RateLimitedLog;
@@ -87,7 +87,7 @@ public class BootController {
     public Mono<Void> profile(@PathVariable("profile") String profile, ServerWebExchange exchange) {
         if (!scripts.hasProfile(profile)) {
             return Problems.send(exchange, HttpStatus.NOT_FOUND, "no boot profile named '"
-                    + ImageNameException.printable(profile) + "' " + known());
+                    + Problems.printable(profile) + "' " + known());
         }
         return script(exchange, profile, null);
     }
@@ -99,7 +99,7 @@ public class BootController {
         try {
             address = MacAddress.parse(mac);
         } catch (IllegalArgumentException e) {
-            return Problems.send(exchange, HttpStatus.BAD_REQUEST, "'" + ImageNameException.printable(mac)
+            return Problems.send(exchange, HttpStatus.BAD_REQUEST, "'" + Problems.printable(mac)
                     + "' is not a MAC address: " + e.getMessage());
         }
         Optional<String> profile = scripts.profileOf(address);

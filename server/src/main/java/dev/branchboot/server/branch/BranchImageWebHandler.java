@@ -7,16 +7,16 @@ import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.cache.RevisionResolver;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
-import dev.branchboot.server.images.ByteRange;
-import dev.branchboot.server.images.HttpDates;
-import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.http.ByteRange;
+import dev.branchboot.server.http.HttpDates;
+import dev.branchboot.server.http.ImageFile;
+import dev.branchboot.server.http.MultipartByteRanges;
+import dev.branchboot.server.http.Problems;
+import dev.branchboot.server.http.RangeResponder;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImagePathHandlerMapping;
 import dev.branchboot.server.images.ImageStore;
-import dev.branchboot.server.images.MultipartByteRanges;
-import dev.branchboot.server.images.Problems;
-import dev.branchboot.server.images.RangeResponder;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
@@ -119,7 +119,7 @@ public class BranchImageWebHandler implements WebHandler {
                     }
                     if (!revision.acquire()) {
                         return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
-                                + ImageNameException.printable(name) + "' was just evicted; try again");
+                                + Problems.printable(name) + "' was just evicted; try again");
                     }
                     return serve(exchange, name, revision).doFinally(signal -> revision.release());
                 })
@@ -136,17 +136,17 @@ public class BranchImageWebHandler implements WebHandler {
                     if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
                         log.debug("{}", e.getMessage());
                         return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
-                                + ImageNameException.printable(name) + "' upstream");
+                                + Problems.printable(name) + "' upstream");
                     }
                     log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
-                    return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + ImageNameException.printable(name)
+                    return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + Problems.printable(name)
                             + "' is not cached and no upstream served it");
                 })
                 .onErrorResume(java.io.UncheckedIOException.class, e -> {
                     // The cache could not even create the revision's files (disk full, read-only, gone).
                     log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
                     return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
-                            "the branch cache cannot store image '" + ImageNameException.printable(name) + "' now");
+                            "the branch cache cannot store image '" + Problems.printable(name) + "' now");
                 });
     }
 

@@ -1,8 +1,8 @@
 package dev.branchboot.server.catalog;
 
-import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
-import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.config.OriginMode;
+import dev.branchboot.server.http.ImageFile;
 import dev.branchboot.server.images.ImageStore;
 import java.util.ArrayList;
 import java.util.List;

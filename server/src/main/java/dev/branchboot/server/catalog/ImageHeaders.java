@@ -1,12 +1,12 @@
 package dev.branchboot.server.catalog;
 
-import dev.branchboot.server.config.OriginMode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.branchboot.qcow2.ImageException;
 import dev.branchboot.qcow2.Qcow2Header;
 import dev.branchboot.server.config.BranchbootProperties;
-import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.config.OriginMode;
+import dev.branchboot.server.http.ImageFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;

@@ -1,5 +1,7 @@
 package dev.branchboot.server.images;
 
+import dev.branchboot.server.http.Problems;
+
 /**
  * No servable image of that name: missing, a directory, hidden or still being written, or a
  * symlink leading outside the image root. Answered with 404; the message (for the log, never the
@@ -12,7 +14,7 @@ public class ImageNotFoundException extends RuntimeException {
 
     /** @param name the requested image name; {@code cause} says why it is not served */
     public ImageNotFoundException(String name, String cause) {
-        super("image '" + ImageNameException.printable(name) + "' not served: " + cause);
+        super("image '" + Problems.printable(name) + "' not served: " + cause);
         this.imageName = name;
     }
 

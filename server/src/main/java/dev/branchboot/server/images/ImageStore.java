@@ -1,7 +1,9 @@
 package dev.branchboot.server.images;
 
-import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.config.OriginMode;
+import dev.branchboot.server.http.EntityTags;
+import dev.branchboot.server.http.ImageFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;

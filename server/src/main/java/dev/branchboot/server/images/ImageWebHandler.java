@@ -1,7 +1,13 @@
 package dev.branchboot.server.images;
 
-import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.config.OriginMode;
+import dev.branchboot.server.http.ByteRange;
+import dev.branchboot.server.http.HttpDates;
+import dev.branchboot.server.http.ImageFile;
+import dev.branchboot.server.http.MultipartByteRanges;
+import dev.branchboot.server.http.Problems;
+import dev.branchboot.server.http.RangeResponder;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import java.io.EOFException;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.branchboot.server.upstream;
 
-import dev.branchboot.server.images.ImageFile;
+import dev.branchboot.server.http.ImageFile;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;

@@ -1,7 +1,7 @@
 package dev.branchboot.server.upstream;
 
-import dev.branchboot.server.images.EntityTags;
-import dev.branchboot.server.images.HttpDates;
+import dev.branchboot.server.http.EntityTags;
+import dev.branchboot.server.http.HttpDates;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;

@@ -1,4 +1,4 @@
-package dev.branchboot.server.images;
+package dev.branchboot.server.http;
 
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import java.time.Instant;

@@ -1,4 +1,4 @@
-package dev.branchboot.server.images;
+package dev.branchboot.server.http;
 
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpHeaders;
@@ -45,7 +45,7 @@ public final class Problems {
 
     /** The 404 for an image name that names no image (printed safely for the body). */
     public static Mono<Void> noSuchImage(ServerWebExchange exchange, String imageName) {
-        return send(exchange, HttpStatus.NOT_FOUND, "no image named '" + ImageNameException.printable(imageName) + "'");
+        return send(exchange, HttpStatus.NOT_FOUND, "no image named '" + Problems.printable(imageName) + "'");
     }
 
     private static String jsonEscape(String text) {
@@ -56,6 +56,20 @@ public final class Problems {
                 out.append('\\').append(c);
             } else if (c < 0x20) {
                 out.append(String.format("\\u%04x", (int) c));
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
+    }
+
+    /** The text (a name from a request) with control characters escaped, safe for a log line and a problem body. */
+    public static String printable(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c < 0x20 || c == 0x7f) {
+                out.append(String.format("\\x%02x", (int) c));
             } else {
                 out.append(c);
             }

@@ -1,4 +1,4 @@
-package dev.branchboot.server.images;
+package dev.branchboot.server.http;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;

@@ -1,4 +1,4 @@
-package dev.branchboot.server.images;
+package dev.branchboot.server.http;
 
 /**
  * One satisfiable range of a file, with inclusive bounds already clamped to the file's length.
