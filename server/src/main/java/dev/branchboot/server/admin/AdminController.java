@@ -45,7 +45,7 @@ public class AdminController {
 
     /** Admin over {@code store} and {@code replicator}, guarded by the configured token. */
     public AdminController(BranchbootProperties properties, CacheDirectory store, Replicator replicator) {
-        String configured = properties.getAdminToken();
+        String configured = properties.adminToken();
         this.token = configured == null || configured.isBlank() ? null : configured.getBytes(StandardCharsets.UTF_8);
         this.store = store;
         this.replicator = replicator;

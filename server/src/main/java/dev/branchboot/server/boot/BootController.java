@@ -68,12 +68,12 @@ public class BootController {
     public BootListing listing() {
         BootSettings settings = scripts.settings();
         List<BootListing.Profile> profiles = new ArrayList<>();
-        settings.getProfiles().forEach((name, profile) -> profiles.add(new BootListing.Profile(name,
-                "/boot/" + name + ".ipxe", profile.getImage(), profile.getKernel(), profile.getInitrd(),
+        settings.profiles().forEach((name, profile) -> profiles.add(new BootListing.Profile(name,
+                "/boot/" + name + ".ipxe", profile.image(), profile.kernel(), profile.initrd(),
                 String.join(" ", profile.cmdlineWords()))));
         Map<String, String> machines = new LinkedHashMap<>();
         scripts.settings().machinesByAddress().forEach((address, profile) -> machines.put(address.canonical(), profile));
-        return new BootListing("/boot.ipxe", profiles, settings.getDefaultProfile(), machines);
+        return new BootListing("/boot.ipxe", profiles, settings.defaultProfile(), machines);
     }
 
     /** The entry script, which DHCP hands to iPXE. */

@@ -27,16 +27,16 @@ public class BootFilesCheck {
 
     /** Checks the profiles of {@code properties} against {@code store}. */
     public BootFilesCheck(BranchbootProperties properties, ImageStore store) {
-        this.settings = properties.getBoot();
+        this.settings = properties.boot();
         this.store = store;
     }
 
     /** Logs one warning per profile file the images folder does not serve. */
     @EventListener(ApplicationReadyEvent.class)
     public void check() {
-        settings.getProfiles().forEach((name, profile) -> {
-            for (Map.Entry<String, String> file : Map.of("image", profile.getImage(), "kernel", profile.getKernel(),
-                    "initrd", profile.getInitrd()).entrySet()) {
+        settings.profiles().forEach((name, profile) -> {
+            for (Map.Entry<String, String> file : Map.of("image", profile.image(), "kernel", profile.kernel(),
+                    "initrd", profile.initrd()).entrySet()) {
                 try {
                     store.resolve(file.getValue());
                 } catch (RuntimeException e) {

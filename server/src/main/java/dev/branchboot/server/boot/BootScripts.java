@@ -42,9 +42,9 @@ public class BootScripts {
 
     /** Scripts of {@code properties.getBoot()}, with the server's http(s) upstreams as fallbacks. */
     public BootScripts(BranchbootProperties properties) {
-        this.settings = properties.getBoot();
+        this.settings = properties.boot();
         this.machines = settings.machinesByAddress();
-        this.fallbacks = fallbacks(properties.getUpstreams());
+        this.fallbacks = fallbacks(properties.upstreams());
     }
 
     /**
@@ -111,18 +111,18 @@ public class BootScripts {
 
     /** Whether a profile of that name is configured. */
     public boolean hasProfile(String name) {
-        return settings.getProfiles().containsKey(name);
+        return settings.profiles().containsKey(name);
     }
 
     /** The configured profile names, in configuration order. */
     public List<String> profileNames() {
-        return List.copyOf(settings.getProfiles().keySet());
+        return List.copyOf(settings.profiles().keySet());
     }
 
     /** The profile of machine {@code address}: its mapping, else the default profile, else none. */
     public Optional<String> profileOf(MacAddress address) {
         String mapped = machines.get(address);
-        return Optional.ofNullable(mapped != null ? mapped : settings.getDefaultProfile());
+        return Optional.ofNullable(mapped != null ? mapped : settings.defaultProfile());
     }
 
     /**
@@ -146,21 +146,21 @@ public class BootScripts {
      * @throws IllegalArgumentException if no such profile is configured
      */
     public String profileScript(String name, String serverUrl) {
-        BootSettings.Profile profile = settings.getProfiles().get(name);
+        BootSettings.Profile profile = settings.profiles().get(name);
         if (profile == null) {
             throw new IllegalArgumentException("no boot profile named " + name);
         }
         String images = serverUrl + "/images/";
-        List<String> kernel = new ArrayList<>(List.of("kernel", images + profile.getKernel(),
+        List<String> kernel = new ArrayList<>(List.of("kernel", images + profile.kernel(),
                 "initrd=" + INITRD_NAME,
                 "branchboot.server=" + serverList(serverUrl),
-                "branchboot.image=" + profile.getImage()));
+                "branchboot.image=" + profile.image()));
         kernel.addAll(profile.cmdlineWords());
         return new IpxeScript()
                 .comment(List.of("branchboot", "boot", "profile", name, "from", serverUrl))
-                .line("echo", "branchboot:", "profile", name + ",", "image", profile.getImage() + ",", "from", serverUrl)
+                .line("echo", "branchboot:", "profile", name + ",", "image", profile.image() + ",", "from", serverUrl)
                 .line(kernel)
-                .line("initrd", "--name", INITRD_NAME, images + profile.getInitrd())
+                .line("initrd", "--name", INITRD_NAME, images + profile.initrd())
                 .line("boot")
                 .text();
     }

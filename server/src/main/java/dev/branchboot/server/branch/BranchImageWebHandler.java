@@ -78,12 +78,12 @@ public class BranchImageWebHandler implements WebHandler {
             BranchbootProperties properties, MeterRegistry registry, Replicator replicator) {
         this.resolver = resolver;
         this.replicator = replicator;
-        this.replicateOnFirstRead = properties.getReplication().isOnFirstRead();
+        this.replicateOnFirstRead = properties.replication().onFirstRead();
         this.store = store;
         this.scrubber = scrubber;
         this.filler = filler;
-        this.maxRanges = properties.getMaxRanges();
-        this.readAhead = properties.getCache().getReadAhead();
+        this.maxRanges = properties.maxRanges();
+        this.readAhead = properties.cache().readAhead();
         this.hitRequests = Counter.builder("branchboot.cache.requests").tag("result", "hit")
                 .description("Image body requests whose bytes were all cached (hit) or not (miss)").register(registry);
         this.missRequests = Counter.builder("branchboot.cache.requests").tag("result", "miss")

@@ -61,10 +61,10 @@ public class CacheDirectory {
 
     /** Opens (or creates) the cache directory, migrating an earlier layout, and loads every revision. */
     public CacheDirectory(BranchbootProperties properties, CacheMetrics metrics, MeterRegistry registry) throws IOException {
-        BranchbootProperties.Cache cache = properties.getCache();
+        BranchbootProperties.Cache cache = properties.cache();
         this.metrics = metrics;
-        this.root = Files.createDirectories(cache.getDir()).toRealPath();
-        this.blockSize = (int) cache.getBlockSize().toBytes();
+        this.root = Files.createDirectories(cache.dir()).toRealPath();
+        this.blockSize = (int) cache.blockSize().toBytes();
         Path marker = root.resolve(CLEAN_MARKER);
         this.uncleanStart = !Files.exists(marker);
         CacheFormat.prepare(root, blockSize);

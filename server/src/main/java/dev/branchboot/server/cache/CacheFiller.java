@@ -69,7 +69,7 @@ public class CacheFiller {
         this.upstreams = upstreams;
         this.manifests = manifests;
         this.metrics = metrics;
-        this.fetchSize = (int) properties.getCache().getFetchSize().toBytes();
+        this.fetchSize = (int) properties.cache().fetchSize().toBytes();
     }
 
     /** The largest single upstream fetch, also the grid that long reads are split on. */

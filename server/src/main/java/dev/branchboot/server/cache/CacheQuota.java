@@ -28,7 +28,7 @@ public class CacheQuota {
     /** The quota of {@code directory}, exported as {@code branchboot_cache_quota_bytes}. */
     public CacheQuota(CacheDirectory directory, BranchbootProperties properties, MeterRegistry registry) {
         this.directory = directory;
-        this.quota = properties.getCache().getQuota().toBytes();
+        this.quota = properties.cache().quota().toBytes();
         Gauge.builder("branchboot.cache.quota", this, q -> q.quota).baseUnit("bytes")
                 .description("The cache's disk quota (0: none)").register(registry);
     }

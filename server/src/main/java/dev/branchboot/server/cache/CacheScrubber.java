@@ -44,8 +44,8 @@ public class CacheScrubber {
         this.directory = directory;
         this.metrics = metrics;
         this.manifests = manifests;
-        this.scrubRate = properties.getCache().getScrubRate().toBytes();
-        Duration interval = properties.getCache().getScrubInterval();
+        this.scrubRate = properties.cache().scrubRate().toBytes();
+        Duration interval = properties.cache().scrubInterval();
         this.schedule = interval.isZero() ? null
                 : scheduler.scheduleWithFixedDelay(() -> scrub(scrubRate), Instant.now().plus(interval), interval);
     }

@@ -39,7 +39,7 @@ public class RevisionResolver {
         this.scrubber = scrubber;
         this.manifests = manifests;
         this.current = Caffeine.newBuilder()
-                .expireAfterWrite(properties.getCache().getRevalidateInterval())
+                .expireAfterWrite(properties.cache().revalidateInterval())
                 .maximumSize(100_000)
                 .buildAsync();
     }

@@ -48,13 +48,13 @@ public class SignedManifests {
     /** Checks against {@code branchboot.trust-key}, when it is set, manifests read from {@code upstreams}. */
     public SignedManifests(BranchbootProperties properties, UpstreamClient upstreams, MeterRegistry registry) throws IOException {
         this.upstreams = upstreams;
-        this.key = properties.getTrustKey() == null ? null : PemKeys.publicKey(properties.getTrustKey());
+        this.key = properties.trustKey() == null ? null : PemKeys.publicKey(properties.trustKey());
         this.failures = Counter.builder("branchboot.cache.integrity.failures")
                 .description("Fetched ranges whose bytes did not match the image's signed manifest (discarded, next upstream)")
                 .register(registry);
         if (key != null) {
             log.info("Images must be signed by the key in {}: nothing is cached or sent before it matches their manifest",
-                    properties.getTrustKey());
+                    properties.trustKey());
         }
     }
 

@@ -24,7 +24,7 @@ public class CatalogController {
     public CatalogController(ImageStore store, ImageHeaders headers, BranchbootProperties properties) {
         this.store = store;
         this.headers = headers;
-        this.maxDepth = properties.getCatalog().getMaxDepth();
+        this.maxDepth = properties.catalog().maxDepth();
     }
 
     /** The catalog; the directory walk and header reads run on the blocking scheduler. */

@@ -40,7 +40,7 @@ public class ImageHeaders {
 
     /** A cache of the configured size. */
     public ImageHeaders(BranchbootProperties properties) {
-        this.cache = Caffeine.newBuilder().maximumSize(properties.getCatalog().getHeaderCacheEntries()).build();
+        this.cache = Caffeine.newBuilder().maximumSize(properties.catalog().headerCacheEntries()).build();
     }
 
     /** The header facts of {@code file}, read once per revision. */

@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.validation.Errors;
 
 /**
@@ -16,8 +17,20 @@ import org.springframework.validation.Errors;
  * from them are served at {@code /boot}. Everything here ends up in iPXE scripts, which cannot escape
  * anything, so {@link #validate} refuses at start-up any value that would need escaping (see
  * {@link IpxeScript}), naming the property.
+ *
+ * @param profiles       Boot profiles by name (letters, digits, '-' and '_'): /boot/NAME.ipxe boots
+ *                       profile NAME. Each has image, kernel, initrd (names in the images folder,
+ *                       served and cached like images) and cmdline (more kernel arguments, such as
+ *                       "root=/dev/nbd0p1 ip=dhcp quiet").
+ * @param defaultProfile The profile of a machine whose MAC address is not listed in machines;
+ *                       unset: such a machine gets 404.
+ * @param machines       Profile by MAC address, for /boot/mac/MAC.ipxe (what /boot.ipxe chains
+ *                       to). Keys as 52-54-00-12-34-56, [52:54:00:12:34:56] or 525400123456.
  */
-public class BootSettings {
+public record BootSettings(
+        @DefaultValue Map<String, Profile> profiles,
+        String defaultProfile,
+        @DefaultValue Map<String, String> machines) {
     /** Profile names: one URL path segment and one property key, so no dots (a dot nests keys). */
     private static final Pattern PROFILE_NAME = Pattern.compile("[A-Za-z0-9_-]{1,64}");
     /** A segment of a file name in the images folder that needs no percent-encoding in a URL. */
@@ -25,97 +38,31 @@ public class BootSettings {
     /** Kernel arguments the script writes itself. */
     private static final List<String> GENERATED_ARGUMENTS = List.of("initrd=", "branchboot.server=", "branchboot.image=");
 
-    /**
-     * Boot profiles by name (letters, digits, '-' and '_'): /boot/NAME.ipxe boots profile NAME. Each
-     * has image, kernel, initrd (names in the images folder, served and cached like images) and
-     * cmdline (more kernel arguments, such as "root=/dev/nbd0p1 ip=dhcp quiet").
-     */
-    private Map<String, Profile> profiles = new LinkedHashMap<>();
-
-    /** The profile of a machine whose MAC address is not listed in machines; unset: such a machine gets 404. */
-    private String defaultProfile;
+    /** Copies the maps in their configured order, and reads a blank default profile as none. */
+    public BootSettings {
+        profiles = profiles == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(profiles));
+        machines = machines == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(machines));
+        defaultProfile = defaultProfile == null || defaultProfile.isBlank() ? null : defaultProfile;
+    }
 
     /**
-     * Profile by MAC address, for /boot/mac/MAC.ipxe (what /boot.ipxe chains to). Keys as
-     * 52-54-00-12-34-56, [52:54:00:12:34:56] or 525400123456.
+     * What one profile boots.
+     *
+     * @param image   The root image the agent streams: a name in the images folder
+     *                (branchboot.image=).
+     * @param kernel  The kernel: a file in the images folder, such as boot/vmlinuz-6.1.0-28-amd64.
+     * @param initrd  The initramfs holding the agent: a file in the images folder, such as
+     *                boot/initrd.img-6.1.0-28-amd64.
+     * @param cmdline More kernel arguments, separated by spaces; branchboot.server=, branchboot.image=
+     *                and initrd= are written by the server.
      */
-    private Map<String, String> machines = new LinkedHashMap<>();
-
-    /** What one profile boots. */
-    public static class Profile {
-        /** The root image the agent streams: a name in the images folder (branchboot.image=). */
-        private String image;
-
-        /** The kernel: a file in the images folder, such as boot/vmlinuz-6.1.0-28-amd64. */
-        private String kernel;
-
-        /** The initramfs holding the agent: a file in the images folder, such as boot/initrd.img-6.1.0-28-amd64. */
-        private String initrd;
-
-        /** More kernel arguments, separated by spaces; branchboot.server=, branchboot.image= and initrd= are written by the server. */
-        private String cmdline = "";
-
-        public String getImage() {
-            return image;
-        }
-
-        public void setImage(String image) {
-            this.image = image;
-        }
-
-        public String getKernel() {
-            return kernel;
-        }
-
-        public void setKernel(String kernel) {
-            this.kernel = kernel;
-        }
-
-        public String getInitrd() {
-            return initrd;
-        }
-
-        public void setInitrd(String initrd) {
-            this.initrd = initrd;
-        }
-
-        public String getCmdline() {
-            return cmdline;
-        }
-
-        public void setCmdline(String cmdline) {
-            this.cmdline = cmdline;
-        }
+    public record Profile(String image, String kernel, String initrd, @DefaultValue("") String cmdline) {
 
         /** The extra kernel arguments as words, in order (none for an empty cmdline). */
         public List<String> cmdlineWords() {
             String trimmed = cmdline == null ? "" : cmdline.strip();
             return trimmed.isEmpty() ? List.of() : List.of(trimmed.split("\\s+"));
         }
-    }
-
-    public Map<String, Profile> getProfiles() {
-        return profiles;
-    }
-
-    public void setProfiles(Map<String, Profile> profiles) {
-        this.profiles = profiles;
-    }
-
-    public String getDefaultProfile() {
-        return defaultProfile == null || defaultProfile.isBlank() ? null : defaultProfile;
-    }
-
-    public void setDefaultProfile(String defaultProfile) {
-        this.defaultProfile = defaultProfile;
-    }
-
-    public Map<String, String> getMachines() {
-        return machines;
-    }
-
-    public void setMachines(Map<String, String> machines) {
-        this.machines = machines;
     }
 
     /**
@@ -146,9 +93,9 @@ public class BootSettings {
                         + "script's URL, /boot/NAME.ipxe)");
                 return;
             }
-            checkName(problems, property + ".image", profile.getImage());
-            checkName(problems, property + ".kernel", profile.getKernel());
-            checkName(problems, property + ".initrd", profile.getInitrd());
+            checkName(problems, property + ".image", profile.image());
+            checkName(problems, property + ".kernel", profile.kernel());
+            checkName(problems, property + ".initrd", profile.initrd());
             for (String word : profile.cmdlineWords()) {
                 String problem = IpxeScript.problemWith(word);
                 if (problem != null) {
@@ -163,8 +110,8 @@ public class BootSettings {
                 }
             }
         });
-        if (getDefaultProfile() != null && !profiles.containsKey(getDefaultProfile())) {
-            problems.add("branchboot.boot.default-profile: '" + printable(getDefaultProfile()) + "' names no profile "
+        if (defaultProfile != null && !profiles.containsKey(defaultProfile)) {
+            problems.add("branchboot.boot.default-profile: '" + printable(defaultProfile) + "' names no profile "
                     + known());
         }
         Map<MacAddress, String> seen = new LinkedHashMap<>();

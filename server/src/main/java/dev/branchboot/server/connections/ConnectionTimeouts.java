@@ -26,7 +26,7 @@ public class ConnectionTimeouts {
     /** Adds the request-headers deadline around the HTTP codec of every connection. */
     @Bean
     NettyServerCustomizer requestHeadersDeadline(BranchbootProperties properties, MeterRegistry registry) {
-        java.time.Duration timeout = properties.getRequestHeadersTimeout();
+        java.time.Duration timeout = properties.requestHeadersTimeout();
         Counter closed = Counter.builder("branchboot.http.request.headers.timeouts")
                 .description("Connections closed because the client did not send a request's headers within "
                         + "branchboot.request-headers-timeout")

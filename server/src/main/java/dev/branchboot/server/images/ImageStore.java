@@ -46,9 +46,9 @@ public class ImageStore {
     @org.springframework.beans.factory.annotation.Autowired
     public ImageStore(BranchbootProperties properties) throws IOException {
         try {
-            this.root = properties.getImagesDir().toRealPath();
+            this.root = properties.imagesFolder().toRealPath();
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new IllegalStateException("branchboot.images-dir '" + properties.getImagesDir().toAbsolutePath()
+            throw new IllegalStateException("branchboot.images-dir '" + properties.imagesFolder().toAbsolutePath()
                     + "' does not exist: create it, or set branchboot.images-dir (origin) or branchboot.upstreams (branch cache)", e);
         }
         log.info("Serving images from {}", root);

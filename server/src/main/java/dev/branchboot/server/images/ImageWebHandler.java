@@ -48,8 +48,8 @@ public class ImageWebHandler implements WebHandler {
     /** Serves the images of {@code store} with the configured range limits. */
     public ImageWebHandler(ImageStore store, BranchbootProperties properties) {
         this.store = store;
-        this.maxRanges = properties.getMaxRanges();
-        this.multipartBufferSize = (int) properties.getMultipartBufferSize().toBytes();
+        this.maxRanges = properties.maxRanges();
+        this.multipartBufferSize = (int) properties.multipartBufferSize().toBytes();
     }
 
     /** Serves one image, or a part of it, or an answer to a conditional request, or an error. */

@@ -88,11 +88,11 @@ public class Replicator {
         this.filler = filler;
         this.scheduler = scheduler;
         this.registry = registry;
-        this.rate = properties.getReplication().getRate().toBytes();
+        this.rate = properties.replication().rate().toBytes();
         // Paced, one fetch at a time is enough and a restart re-sends at most one; unpaced, as many as a long read keeps.
-        this.inFlight = rate > 0 ? 1 : properties.getCache().getReadAhead();
-        this.configured = List.copyOf(properties.getReplication().getImages());
-        this.schedule = properties.getReplication().getSchedule();
+        this.inFlight = rate > 0 ? 1 : properties.cache().readAhead();
+        this.configured = List.copyOf(properties.replication().images());
+        this.schedule = properties.replication().schedule();
         this.stateFile = directory.root().resolve("replications");
     }
 

@@ -47,11 +47,11 @@ public class UpstreamClient {
 
     /** A client of {@code branchboot.upstreams} with the cache's timeout and retry settings. */
     public UpstreamClient(BranchbootProperties properties, MeterRegistry registry) {
-        this.uris = List.copyOf(properties.getUpstreams());
-        this.attempts = properties.getCache().getFetchAttempts();
-        this.backoff = properties.getCache().getRetryBackoff();
+        this.uris = List.copyOf(properties.upstreams());
+        this.attempts = properties.cache().fetchAttempts();
+        this.backoff = properties.cache().retryBackoff();
         this.registry = registry;
-        Duration timeout = properties.getCache().getUpstreamTimeout();
+        Duration timeout = properties.cache().upstreamTimeout();
         this.http = HttpClient.create()
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
                 .responseTimeout(timeout)
