@@ -4,15 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.cache.CacheDirectory;
+import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.testkit.Nginx;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Random;
-import java.util.function.BooleanSupplier;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,6 +25,9 @@ import org.junit.jupiter.api.io.TempDir;
  * against a real nginx whose access log shows what crossed the "uplink".
  */
 class BranchAdminTest {
+    /** Longest wait for what the server does in the background; the test asserts on state, never on time. */
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
     private static final String TOKEN = "test-admin-token-0123456789";
     private static final int SIZE = 2 * 1024 * 1024 + 99;
 
@@ -50,13 +54,6 @@ class BranchAdminTest {
         nginx.close();
     }
 
-    /** Waits (bounded) for a condition the server reaches in the background; the test asserts on state, never on time. */
-    private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-        for (int i = 0; i < 600 && !condition.getAsBoolean(); i++) {
-            Thread.sleep(50);
-        }
-        assertTrue(condition.getAsBoolean(), what);
-    }
 
     @Test
     void adminEndpointsAreAbsentWithoutATokenAndRefusedWithoutTheRightOne() {
@@ -96,7 +93,8 @@ class BranchAdminTest {
                 byte[] rest = body.readAllBytes();
                 assertArrayEquals(java.util.Arrays.copyOfRange(disk, 300_000, SIZE), rest);
             }
-            await(() -> !branch.bean(CacheDirectory.class).revisions().get(0).inUse(), "the response ended");
+            Awaitility.await("the response ended").atMost(WAIT)
+                    .until(() -> !branch.bean(CacheDirectory.class).revisions().get(0).inUse());
             assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
         }
     }
@@ -107,8 +105,8 @@ class BranchAdminTest {
                 "--branchboot.replication.rate=4MB")) {
             assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
             Replicator replicator = branch.bean(Replicator.class);
-            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
-                    "replication completes");
+            Awaitility.await("replication completes").atMost(WAIT)
+                    .until(() -> replicated(replicator));
             assertEquals(SIZE, branch.bean(CacheDirectory.class).cachedBytes());
             assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"));
             String catalog = new String(branch.get("/images").body());
@@ -134,8 +132,8 @@ class BranchAdminTest {
                      + "/images", temp.resolve("cache"), "--branchboot.admin-token=" + TOKEN, "--branchboot.replication.rate=0")) {
             assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
             Replicator replicator = branch.bean(Replicator.class);
-            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
-                    "replication completes");
+            Awaitility.await("replication completes").atMost(WAIT)
+                    .until(() -> replicated(replicator));
             assertTrue(new String(branch.get("/images").body()).contains("\"replication\":\"complete\""));
             assertEquals(204, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
             String catalog = new String(branch.get("/images").body());
@@ -150,12 +148,13 @@ class BranchAdminTest {
                 "--branchboot.replication.rate=1MB")) {
             assertEquals(202, branch.send("POST", "/admin/images/disk.raw/replicate", "Authorization", "Bearer " + TOKEN).statusCode());
             CacheDirectory store = branch.bean(CacheDirectory.class);
-            await(() -> store.cachedBytes() >= 512 * 1024, "some blocks replicated");
+            Awaitility.await("some blocks replicated").atMost(WAIT)
+                    .until(() -> store.cachedBytes() >= 512 * 1024);
         }
         try (BranchServer branch = BranchServer.start(nginx.imagesUrl(), cache, "--branchboot.replication.rate=0")) {
             Replicator replicator = branch.bean(Replicator.class);
-            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
-                    "the replication resumed and completed");
+            Awaitility.await("the replication resumed and completed").atMost(WAIT)
+                    .until(() -> replicated(replicator));
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
         }
         // A fetch in flight at the shutdown (one at a time when rate-limited) may have been sent twice, nothing more.
@@ -169,8 +168,8 @@ class BranchAdminTest {
                 "--branchboot.replication.on-first-read=true", "--branchboot.replication.rate=0")) {
             assertArrayEquals(java.util.Arrays.copyOfRange(disk, 0, 100), branch.get("/images/disk.raw", "Range", "bytes=0-99").body());
             Replicator replicator = branch.bean(Replicator.class);
-            await(() -> replicator.status("disk.raw") != null && replicator.status("disk.raw").state() == Replicator.State.COMPLETE,
-                    "the first read replicated the image");
+            Awaitility.await("the first read replicated the image").atMost(WAIT)
+                    .until(() -> replicated(replicator));
             assertEquals(SIZE, nginx.bytesSent("/images/disk.raw"), "the read and the replication shared the first bytes");
             // Without the application tag that every series carries (management.metrics.tags.application).
             String metrics = new String(branch.get("/actuator/prometheus").body())
@@ -192,7 +191,8 @@ class BranchAdminTest {
             assertArrayEquals(disk, branch.get("/images/disk.raw").body());
             assertArrayEquals(other, branch.get("/images/other.raw").body());
             CacheDirectory store = branch.bean(CacheDirectory.class);
-            await(() -> store.cachedBytes() <= 3 * 1024 * 1024, "the cache is back under its quota");
+            Awaitility.await("the cache is back under its quota").atMost(WAIT)
+                    .until(() -> store.cachedBytes() <= 3 * 1024 * 1024);
             assertEquals(1, store.revisions().size());
             CachedRevision kept = store.revisions().get(0);
             assertEquals("other.raw", kept.upstream().name(), "the older read was evicted");
@@ -200,5 +200,10 @@ class BranchAdminTest {
             assertEquals(1.0, branch.bean(io.micrometer.core.instrument.MeterRegistry.class)
                     .get("branchboot.cache.evictions").counter().count(), 1.0);
         }
+    }
+
+    private static boolean replicated(Replicator replicator) {
+        Replicator.Status status = replicator.status("disk.raw");
+        return status != null && status.state() == Replicator.State.COMPLETE;
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.branchboot.server.BranchbootServerApplication;
 import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.testkit.Nginx;
+import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.InetAddress;
@@ -17,9 +18,13 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.awaitility.core.TerminalFailureException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,17 +78,18 @@ class KilledDuringFillTest {
         }
     }
 
-    private static void awaitListening(Process child, int port, Path log) throws Exception {
-        for (int attempt = 0; ; attempt++) {
-            try {
-                new Socket(InetAddress.getLoopbackAddress(), port).close();
-                return;
-            } catch (ConnectException e) {
-                if (!child.isAlive() || attempt > 1200) {
-                    throw new IllegalStateException("branch did not start: " + Files.readString(log), e);
-                }
-                Thread.sleep(50);
-            }
+    private static void awaitListening(Process child, int port, Path log) throws IOException {
+        try {
+            Awaitility.await("the branch listening on port " + port).atMost(Duration.ofMinutes(1))
+                    .pollInterval(Duration.ofMillis(50))
+                    .failFast("the branch exited", () -> !child.isAlive())
+                    .ignoreException(ConnectException.class)
+                    .until(() -> {
+                        new Socket(InetAddress.getLoopbackAddress(), port).close();
+                        return true;
+                    });
+        } catch (ConditionTimeoutException | TerminalFailureException e) {
+            throw new IllegalStateException("branch did not start: " + Files.readString(log), e);
         }
     }
 }

@@ -12,6 +12,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,6 +23,8 @@ import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.yaml.snakeyaml.Yaml;
@@ -171,18 +174,18 @@ class ComposeServicesIT {
         }
         assertFalse(command.equals(test.subList(1, test.size())), name + ": the healthcheck asks the server's port: " + test);
         // The readiness group may take a moment after liveness (the branch's cache check); the engine retries too.
-        int exit = -1;
-        String output = "";
-        for (int attempt = 0; attempt < 20 && exit != 0; attempt++) {
-            Process check = new ProcessBuilder(command).redirectErrorStream(true).start();
-            output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertTrue(check.waitFor(30, TimeUnit.SECONDS), name + ": healthcheck finished");
-            exit = check.exitValue();
-            if (exit != 0) {
-                Thread.sleep(500);
-            }
+        String[] lastOutput = {""};
+        try {
+            Awaitility.await(name + ": healthcheck " + command).atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> {
+                        Process check = new ProcessBuilder(command).redirectErrorStream(true).start();
+                        lastOutput[0] = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                        assertTrue(check.waitFor(30, TimeUnit.SECONDS), name + ": healthcheck finished");
+                        return check.exitValue() == 0;
+                    });
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError(name + ": healthcheck " + command + " failed: " + lastOutput[0] + "\n" + Files.readString(log), e);
         }
-        assertEquals(0, exit, name + ": healthcheck " + command + " failed: " + output + "\n" + Files.readString(log));
     }
 
     /** Runs docker-compose on the repository's file with the given variables set (and no others of its own). */

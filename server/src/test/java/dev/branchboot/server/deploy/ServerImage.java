@@ -1,5 +1,6 @@
 package dev.branchboot.server.deploy;
 
+import dev.branchboot.server.testing.TestHttp;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -7,6 +8,7 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -15,7 +17,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import dev.branchboot.server.testing.TestHttp;
+import org.awaitility.Awaitility;
+import org.awaitility.core.ConditionTimeoutException;
+import org.awaitility.core.TerminalFailureException;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -149,21 +153,17 @@ final class ServerImage {
     }
 
     /** Waits up to two minutes for {@code url} to answer 200; fails with the log if the process dies first. */
-    static void awaitHealthy(Process process, String url, Path log) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-        while (System.nanoTime() < deadline) {
-            assertThat(process.isAlive(), "the server exited (" + (process.isAlive() ? "" : process.exitValue()) + "):\n" + Files.readString(log));
-            try {
-                HttpResponse<byte[]> response = TestHttp.send("GET", URI.create(url));
-                if (response.statusCode() == 200) {
-                    return;
-                }
-            } catch (UncheckedIOException notYet) {
-                // not listening yet
-            }
-            Thread.sleep(200);
+    static void awaitHealthy(Process process, String url, Path log) throws IOException {
+        try {
+            Awaitility.await(url + " answering 200").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                    .failFast("the server exited", () -> !process.isAlive())
+                    .ignoreException(UncheckedIOException.class) // not listening yet
+                    .until(() -> TestHttp.send("GET", URI.create(url)).statusCode() == 200);
+        } catch (TerminalFailureException e) {
+            throw new AssertionError("the server exited (" + process.exitValue() + "):\n" + Files.readString(log), e);
+        } catch (ConditionTimeoutException e) {
+            throw new AssertionError(url + " not healthy after two minutes:\n" + Files.readString(log), e);
         }
-        throw new AssertionError(url + " not healthy after two minutes:\n" + Files.readString(log));
     }
 
     /** Stops a started server: SIGTERM as the engine sends, then kill. */
