@@ -12,6 +12,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -75,6 +76,13 @@ class UpstreamClientTest {
     /** An upstream folder that does not exist, as an NFS mount that is not mounted. */
     private URI unmounted(String folder) {
         return temp.resolve(folder).toUri();
+    }
+
+    /** An HTTP upstream on a port of 127.0.0.1 that was free a moment ago: connections to it are refused at once. */
+    private static URI refusingHttpUpstream() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return URI.create("http://127.0.0.1:" + socket.getLocalPort() + "/images");
+        }
     }
 
     private long errors(URI upstream, Kind kind) {
@@ -331,10 +339,7 @@ class UpstreamClientTest {
 
     @Test
     void anHttpUpstreamThatRefusesConnectionsIsPassedOverAsUnreachable() throws IOException {
-        URI refusing;
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            refusing = URI.create("http://127.0.0.1:" + socket.getLocalPort() + "/images");
-        }
+        URI refusing = refusingHttpUpstream();
         URI folder = folderWith("images", image, Instant.parse("2026-11-24T10:00:00Z"));
         UpstreamClient client = client(4, refusing, folder);
 
@@ -359,10 +364,7 @@ class UpstreamClientTest {
             + "UpstreamException's class doc promises; the client's own warn line (log.warn(\"{}\", failure.getMessage())) then "
             + "does not say which image a failed fetch was for")
     void everyFailureMessageNamesTheImageAndTheUpstream() throws IOException {
-        URI refusing;
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            refusing = URI.create("http://127.0.0.1:" + socket.getLocalPort() + "/images");
-        }
+        URI refusing = refusingHttpUpstream();
         URI down = unmounted("down");
         for (URI upstream : List.of(refusing, down)) {
             UpstreamClient client = client(1, upstream);
