@@ -44,7 +44,7 @@ final class FileUpstream implements Upstream {
 
     private Mono<UpstreamRevision> describeFile(URI upstream, String name) {
         return Mono.fromCallable(() -> {
-            ImageFile file = resolveFile(upstream, name);
+            ImageFile file = resolveFile(upstream, name, "image '" + name + "'");
             return new UpstreamRevision(name, file.etag(), false, file.size(), file.lastModified(), null, upstream);
         }).subscribeOn(Schedulers.boundedElastic());
     }
@@ -54,14 +54,14 @@ final class FileUpstream implements Upstream {
      * ({@link ImageStore}): no dot-files, no {@code *.part} uploads, no symlink leading out of the
      * folder or to a file that would not be served by name.
      */
-    private ImageFile resolveFile(URI upstream, String name) {
+    private ImageFile resolveFile(URI upstream, String name, String what) {
         ImageStore folder = this.folder;
         if (folder == null) {
             try {
                 folder = ImageStore.folder(Path.of(upstream));
             } catch (IOException e) {
-                throw new UpstreamException(UpstreamException.Kind.IO, upstream, "cannot open the image folder " + upstream + ": "
-                        + e, e);
+                throw new UpstreamException(UpstreamException.Kind.IO, upstream, what + ": cannot open the image folder "
+                        + upstream + ": " + e, e);
             }
             this.folder = folder;
         }
@@ -76,7 +76,7 @@ final class FileUpstream implements Upstream {
     private Mono<byte[]> fetchFile(URI upstream, UpstreamRevision revision, long first, int length) {
         String what = "range " + first + "-" + (first + length - 1) + " of image '" + revision.name() + "' revision "
                 + revision.etag();
-        return Mono.fromCallable(() -> resolveFile(upstream, revision.name())).subscribeOn(Schedulers.boundedElastic())
+        return Mono.fromCallable(() -> resolveFile(upstream, revision.name(), what)).subscribeOn(Schedulers.boundedElastic())
                 .flatMap(current -> {
             if (!current.etag().equals(revision.etag())) {
                 return Mono.error(new UpstreamException(UpstreamException.Kind.REVISION_GONE, upstream, what

@@ -73,7 +73,7 @@ public class UpstreamClient {
      *         upstream has it, or the last failure when none answered
      */
     public Mono<UpstreamRevision> describe(String name) {
-        return withFailover(upstream -> upstream.describe(name));
+        return withFailover("HEAD of image '" + name + "'", upstream -> upstream.describe(name));
     }
 
     /**
@@ -102,7 +102,9 @@ public class UpstreamClient {
      * so the next upstream is tried, then the retries.
      */
     public Mono<byte[]> fetch(UpstreamRevision revision, long first, int length, BytesCheck check) {
-        return withFailover(upstream -> {
+        String what = "range " + first + "-" + (first + length - 1) + " of image '" + revision.name() + "' revision "
+                + revision.etag();
+        return withFailover(what, upstream -> {
             long start = System.nanoTime();
             Mono<byte[]> fetch = upstream.fetch(revision, first, length);
             if (check != null) {
@@ -116,9 +118,7 @@ public class UpstreamClient {
                     if (problem == null) {
                         sink.next(bytes);
                     } else {
-                        sink.error(new UpstreamException(UpstreamException.Kind.INTEGRITY, upstream.uri(), "range " + first + "-"
-                                + (first + length - 1) + " of image '" + revision.name() + "' revision " + revision.etag()
-                                + ": " + problem, null));
+                        sink.error(new UpstreamException(UpstreamException.Kind.INTEGRITY, upstream.uri(), what + ": " + problem, null));
                     }
                 });
             }
@@ -143,8 +143,9 @@ public class UpstreamClient {
         return revision.name();
     }
 
-    private <T> Mono<T> withFailover(Function<Upstream, Mono<T>> call) {
-        return Mono.defer(() -> tryFrom(0, call, null))
+    /** {@code call} on each upstream in turn, then retried; {@code what} names the request in the failures made here. */
+    private <T> Mono<T> withFailover(String what, Function<Upstream, Mono<T>> call) {
+        return Mono.defer(() -> tryFrom(0, what, call, null))
                 .retryWhen(Retry.backoff(attempts - 1, backoff)
                         .filter(e -> e instanceof UpstreamException u && u.retryable())
                         .doBeforeRetry(signal -> log.info("Retrying after upstream failure (retry {} of {}): {}",
@@ -152,13 +153,13 @@ public class UpstreamClient {
                         .onRetryExhaustedThrow((spec, signal) -> signal.failure()));
     }
 
-    private <T> Mono<T> tryFrom(int index, Function<Upstream, Mono<T>> call, UpstreamException previous) {
+    private <T> Mono<T> tryFrom(int index, String what, Function<Upstream, Mono<T>> call, UpstreamException previous) {
         if (index >= upstreams.size()) {
             return Mono.error(previous);
         }
         Upstream upstream = upstreams.get(index);
         return Mono.defer(() -> call.apply(upstream)).onErrorResume(e -> {
-            UpstreamException failure = classify(upstream.uri(), e);
+            UpstreamException failure = classify(upstream.uri(), what, e);
             counter("branchboot.upstream.errors", upstream.uri(), failure.kind()).increment();
             if (failure.retryable()) {
                 log.warn("{}", failure.getMessage());
@@ -167,22 +168,22 @@ public class UpstreamClient {
             }
             // A transient fault anywhere keeps the whole attempt retryable: the image may be behind it.
             UpstreamException kept = previous != null && previous.retryable() && !failure.retryable() ? previous : failure;
-            return tryFrom(index + 1, call, kept);
+            return tryFrom(index + 1, what, call, kept);
         });
     }
 
-    private static UpstreamException classify(URI upstream, Throwable e) {
+    private static UpstreamException classify(URI upstream, String what, Throwable e) {
         if (e instanceof UpstreamException u) {
             return u;
         }
         if (e instanceof PrematureCloseException) {
             return new UpstreamException(UpstreamException.Kind.WRONG_LENGTH, upstream,
-                    "upstream closed the connection before the whole body arrived", e);
+                    what + ": the upstream closed the connection before the whole body arrived", e);
         }
         if (e instanceof ReadTimeoutException || e instanceof TimeoutException) {
-            return new UpstreamException(UpstreamException.Kind.TIMEOUT, upstream, "upstream did not answer in time", e);
+            return new UpstreamException(UpstreamException.Kind.TIMEOUT, upstream, what + ": the upstream did not answer in time", e);
         }
-        return new UpstreamException(UpstreamException.Kind.CONNECT, upstream, "upstream unreachable: " + e, e);
+        return new UpstreamException(UpstreamException.Kind.CONNECT, upstream, what + ": upstream unreachable: " + e, e);
     }
 
     private Counter counter(String name, URI upstream, UpstreamException.Kind kind) {

@@ -26,7 +26,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -354,15 +353,10 @@ class UpstreamClientTest {
 
     /**
      * {@link UpstreamException}'s contract: "the message names the image, revision, range, upstream
-     * and cause, so the log line alone says what to check". The failures the client classifies
-     * itself and a {@code file:} upstream's unreadable folder name only the upstream.
+     * and cause, so the log line alone says what to check", also for the failures the client
+     * classifies itself (a refused connection) and a {@code file:} upstream's unreadable folder.
      */
     @Test
-    @Disabled("bug: UpstreamClient.classify builds CONNECT/TIMEOUT/WRONG_LENGTH failures as 'upstream unreachable: <exception>' "
-            + "(or 'upstream did not answer in time' / 'upstream closed the connection...'), and FileUpstream.resolveFile builds IO "
-            + "failures as 'cannot open the image folder <uri>: <exception>', without the image name or range that "
-            + "UpstreamException's class doc promises; the client's own warn line (log.warn(\"{}\", failure.getMessage())) then "
-            + "does not say which image a failed fetch was for")
     void everyFailureMessageNamesTheImageAndTheUpstream() throws IOException {
         URI refusing = refusingHttpUpstream();
         URI down = unmounted("down");
