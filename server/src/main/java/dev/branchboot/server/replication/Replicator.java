@@ -130,7 +130,11 @@ public class Replicator {
                     log.warn("Replication of image '{}' failed: {}; the next trigger tries again", name, e.getMessage());
                 })
                 .doFinally(signal -> {
-                    running.remove(name, holder[0]);
+                    // Under the lock start() holds from subscribing to recording the job: a job that ends
+                    // on another thread in between must not leave its entry behind.
+                    synchronized (running) {
+                        running.remove(name, holder[0]);
+                    }
                     if (!closing) {
                         persist();
                     }
