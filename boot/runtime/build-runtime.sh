@@ -3,8 +3,8 @@
 #   OUT/bin/java              jlink'd JDK with only the modules in modules.txt, default CDS archive
 #   OUT/bin/@branchboot-agent symlink to java: the process name systemd spares (see the launcher)
 #   OUT/bin/branchboot-agent  the launcher (POSIX sh) with the JVM flags
-#   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so, OUT/lib/libbranchboot-deflate.so (unpacked
-#                             once, not into /tmp at each start)
+#   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so, OUT/lib/libbranchboot-deflate.so,
+#                             OUT/lib/libbranchboot-sha256.so (unpacked once, not into /tmp at each start)
 #   OUT/lib/branchboot-agent.jsa  AppCDS archive of the classes a `serve` start-up loads
 #   OUT/lib/branchboot-boot.sh    the boot library (kernel parameters, attach) for initramfs scripts
 #   OUT/bin/train-cds         remakes the AppCDS archive after the runtime is moved
@@ -35,6 +35,13 @@ unzip -p "$jar" "native/linux-amd64/libbranchboot-deflate.so" > "$out/lib/libbra
 if [[ ! -s $out/lib/libbranchboot-deflate.so ]]; then
   rm -f "$out/lib/libbranchboot-deflate.so"
   echo "build-runtime: WARNING: no libdeflate decoder in $jar; the agent decodes deflate with zlib" >&2
+fi
+# The SHA-256 block digests with the CPU's SHA extensions (needs only libc): C1 alone hashes about
+# ten times slower. A jar built without gcc has none; the agent then checks blocks with Java's.
+unzip -p "$jar" "native/linux-amd64/libbranchboot-sha256.so" > "$out/lib/libbranchboot-sha256.so" 2>/dev/null || true
+if [[ ! -s $out/lib/libbranchboot-sha256.so ]]; then
+  rm -f "$out/lib/libbranchboot-sha256.so"
+  echo "build-runtime: WARNING: no native SHA-256 in $jar; a signed image's blocks are checked with Java's SHA-256" >&2
 fi
 # The zstd-jni libraries of every other platform are dead weight in the jar (4-5 MiB): the
 # launcher points zstd-jni at the unpacked one (-DZstdNativePath).

@@ -43,6 +43,21 @@ public final class DigestPage {
             throw new IllegalArgumentException("bytes " + offset + ".." + (end - 1) + " are not whole blocks of page " + index
                     + " of " + manifest);
         }
+        int blocks = (int) ((end - offset + blockSize - 1) / blockSize);
+        int firstSlot = (int) (block - firstOfPage) * ImageManifest.DIGEST_LENGTH;
+        if (NativeSha256.available()) {
+            byte[] computed = new byte[blocks * ImageManifest.DIGEST_LENGTH];
+            if (NativeSha256.digestBlocks(bytes.duplicate(), blockSize, computed)) {
+                for (int i = 0; i < blocks; i++) {
+                    int slot = firstSlot + i * ImageManifest.DIGEST_LENGTH;
+                    if (!Arrays.equals(computed, i * ImageManifest.DIGEST_LENGTH, (i + 1) * ImageManifest.DIGEST_LENGTH,
+                            digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
+                        return offset + (long) i * blockSize;
+                    }
+                }
+                return -1;
+            }
+        }
         MessageDigest sha256 = SHA256.get();
         ByteBuffer remaining = bytes.duplicate();
         byte[] digest = new byte[ImageManifest.DIGEST_LENGTH];
@@ -57,7 +72,7 @@ public final class DigestPage {
             } catch (java.security.DigestException e) {
                 throw new IllegalStateException(e);
             }
-            int slot = (int) (at / blockSize - firstOfPage) * ImageManifest.DIGEST_LENGTH;
+            int slot = firstSlot + (int) ((at - offset) / blockSize) * ImageManifest.DIGEST_LENGTH;
             if (!Arrays.equals(digest, 0, digest.length, digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
                 return at;
             }

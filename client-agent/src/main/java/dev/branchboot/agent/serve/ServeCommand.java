@@ -2,17 +2,18 @@ package dev.branchboot.agent.serve;
 
 import dev.branchboot.agent.blockdev.BlockDevice;
 import dev.branchboot.agent.cli.AgentCommand;
-import dev.branchboot.agent.units.ByteSizes;
 import dev.branchboot.agent.cli.CommandSpec;
 import dev.branchboot.agent.cli.ImageArgument;
-import dev.branchboot.agent.http.HttpSettings;
-import dev.branchboot.agent.http.RemoteImages;
-import dev.branchboot.agent.metrics.MetricsEndpoint;
 import dev.branchboot.agent.cli.Logging;
 import dev.branchboot.agent.cli.ParsedArguments;
 import dev.branchboot.agent.cli.UsageException;
+import dev.branchboot.agent.http.HttpSettings;
+import dev.branchboot.agent.http.RemoteImages;
+import dev.branchboot.agent.metrics.MetricsEndpoint;
 import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
+import dev.branchboot.agent.units.ByteSizes;
+import dev.branchboot.integrity.NativeSha256;
 import dev.branchboot.qcow2.ClusterDecompressor;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ReadStatistics;
@@ -163,6 +164,9 @@ public final class ServeCommand implements AgentCommand {
                 if (!"libdeflate".equals(ClusterDecompressor.deflateDecoder())) {
                     LOG.info("deflate clusters are decoded with zlib, several times slower than libdeflate: the libdeflate decoder"
                             + " is not in this build or did not load (-Dbranchboot.deflate.library)");
+                }
+                if (trustKey != null) {
+                    LOG.info("blocks are checked against the signed manifest with " + NativeSha256.status());
                 }
                 LOG.info("serving " + (remote == null ? image : image + " from " + remote.servers()) + " ("
                         + ByteSizes.format(device.size()) + ") as export '" + name + "' on " + ListenAddress.format(bound)
