@@ -184,8 +184,10 @@ class HttpRangeSourceTest {
         one = new FakeImageServer();
         one.put("disk@1.img", data, "\"r1\"");
         one.link("disk.img", "disk@1.img");
-        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
-            HttpRangeSource source = HttpRangeSource.open(remote, "disk.img");
+        try (HttpTransport transport = HttpTransport.connect(List.of(Names.base(one.base())), FAST, FetchListener.NONE)) {
+            HttpRangeSource source = HttpRangeSource.open(transport, "disk.img", null, path -> {
+                throw new AssertionError("disk.img has no backing file, yet " + path + " was opened");
+            });
             assertEquals("disk@1.img", source.path());
             byte[] other = new byte[data.length];
             one.put("disk@2.img", other, "\"r2\"");
