@@ -40,7 +40,7 @@ import java.util.logging.Logger;
  * until {@link HttpSettings#retryDeadline()}. Only then does the reader see an error, naming the
  * image, offset, servers and the last cause.
  *
- * <p><b>Signed manifests.</b> With a trust key ({@link RemoteImages#connect}), the pinned revision's
+ * <p><b>Signed manifests.</b> With a trust key (given to {@link #open}), the pinned revision's
  * manifest ({@code NAME.manifest}, fetched from the same servers) must be signed by that key and
  * describe a file of the pinned length, or the open fails. Every fetch is then widened to whole
  * 4 KiB blocks and checked against the manifest before a byte of it is returned: bytes that do
@@ -53,7 +53,9 @@ public final class HttpRangeSource implements ByteSource {
     private static final long FIRST_BACKOFF_MILLIS = 50;
     private static final long MAX_BACKOFF_MILLIS = 2000;
 
-    private final RemoteImages images;
+    private final HttpTransport transport;
+    /** Opens the backing file named inside this image, pinned like this one. */
+    private final BackingFileOpener backing;
     private final String name;
     private final String etag;
     private final long size;
@@ -64,12 +66,13 @@ public final class HttpRangeSource implements ByteSource {
     /** Checks every fetch against the signed manifest; {@code null} without a trust key. */
     private volatile dev.branchboot.integrity.ImageVerifier verifier;
 
-    private HttpRangeSource(RemoteImages images, String name, String etag, long size) {
-        this.images = images;
+    private HttpRangeSource(HttpTransport transport, BackingFileOpener backing, String name, String etag, long size) {
+        this.transport = transport;
+        this.backing = backing;
         this.name = name;
         this.etag = etag;
         this.size = size;
-        this.displayName = images.pool().servers().get(0).base.resolve(Names.encode(name)).toString();
+        this.displayName = transport.preferredUrl(name).toString();
     }
 
     /** What a HEAD at open found out. */
@@ -77,22 +80,25 @@ public final class HttpRangeSource implements ByteSource {
     }
 
     /**
-     * Opens {@code name} (a path relative to the servers' images folder): asks the servers in
-     * order, retrying transient faults until the deadline, and pins the revision the first
-     * answering server has.
+     * Opens {@code name} (a path relative to the servers' images folder) on {@code transport}: asks
+     * the servers in order, retrying transient faults until the deadline, and pins the revision the
+     * first answering server has.
+     *
+     * <p>With a {@code trustKey}, the revision's manifest must be signed by it, and every byte read
+     * is checked against the manifest; {@code null} reads the bytes unchecked. A manifest itself is
+     * opened without a key: its signature covers its head, and the head's digests cover its pages.
+     * {@code backing} opens the backing file this image names, when the chain asks for it
+     * ({@link #resolveSibling}).
+     *
+     * @throws HttpImageException naming the image when no server has it, or none answered within
+     *                            the retry deadline
+     * @throws dev.branchboot.integrity.ManifestException naming the image when, with a trust key,
+     *                            its manifest is missing, not signed by that key, or of another file
      */
-    static HttpRangeSource open(RemoteImages images, String name) throws IOException {
-        return open(images, name, images.trustKey() != null);
-    }
-
-    /**
-     * As {@link #open(RemoteImages, String)}; {@code verified} says whether the file's bytes are
-     * checked against its signed manifest. A manifest itself is opened unverified: its signature
-     * covers its head, and the head's digests cover its pages.
-     */
-    static HttpRangeSource open(RemoteImages images, String name, boolean verified) throws IOException {
-        ServerPool pool = images.pool();
-        HttpSettings settings = images.settings();
+    static HttpRangeSource open(HttpTransport transport, String name, java.security.PublicKey trustKey,
+            BackingFileOpener backing) throws IOException {
+        ServerPool pool = transport.pool();
+        HttpSettings settings = transport.settings();
         long deadline = System.nanoTime() + settings.retryDeadline().toNanos();
         Set<Server> missing = ConcurrentHashMap.newKeySet();
         StringBuilder answers = new StringBuilder();
@@ -104,14 +110,15 @@ public final class HttpRangeSource implements ByteSource {
             URI url = server.base.resolve(Names.encode(name));
             String fault;
             try {
-                Http11Client.Response response = images.client().send("HEAD", url, java.util.Map.of(), null);
+                Http11Client.Response response = transport.client().send("HEAD", url, java.util.Map.of(), null);
                 int status = response.status();
                 if (status == 200) {
                     Head head = head(server, url, response, name);
                     pool.succeeded(server);
-                    HttpRangeSource source = new HttpRangeSource(images, head.revisionName(), head.etag(), head.size());
-                    if (verified) {
-                        source.verifier = ManifestLoader.load(images, source);
+                    HttpRangeSource source = new HttpRangeSource(transport, backing, head.revisionName(), head.etag(),
+                            head.size());
+                    if (trustKey != null) {
+                        source.verifier = ManifestLoader.load(transport, source, trustKey);
                     }
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
                             + (head.etag() == null ? "(no ETag)" : head.etag())
@@ -128,7 +135,7 @@ public final class HttpRangeSource implements ByteSource {
                 fault = describe(e);
             }
             pool.failed(server, fault);
-            images.stats().retried();
+            transport.stats().retried();
             if (attempt == 0) {
                 LOG.warning("cannot open " + url + " (" + fault + "); retrying " + (pool.servers().size() > 1 ? "the servers "
                         + pool.servers() + " " : "") + "for up to " + settings.retryDeadline().toSeconds() + " s (--retry-deadline)");
@@ -253,8 +260,8 @@ public final class HttpRangeSource implements ByteSource {
     private void fetchChecked(long offset, ByteBuffer into, dev.branchboot.integrity.ImageVerifier check) throws IOException {
         int length = into.remaining();
         int start0 = into.position();
-        ServerPool pool = images.pool();
-        HttpSettings settings = images.settings();
+        ServerPool pool = transport.pool();
+        HttpSettings settings = transport.settings();
         long start = System.nanoTime();
         long deadline = start + settings.retryDeadline().toNanos();
         String lastFault = null;
@@ -274,8 +281,8 @@ public final class HttpRangeSource implements ByteSource {
                     verify(check, offset, into.duplicate().position(start0).limit(start0 + length));
                 }
                 long t1 = System.nanoTime();
-                images.listener().fetched(name, offset, length, t0, t1);
-                images.stats().fetched(length, t1 - t0);
+                transport.listener().fetched(name, offset, length, t0, t1);
+                transport.stats().fetched(length, t1 - t0);
                 pool.succeeded(server);
                 if (attempt > 0) {
                     LOG.info(displayName + ": offset " + offset + " read from " + server + " after " + attempt + " failed attempts ("
@@ -305,7 +312,7 @@ public final class HttpRangeSource implements ByteSource {
                 lastServer = server;
             }
             pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
-            images.stats().retried();
+            transport.stats().retried();
             if (System.nanoTime() - deadline > 0) {
                 throw new HttpImageException(displayName, offset, "gave up after " + (attempt + 1) + " attempts in "
                         + settings.retryDeadline().toSeconds() + " s (servers " + pool.servers() + "); last: " + lastServer
@@ -353,7 +360,7 @@ public final class HttpRangeSource implements ByteSource {
         if (etag != null) {
             headers.put("If-Match", etag);
         }
-        Http11Client.Response response = images.client().send("GET", url, headers, into);
+        Http11Client.Response response = transport.client().send("GET", url, headers, into);
         int status = response.status();
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
@@ -389,7 +396,7 @@ public final class HttpRangeSource implements ByteSource {
     private boolean revisionGoneFrom(Server server) {
         URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
         try {
-            Http11Client.Response head = images.client().send("HEAD", url, java.util.Map.of(), null);
+            Http11Client.Response head = transport.client().send("HEAD", url, java.util.Map.of(), null);
             int status = head.status();
             if (status == 404 || status == 410) {
                 return true;
@@ -427,18 +434,18 @@ public final class HttpRangeSource implements ByteSource {
                 throw new BackingChainException(displayName, "backing file '" + backingName + "' has no file name");
             }
         }
-        URI base = images.pool().servers().get(0).base;
+        URI base = transport.pool().servers().get(0).base;
         URI resolved = base.resolve(Names.encode(name)).resolve(Names.encode(relative));
         String under = Names.underBase(base, resolved);
         if (under == null) {
             throw new BackingChainException(displayName, "backing file '" + backingName + "' lies outside the servers' images folder "
                     + base);
         }
-        return images.open(under);
+        return backing.open(under);
     }
 
     @Override
     public void close() {
-        // The HTTP client and the server pool belong to RemoteImages, shared by the whole chain.
+        // The HTTP client and the server pool belong to the transport, shared by the whole chain.
     }
 }

@@ -5,6 +5,7 @@ import dev.branchboot.integrity.ImageVerifier;
 import dev.branchboot.integrity.ManifestException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.security.PublicKey;
 import java.util.logging.Logger;
 
 /**
@@ -16,14 +17,26 @@ import java.util.logging.Logger;
 final class ManifestLoader {
     private static final Logger LOG = Logger.getLogger(ManifestLoader.class.getName());
 
+    /** A manifest is a flat file: nothing inside it names a backing file to open. */
+    private static final BackingFileOpener NO_BACKING_FILE = path -> {
+        throw new IllegalStateException("a manifest has no backing file, yet '" + path + "' was asked for");
+    };
+
     private ManifestLoader() {
     }
 
-    static ImageVerifier load(RemoteImages images, HttpRangeSource image) throws IOException {
+    /**
+     * The verifier of {@code image}'s bytes: its manifest, fetched on {@code transport}, checked
+     * against {@code trustKey} and the image's pinned length.
+     *
+     * @throws ManifestException naming the image when the manifest is missing, truncated, not signed
+     *                           by {@code trustKey}, or describes another file
+     */
+    static ImageVerifier load(HttpTransport transport, HttpRangeSource image, PublicKey trustKey) throws IOException {
         String name = image.name();
         HttpRangeSource manifest;
         try {
-            manifest = HttpRangeSource.open(images, image.path() + ".manifest", false);
+            manifest = HttpRangeSource.open(transport, image.path() + ".manifest", null, NO_BACKING_FILE);
         } catch (HttpImageException e) {
             throw new ManifestException(name, "a trust key is configured but the image has no manifest ("
                     + image.path() + ".manifest): " + e.getMessage(), e);
@@ -34,7 +47,7 @@ final class ManifestLoader {
             throw new ManifestException(name, "the manifest is truncated (" + manifest.size() + " bytes, its head needs "
                     + headLength + ")");
         }
-        ImageManifest checked = ImageManifest.verify(name, read(manifest, 0, headLength), images.trustKey());
+        ImageManifest checked = ImageManifest.verify(name, read(manifest, 0, headLength), trustKey);
         if (checked.imageSize() != image.size()) {
             throw new ManifestException(name, "the manifest describes a file of " + checked.imageSize() + " bytes, the server's "
                     + "has " + image.size() + " (a manifest of another revision?)");

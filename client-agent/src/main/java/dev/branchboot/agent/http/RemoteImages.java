@@ -6,7 +6,6 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -16,28 +15,24 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The agent's connection to its image servers: one HTTP/1.1 client (kept-alive connections, shared by
- * every file of a backing chain), the {@link ServerPool} with its failover state, the counters,
- * and the revisions pinned so far. {@link #open} gives the {@link dev.branchboot.qcow2.ByteSource}
- * of an image file, which {@code DiskImages.open} reads like a local one.
+ * The agent's connection to its image servers: the {@link HttpTransport} every file of a backing
+ * chain shares (one HTTP/1.1 client with kept-alive connections, the {@link ServerPool} with its
+ * failover state, the counters), the read-ahead threads, the trust key, and the revisions pinned so
+ * far. {@link #open} gives the {@link dev.branchboot.qcow2.ByteSource} of an image file, which
+ * {@code DiskImages.open} reads like a local one.
  */
 public final class RemoteImages implements AutoCloseable {
-    private final Http11Client client;
-    private final ServerPool pool;
-    private final HttpSettings settings;
-    private final HttpStats stats = new HttpStats();
+    /** The client, server pool, settings, counters and listener every source of the chain shares. */
+    private final HttpTransport transport;
     private final List<String> pins = new ArrayList<>();
     /** Fetches read-ahead windows in the background, a few at once on their own connections. */
     private final ThreadPoolExecutor readAhead;
-    private final FetchListener listener;
+    /** The key every image's manifest must be signed by; {@code null}: images are read unchecked. */
     private final java.security.PublicKey trustKey;
 
     private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener, java.security.PublicKey trustKey) {
-        this.settings = settings;
-        this.listener = listener;
         this.trustKey = trustKey;
-        this.client = new Http11Client(settings.requestTimeout(), min(settings.requestTimeout(), Duration.ofSeconds(10)));
-        this.pool = new ServerPool(servers, settings, stats);
+        this.transport = HttpTransport.connect(servers, settings, listener);
         AtomicInteger n = new AtomicInteger();
         this.readAhead = new ThreadPoolExecutor(READ_AHEAD_THREADS, READ_AHEAD_THREADS, 30, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
@@ -49,10 +44,6 @@ public final class RemoteImages implements AutoCloseable {
     }
 
     private static final int READ_AHEAD_THREADS = 4;
-
-    private static Duration min(Duration a, Duration b) {
-        return a.compareTo(b) <= 0 ? a : b;
-    }
 
     /**
      * Servers given as base URLs of their images folders ({@code http://branch:8080/images}), in
@@ -119,15 +110,15 @@ public final class RemoteImages implements AutoCloseable {
      * returns it with sequential read-ahead on top.
      */
     public ByteSource open(String name) throws IOException {
-        HttpRangeSource source = HttpRangeSource.open(this, name);
+        HttpRangeSource source = HttpRangeSource.open(transport, name, trustKey, this::open);
         synchronized (pins) {
             // The manifest's content digest, when there is one, is the revision's identity: an
             // overlay is never attached to a file that kept its size and time but not its bytes.
             pins.add(source.path() + " " + source.etag() + " " + source.size()
                     + (source.verifiedRevision() == null ? "" : " " + source.verifiedRevision()));
         }
-        pool.probeWith(pool.servers().get(0).base.resolve(Names.encode(source.path())), source.etag());
-        return new ReadAheadSource(source, settings.readAheadMax(), stats, readAhead);
+        transport.pool().probeWith(transport.preferredUrl(source.path()), source.etag());
+        return new ReadAheadSource(source, transport.settings().readAheadMax(), transport.stats(), readAhead);
     }
 
     /**
@@ -152,39 +143,18 @@ public final class RemoteImages implements AutoCloseable {
 
     /** The traffic counters. */
     public HttpStats stats() {
-        return stats;
+        return transport.stats();
     }
 
     /** The servers, as configured. */
     public List<String> servers() {
-        return pool.servers().stream().map(Object::toString).toList();
-    }
-
-    Http11Client client() {
-        return client;
-    }
-
-    ServerPool pool() {
-        return pool;
-    }
-
-    HttpSettings settings() {
-        return settings;
-    }
-
-    FetchListener listener() {
-        return listener;
-    }
-
-    java.security.PublicKey trustKey() {
-        return trustKey;
+        return transport.pool().servers().stream().map(Object::toString).toList();
     }
 
     /** Stops the background probes; open sources must not be read afterwards. */
     @Override
     public void close() {
         readAhead.shutdown();
-        pool.close();
-        client.close();
+        transport.close();
     }
 }

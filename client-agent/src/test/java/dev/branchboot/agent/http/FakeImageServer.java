@@ -157,6 +157,7 @@ final class FakeImageServer implements AutoCloseable {
                     }
                     case STALL -> {
                         try {
+                            // The fault under test: longer than the tests' request timeout (1 s), then no answer at all.
                             Thread.sleep(3000);
                         } catch (InterruptedException e) {
                             Thread.currentThread().interrupt();

@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import dev.branchboot.testkit.ConformanceImages.TestImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -89,13 +91,12 @@ class HttpExportIT {
             Process nbdcopy = new ProcessBuilder("nbdcopy", agent.uri(""), copy.toString()).redirectErrorStream(true)
                     .redirectOutput(dir.resolve("nbdcopy.log").toFile()).start();
             long fileSize = Files.size(image.image());
-            for (int i = 0; i < 2000 && slow.requests() < 20; i++) {
-                Thread.sleep(10);
-            }
+            await("nbdcopy's reads to be under way (20 requests to the throttled nginx)").atMost(Duration.ofSeconds(60))
+                    .pollInterval(Duration.ofMillis(10)).until(slow::requests, requests -> requests >= 20);
             slow.kill();
             long before = slow.bytesSent();
             assertTrue(before < fileSize / 2, "the read was in flight when nginx died (" + before + " of " + fileSize + " bytes sent)");
-            Thread.sleep(1000);
+            Thread.sleep(1000); // the outage under test: a second with nothing listening, which the agent rides out
             slow.start();
             assertTrue(nbdcopy.waitFor(120, TimeUnit.SECONDS), "nbdcopy finished");
             assertEquals(0, nbdcopy.exitValue(), Files.readString(dir.resolve("nbdcopy.log")) + agent.log());
@@ -124,11 +125,12 @@ class HttpExportIT {
             first.start();
             // Recovery takes 3 good probes, the move back 5 more rounds in a row, at one round per 2 s.
             String back = "now reading from server " + first.imagesUrl() + "/";
-            for (int i = 0; i < 1200 && !agent.log().contains(back); i++) {
-                Thread.sleep(50);
-            }
+            await("the agent to log '" + back + "'").atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(50))
+                    .untilAsserted(() -> {
+                        String log = agent.log();
+                        assertTrue(log.contains(back), log);
+                    });
             assertTrue(agent.log().contains("server " + first.imagesUrl() + "/ recovered"), agent.log());
-            assertTrue(agent.log().contains(back), agent.log());
             long firstBefore = first.gets();
             Tools.run(dir, "nbdcopy", agent.uri(""), copy.toString());
             assertEquals(-1, ByteComparison.firstDifference(image.reference(), copy));

@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import dev.branchboot.agent.testing.Waits;
 import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
 import java.net.URI;
@@ -8,6 +9,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 
 /** The packaged branchboot server in origin mode on a free loopback port, for the acceptance tests. */
@@ -15,6 +17,9 @@ public final class OriginServer implements AutoCloseable {
     private final Process process;
     private final int port;
     private final Path log;
+
+    /** Generous: the server's JVM starts slowly on a machine that other tests' JVMs keep busy. */
+    private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
 
     private OriginServer(Process process, int port, Path log) {
         this.process = process;
@@ -30,24 +35,20 @@ public final class OriginServer implements AutoCloseable {
                 "--branchboot.images-dir=" + imagesDir, "--server.address=127.0.0.1", "--server.port=" + port)
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
         OriginServer server = new OriginServer(process, port, log);
+        URI readiness = URI.create(server.root() + "/actuator/health/readiness");
         HttpClient client = HttpClient.newHttpClient();
-        for (int i = 0; i < 240; i++) {
-            try {
-                HttpResponse<Void> ready = client.send(HttpRequest.newBuilder(URI.create(server.root() + "/actuator/health/readiness"))
-                        .build(), HttpResponse.BodyHandlers.discarding());
-                if (ready.statusCode() == 200) {
-                    return server;
-                }
-            } catch (IOException notYet) {
-                // The server is still starting.
-            }
-            if (!process.isAlive()) {
-                throw new IOException("the server exited with " + process.exitValue() + ": " + Files.readString(log));
-            }
-            Thread.sleep(250);
+        Waits.untilReady("the origin server to answer " + readiness, process, log, START_TIMEOUT, Duration.ofMillis(250),
+                () -> answersOk(client, readiness));
+        return server;
+    }
+
+    /** Whether {@code url} answers 200 now; a refused connection means the server is still starting. */
+    private static boolean answersOk(HttpClient client, URI url) throws InterruptedException {
+        try {
+            return client.send(HttpRequest.newBuilder(url).build(), HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (IOException notYet) {
+            return false;
         }
-        server.close();
-        throw new IOException("the server did not become ready: " + Files.readString(log));
     }
 
     /** {@code http://127.0.0.1:PORT}. */

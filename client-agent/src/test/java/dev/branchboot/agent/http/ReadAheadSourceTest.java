@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -7,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.branchboot.qcow2.ByteSource;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -82,7 +84,7 @@ class ReadAheadSourceTest {
             mostInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
             try {
                 if (delayMillis > 0) {
-                    Thread.sleep(delayMillis);
+                    Thread.sleep(delayMillis); // the network's latency this source stands in for
                 }
                 boolean failNow;
                 synchronized (this) {
@@ -263,7 +265,9 @@ class ReadAheadSourceTest {
         int step = 64 << 10;
         for (long at = 0; at < failAt + (1 << 20); at += step) {
             if (at == failAt - (MAX_AHEAD / 2)) {
-                Thread.sleep(300); // the window holding failAt is on its way (and fails) meanwhile
+                // The window holding failAt is on its way by now: the reader lets it fail before it gets there.
+                await("the read-ahead window holding offset " + failAt + " to fail").atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(5)).until(source::failed);
             }
             ByteBuffer dst = ByteBuffer.allocate(step);
             ahead.read(at, dst);

@@ -5,13 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.serve.AgentProcess;
 import dev.branchboot.agent.serve.Tools;
+import dev.branchboot.agent.testing.Waits;
 import dev.branchboot.testkit.ByteComparison;
 import dev.branchboot.testkit.ConformanceImages;
 import dev.branchboot.testkit.ConformanceImages.TestImage;
 import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -105,17 +106,14 @@ class ServerHttpsIT {
 
     /** Waits for the readiness probe over https, asked by curl trusting the certificate. */
     private void awaitReady(String name, Process server, int port, Path certificate) throws Exception {
-        for (int i = 0; i < 480; i++) {
-            assertTrue(server.isAlive(), name + " exited: " + Files.readString(dir.resolve(name + ".log")));
-            Process probe = new ProcessBuilder("curl", "-fsS", "-o", "/dev/null", "--cacert", certificate.toString(),
-                    "https://127.0.0.1:" + port + "/actuator/health/readiness").redirectErrorStream(true).start();
-            probe.getInputStream().readAllBytes();
-            if (probe.waitFor(30, TimeUnit.SECONDS) && probe.exitValue() == 0) {
-                return;
-            }
-            Thread.sleep(250);
-        }
-        throw new AssertionError(name + " not ready over https: " + Files.readString(dir.resolve(name + ".log")));
+        String readiness = "https://127.0.0.1:" + port + "/actuator/health/readiness";
+        Waits.untilReady("the " + name + " to answer " + readiness, server, dir.resolve(name + ".log"), Duration.ofMinutes(3),
+                Duration.ofMillis(250), () -> {
+                    Process probe = new ProcessBuilder("curl", "-fsS", "-o", "/dev/null", "--cacert", certificate.toString(), readiness)
+                            .redirectErrorStream(true).start();
+                    probe.getInputStream().readAllBytes();
+                    return probe.waitFor(30, TimeUnit.SECONDS) && probe.exitValue() == 0;
+                });
     }
 
     private static void stop(Process server) throws InterruptedException {

@@ -12,14 +12,11 @@ import dev.branchboot.testkit.ConformanceImages.TestImage;
 import dev.branchboot.testkit.Nginx;
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -32,7 +29,6 @@ import org.junit.jupiter.api.io.TempDir;
  * image bytes sent, as the only client of a fresh server.
  */
 class PrometheusScrapeIT {
-    private static final Pattern VALUE = Pattern.compile("\"value\":\\[[0-9.e+-]+,\"([^\"]+)\"\\]");
     private final HttpClient http = HttpClient.newHttpClient();
 
     @TempDir
@@ -53,7 +49,6 @@ class PrometheusScrapeIT {
             double fetched = sample(direct, "branchboot_agent_bytes_fetched_total");
             assertTrue(fetched >= Files.size(image.image()) * 0.9, "the agent fetched about the whole file: " + direct);
 
-            int prometheusPort = Nginx.freePort();
             Path config = dir.resolve("prometheus.yml");
             Files.writeString(config, String.join("\n",
                     "global:",
@@ -65,40 +60,13 @@ class PrometheusScrapeIT {
                     "    metrics_path: /actuator/prometheus",
                     "    static_configs: [{targets: ['127.0.0.1:" + server.port() + "']}]",
                     ""));
-            Path log = dir.resolve("prometheus.log");
-            Process prometheus = new ProcessBuilder("prometheus", "--config.file=" + config, "--storage.tsdb.path=" + dir.resolve("tsdb"),
-                    "--web.listen-address=127.0.0.1:" + prometheusPort).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            try {
-                String api = "http://127.0.0.1:" + prometheusPort + "/api/v1/query?query=";
-                String[] queries = {"up{job=\"agent\"}", "up{job=\"server\"}", "branchboot_agent_bytes_fetched_total",
-                        "sum(branchboot_response_bytes_total)", "branchboot_agent_clusters_decompressed_total"};
-                double[] values = new double[queries.length];
-                boolean complete = false;
-                for (int i = 0; i < 240 && !complete; i++) {
-                    assertTrue(prometheus.isAlive(), "prometheus exited: " + Files.readString(log));
-                    Thread.sleep(250);
-                    complete = true;
-                    for (int q = 0; q < queries.length; q++) {
-                        String answer = tryGet(api + URLEncoder.encode(queries[q], StandardCharsets.UTF_8));
-                        Matcher m = answer == null ? null : VALUE.matcher(answer);
-                        if (m == null || !m.find()) {
-                            complete = false;
-                            break;
-                        }
-                        values[q] = Double.parseDouble(m.group(1));
-                    }
-                }
-                assertTrue(complete, "Prometheus has every series: " + Files.readString(log));
-                assertEquals(1, values[0], "the agent's endpoint is up for Prometheus");
-                assertEquals(1, values[1], "the server's endpoint is up for Prometheus");
-                assertEquals(fetched, values[2], "Prometheus stored what the agent counted");
-                assertEquals(fetched, values[3], "the server sent exactly what the agent fetched");
-                assertTrue(values[4] > 0, "clusters were decompressed");
-            } finally {
-                prometheus.destroy();
-                if (!prometheus.waitFor(30, TimeUnit.SECONDS)) {
-                    prometheus.destroyForcibly();
-                }
+            try (PrometheusProcess prometheus = PrometheusProcess.start(config, dir)) {
+                assertEquals(1, prometheus.awaitValue("up{job=\"agent\"}"), "the agent's endpoint is up for Prometheus");
+                assertEquals(1, prometheus.awaitValue("up{job=\"server\"}"), "the server's endpoint is up for Prometheus");
+                assertEquals(fetched, prometheus.awaitValue("branchboot_agent_bytes_fetched_total"), "Prometheus stored what the agent counted");
+                assertEquals(fetched, prometheus.awaitValue("sum(branchboot_response_bytes_total)"),
+                        "the server sent exactly what the agent fetched");
+                assertTrue(prometheus.awaitValue("branchboot_agent_clusters_decompressed_total") > 0, "clusters were decompressed");
             }
             assertEquals(0, agent.terminate(), agent.log());
         }
@@ -114,15 +82,5 @@ class PrometheusScrapeIT {
         HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(200, response.statusCode(), url + ": " + response.body());
         return response.body();
-    }
-
-    /** The body of a 200 answer, or null while Prometheus is still starting. */
-    private String tryGet(String url) throws InterruptedException {
-        try {
-            HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
-            return response.statusCode() == 200 ? response.body() : null;
-        } catch (IOException notYet) {
-            return null;
-        }
     }
 }

@@ -1,12 +1,14 @@
 package dev.branchboot.agent.serve;
 
+import dev.branchboot.agent.testing.Waits;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The real agent jar running {@code serve} in its own JVM, for integration tests. Started with a
@@ -24,10 +26,17 @@ public final class AgentProcess implements AutoCloseable {
         this.address = address;
     }
 
-    /** The shaded jar built by {@code package} (failsafe passes its path). */
     /** JVM options for short test runs: a quick JIT and the small collector, as in an initramfs. */
     public static final List<String> QUICK_JVM = List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto");
 
+    /**
+     * How long {@link #start} waits for the ready file: longer than the default retry deadline
+     * (5 min), so that an agent whose servers never answer exits, with its reason in the log,
+     * before the wait gives up.
+     */
+    private static final Duration START_TIMEOUT = Duration.ofMinutes(6);
+
+    /** The shaded jar built by {@code package} (failsafe passes its path). */
     public static Path jar() {
         String jar = System.getProperty("branchboot.agent.jar");
         if (jar == null) {
@@ -49,17 +58,12 @@ public final class AgentProcess implements AutoCloseable {
         command.addAll(List.of("--ready-file", ready.toString()));
         Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectOutput(log.toFile()).start();
-        // Poll for the ready file; the process ending first is the failure we report.
-        while (!Files.exists(ready)) {
-            try {
-                if (p.waitFor(50, TimeUnit.MILLISECONDS)) {
-                    throw new IOException("agent exited with " + p.exitValue() + " before it was ready:\n" + Files.readString(log));
-                }
-            } catch (InterruptedException e) {
-                p.destroyForcibly();
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted", e);
-            }
+        try {
+            Waits.untilReady("the agent to write its ready file " + ready, p, log, START_TIMEOUT, Duration.ofMillis(50),
+                    () -> Files.exists(ready));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for the agent to start");
         }
         return new AgentProcess(p, log, Files.readString(ready, StandardCharsets.UTF_8).trim());
     }

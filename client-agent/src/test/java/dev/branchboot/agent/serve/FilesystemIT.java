@@ -1,14 +1,17 @@
 package dev.branchboot.agent.serve;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.branchboot.agent.testing.Waits;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -66,11 +69,8 @@ class FilesystemIT {
                     .directory(dir.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("nbdfuse.log").toFile()).start();
             try {
                 Path disk = nbdMount.resolve("disk");
-                while (!Files.exists(disk)) {
-                    if (nbdfuse.waitFor(50, TimeUnit.MILLISECONDS)) {
-                        throw new AssertionError("nbdfuse exited: " + Files.readString(dir.resolve("nbdfuse.log")));
-                    }
-                }
+                Waits.untilReady("nbdfuse to show the export as " + disk, nbdfuse, dir.resolve("nbdfuse.log"), Duration.ofMinutes(2),
+                        Duration.ofMillis(50), () -> Files.exists(disk));
                 Process fuse2fs = mountExt4("fakeroot", disk, fsMount);
                 try {
                     assertSameTree(tree, fsMount);
@@ -141,17 +141,9 @@ class FilesystemIT {
     private Process mountExt4(String options, Path disk, Path mountPoint) throws Exception {
         Process p = new ProcessBuilder("fuse2fs", "-f", "-o", options, disk.toString(), mountPoint.toString()).directory(dir.toFile())
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("fuse2fs.log").toFile())).start();
-        for (int i = 0; i < 600; i++) {
-            if (Files.readString(Path.of("/proc/self/mounts")).contains(" " + mountPoint + " ")) {
-                return p;
-            }
-            if (p.waitFor(50, TimeUnit.MILLISECONDS)) {
-                throw new IOException("fuse2fs -o " + options + " exited with " + p.exitValue() + ":\n"
-                        + Files.readString(dir.resolve("fuse2fs.log")));
-            }
-        }
-        p.destroyForcibly();
-        throw new IOException("fuse2fs did not mount " + mountPoint + ":\n" + Files.readString(dir.resolve("fuse2fs.log")));
+        Waits.untilReady("fuse2fs to mount " + mountPoint, p, dir.resolve("fuse2fs.log"), Duration.ofMinutes(1), Duration.ofMillis(50),
+                () -> Files.readString(Path.of("/proc/self/mounts")).contains(" " + mountPoint + " "));
+        return p;
     }
 
     /**
@@ -164,21 +156,21 @@ class FilesystemIT {
         assertEquals(0, daemon.exitValue(), Files.readString(dir.resolve("fuse2fs.log")));
     }
 
-    /** fusermount3 -u, retried while the mount is still busy (a FUSE daemon finishing its exit). */
-    private void unmount(Path mountPoint) throws Exception {
-        IOException last = null;
-        for (int attempt = 0; attempt < 100; attempt++) {
-            try {
-                Tools.run(dir, "fusermount3", "-u", mountPoint.toString());
-                return;
-            } catch (IOException e) {
-                if (e.getMessage().contains("not found in") || e.getMessage().contains("not mounted")) {
-                    return;
-                }
-                last = e;
-                Thread.sleep(100);
-            }
-        }
-        throw last;
+    /**
+     * fusermount3 -u, retried while the mount is still busy (a FUSE daemon finishing its exit);
+     * given up after 30 s with fusermount3's last complaint as the cause.
+     */
+    private void unmount(Path mountPoint) {
+        await("fusermount3 -u " + mountPoint + " to succeed").atMost(Duration.ofSeconds(30)).pollDelay(Duration.ZERO)
+                .pollInterval(Duration.ofMillis(100)).ignoreException(IOException.class).until(() -> {
+                    try {
+                        Tools.run(dir, "fusermount3", "-u", mountPoint.toString());
+                    } catch (IOException e) {
+                        if (!e.getMessage().contains("not found in") && !e.getMessage().contains("not mounted")) {
+                            throw e; // busy: try again
+                        }
+                    }
+                    return true;
+                });
     }
 }
