@@ -64,16 +64,19 @@ final class ReadAheadSource implements ByteSource {
     private int buffers;
 
     private static final class Stream {
-        /** Where the stream's first read started. */
+        /** Where the run the stream belongs to started: its own first read, or an earlier stream's it overtook. */
         final long start;
+        /** Where the stream's own first read started: every byte from here to {@code end} was asked for. */
+        final long readFrom;
         long end;
         int hits;
         int ahead;
         /** How far windows have been started for this stream. */
         long aheadEnd;
 
-        Stream(long start, long end) {
+        Stream(long start, long readFrom, long end) {
             this.start = start;
+            this.readFrom = readFrom;
             this.end = end;
         }
     }
@@ -236,7 +239,7 @@ final class ReadAheadSource implements ByteSource {
         if (streams.size() >= STREAMS) {
             streams.removeLast();
         }
-        streams.addFirst(new Stream(start, end));
+        streams.addFirst(new Stream(start, position, end));
         return null;
     }
 
@@ -252,6 +255,13 @@ final class ReadAheadSource implements ByteSource {
             Span taken = spanAt(from, false);
             if (taken != null) {
                 from = taken.end;
+                continue;
+            }
+            // Bytes another stream's reads asked for were fetched by them, even once their direct
+            // reads are over (a read that overtook this stream's end and finished first).
+            long readByOther = readByAnotherStream(s, from);
+            if (readByOther > from) {
+                from = readByOther;
                 continue;
             }
             long to = Math.min(target, from + windowSize);
@@ -277,6 +287,16 @@ final class ReadAheadSource implements ByteSource {
             from = to;
         }
         s.aheadEnd = Math.max(s.aheadEnd, from);
+    }
+
+    /** The end of what another stream's reads covered at {@code pos}, or {@code pos} when none did. */
+    private long readByAnotherStream(Stream s, long pos) {
+        for (Stream other : streams) {
+            if (other != s && other.readFrom <= pos && pos < other.end) {
+                return other.end;
+            }
+        }
+        return pos;
     }
 
     private void fill(Span w) {
