@@ -5,9 +5,13 @@
 #   - small ranges: 64 KiB random aligned ranges
 # Prints per-run throughput, latency and CPU time per request, the medians, and the throughput
 # ratio server/nginx (the figure the targets are about: >= 0.8x for large, >= 0.5x for small).
-# Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN] [origin|branch]   (defaults 3, 10, origin)
+# Usage: bench/server-vs-nginx.sh [ROUNDS] [SECONDS_PER_RUN] [origin|branch|branch-signed]
+#   (defaults 3, 10, origin)
 #   branch: the server is a branch cache in front of the nginx, warm (the whole file cached before
 #   anything is timed), so the comparison is the branch's serving from its cache against nginx.
+#   branch-signed: the same with branchboot.trust-key set and the file signed (a manifest made by
+#   the agent's `manifest` command, client-agent/target/branchboot-agent.jar), so every block was
+#   checked when it was filled.
 # Needs: nginx, wrk, curl (scripts/install-deps.sh), and a built server/target/branchboot-server.jar.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +38,15 @@ server_port=$(free_port)
 
 # nginx as it would be deployed for static files: one worker per core, sendfile, long keep-alive.
 bench_nginx "$work/nginx" "$nginx_port" "$work/images" "" "worker_processes auto;" "tcp_nopush on;"
-if [[ $mode == branch ]]; then
+if [[ $mode == branch-signed ]]; then
+  openssl genpkey -algorithm ed25519 -out "$work/key.pem" 2>/dev/null
+  openssl pkey -in "$work/key.pem" -pubout -out "$work/pub.pem"
+  java -jar client-agent/target/branchboot-agent.jar manifest "$work/images/bench.img" --sign-key "$work/key.pem" >&2
+  chmod 644 "$work/images/bench.img.manifest"
+fi
+if [[ $mode == branch* ]]; then
   serve=(--branchboot.upstreams="http://127.0.0.1:$nginx_port/images" --branchboot.cache.dir="$work/cache")
+  [[ $mode == branch-signed ]] && serve+=(--branchboot.trust-key="$work/pub.pem")
 else
   serve=(--branchboot.images-dir="$work/images")
 fi
@@ -51,7 +62,7 @@ done
 
 nginx_url="http://127.0.0.1:$nginx_port/images/bench.img"
 server_url="http://127.0.0.1:$server_port/images/bench.img"
-if [[ $mode == branch ]]; then
+if [[ $mode == branch* ]]; then
   # Fill the cache, and wait until every block is stored, so each timed read is a hit.
   curl -sf -o /dev/null "$server_url"
   until curl -sf "http://127.0.0.1:$server_port/actuator/prometheus" |
