@@ -74,8 +74,7 @@ final class FileUpstream implements Upstream {
     }
 
     private Mono<byte[]> fetchFile(URI upstream, UpstreamRevision revision, long first, int length) {
-        String what = "range " + first + "-" + (first + length - 1) + " of image '" + revision.name() + "' revision "
-                + revision.etag();
+        String what = revision.describeRange(first, length);
         return Mono.fromCallable(() -> resolveFile(upstream, revision.name(), what)).subscribeOn(Schedulers.boundedElastic())
                 .flatMap(current -> {
             if (!current.etag().equals(revision.etag())) {

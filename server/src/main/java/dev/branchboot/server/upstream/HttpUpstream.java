@@ -104,7 +104,7 @@ final class HttpUpstream implements Upstream {
 
     private Mono<byte[]> fetchHttp(URI upstream, UpstreamRevision revision, long first, int length, boolean byLocation) {
         long last = first + length - 1;
-        String what = "range " + first + "-" + last + " of image '" + revision.name() + "' revision " + revision.etag();
+        String what = revision.describeRange(first, length);
         String url = byLocation ? upstream.resolve(revision.contentLocation()).toString() : url(upstream, revision.name());
         Mono<byte[]> fetch = http
                 .headers(h -> {

@@ -102,8 +102,7 @@ public class UpstreamClient {
      * so the next upstream is tried, then the retries.
      */
     public Mono<byte[]> fetch(UpstreamRevision revision, long first, int length, BytesCheck check) {
-        String what = "range " + first + "-" + (first + length - 1) + " of image '" + revision.name() + "' revision "
-                + revision.etag();
+        String what = revision.describeRange(first, length);
         return withFailover(what, upstream -> {
             long start = System.nanoTime();
             Mono<byte[]> fetch = upstream.fetch(revision, first, length);

@@ -30,6 +30,11 @@ public record UpstreamRevision(String name, String etag, boolean etagSynthesized
         this(name, etag, etagSynthesized, size, lastModified, contentLocation, upstream, null);
     }
 
+    /** The bytes {@code first} to {@code first + length - 1} of this revision, as failure messages name them. */
+    public String describeRange(long first, long length) {
+        return "range " + first + "-" + (first + length - 1) + " of image '" + name + "' revision " + etag;
+    }
+
     /** This revision, vouched for by a signed manifest of content {@code digest}. */
     public UpstreamRevision withSignedContent(String digest) {
         return new UpstreamRevision(name, etag, etagSynthesized, size, lastModified, contentLocation, upstream, digest);
