@@ -5,6 +5,7 @@ import dev.branchboot.server.http.Problems;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.ipxe.MacAddress;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
+import dev.branchboot.server.util.PrintableText;
 import dev.branchboot.server.util.RateLimitedLog;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -87,7 +88,7 @@ public class BootController {
     public Mono<Void> profile(@PathVariable("profile") String profile, ServerWebExchange exchange) {
         if (!scripts.hasProfile(profile)) {
             return Problems.send(exchange, HttpStatus.NOT_FOUND, "no boot profile named '"
-                    + Problems.printable(profile) + "' " + known());
+                    + PrintableText.of(profile) + "' " + known());
         }
         return script(exchange, profile, null);
     }
@@ -99,7 +100,7 @@ public class BootController {
         try {
             address = MacAddress.parse(mac);
         } catch (IllegalArgumentException e) {
-            return Problems.send(exchange, HttpStatus.BAD_REQUEST, "'" + Problems.printable(mac)
+            return Problems.send(exchange, HttpStatus.BAD_REQUEST, "'" + PrintableText.of(mac)
                     + "' is not a MAC address: " + e.getMessage());
         }
         Optional<String> profile = scripts.profileOf(address);

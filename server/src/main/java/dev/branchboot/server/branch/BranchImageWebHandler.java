@@ -20,6 +20,7 @@ import dev.branchboot.server.images.ImageStore;
 import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
+import dev.branchboot.server.util.PrintableText;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -119,7 +120,7 @@ public class BranchImageWebHandler implements WebHandler {
                     }
                     if (!revision.acquire()) {
                         return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
-                                + Problems.printable(name) + "' was just evicted; try again");
+                                + PrintableText.of(name) + "' was just evicted; try again");
                     }
                     return serve(exchange, name, revision).doFinally(signal -> revision.release());
                 })
@@ -136,17 +137,17 @@ public class BranchImageWebHandler implements WebHandler {
                     if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
                         log.debug("{}", e.getMessage());
                         return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
-                                + Problems.printable(name) + "' upstream");
+                                + PrintableText.of(name) + "' upstream");
                     }
                     log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
-                    return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + Problems.printable(name)
+                    return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + PrintableText.of(name)
                             + "' is not cached and no upstream served it");
                 })
                 .onErrorResume(java.io.UncheckedIOException.class, e -> {
                     // The cache could not even create the revision's files (disk full, read-only, gone).
                     log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
                     return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
-                            "the branch cache cannot store image '" + Problems.printable(name) + "' now");
+                            "the branch cache cannot store image '" + PrintableText.of(name) + "' now");
                 });
     }
 

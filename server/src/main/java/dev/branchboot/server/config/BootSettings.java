@@ -2,6 +2,7 @@ package dev.branchboot.server.config;
 
 import dev.branchboot.server.ipxe.IpxeScript;
 import dev.branchboot.server.ipxe.MacAddress;
+import dev.branchboot.server.util.PrintableText;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -99,7 +100,7 @@ public record BootSettings(
             for (String word : profile.cmdlineWords()) {
                 String problem = IpxeScript.problemWith(word);
                 if (problem != null) {
-                    problems.add(property + ".cmdline: the argument '" + printable(word) + "' cannot go into an iPXE "
+                    problems.add(property + ".cmdline: the argument '" + PrintableText.of(word) + "' cannot go into an iPXE "
                             + "script: " + problem);
                 }
                 for (String generated : GENERATED_ARGUMENTS) {
@@ -111,12 +112,12 @@ public record BootSettings(
             }
         });
         if (defaultProfile != null && !profiles.containsKey(defaultProfile)) {
-            problems.add("branchboot.boot.default-profile: '" + printable(defaultProfile) + "' names no profile "
+            problems.add("branchboot.boot.default-profile: '" + PrintableText.of(defaultProfile) + "' names no profile "
                     + known());
         }
         Map<MacAddress, String> seen = new LinkedHashMap<>();
         machines.forEach((key, profile) -> {
-            String property = "branchboot.boot.machines." + printable(key);
+            String property = "branchboot.boot.machines." + PrintableText.of(key);
             MacAddress address;
             try {
                 address = MacAddress.parse(key);
@@ -127,10 +128,10 @@ public record BootSettings(
             }
             String earlier = seen.put(address, key);
             if (earlier != null) {
-                problems.add(property + ": " + address + " is listed twice (also as '" + printable(earlier) + "')");
+                problems.add(property + ": " + address + " is listed twice (also as '" + PrintableText.of(earlier) + "')");
             }
             if (profile == null || !profiles.containsKey(profile)) {
-                problems.add(property + ": '" + printable(String.valueOf(profile)) + "' names no profile " + known());
+                problems.add(property + ": '" + PrintableText.of(String.valueOf(profile)) + "' names no profile " + known());
             }
         });
         return problems;
@@ -148,24 +149,11 @@ public record BootSettings(
         }
         for (String segment : name.split("/", -1)) {
             if (!NAME_SEGMENT.matcher(segment).matches() || segment.startsWith(".") || segment.endsWith(".part")) {
-                problems.add(property + ": '" + printable(name) + "' is not a name in the images folder (segments of "
+                problems.add(property + ": '" + PrintableText.of(name) + "' is not a name in the images folder (segments of "
                         + "letters, digits and . _ ~ @ + - separated by '/', none empty, hidden (leading '.') or "
                         + "ending in .part)");
                 return;
             }
         }
-    }
-
-    /** {@code text} with control characters escaped, for a start-up message. */
-    private static String printable(String text) {
-        StringBuilder out = new StringBuilder(text.length());
-        text.codePoints().forEach(c -> {
-            if (c < 0x20 || c == 0x7f) {
-                out.append(String.format("\\x%02x", c));
-            } else {
-                out.appendCodePoint(c);
-            }
-        });
-        return out.toString();
     }
 }

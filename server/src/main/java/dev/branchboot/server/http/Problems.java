@@ -1,5 +1,6 @@
 package dev.branchboot.server.http;
 
+import dev.branchboot.server.util.PrintableText;
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
@@ -45,7 +46,7 @@ public final class Problems {
 
     /** The 404 for an image name that names no image (printed safely for the body). */
     public static Mono<Void> noSuchImage(ServerWebExchange exchange, String imageName) {
-        return send(exchange, HttpStatus.NOT_FOUND, "no image named '" + Problems.printable(imageName) + "'");
+        return send(exchange, HttpStatus.NOT_FOUND, "no image named '" + PrintableText.of(imageName) + "'");
     }
 
     private static String jsonEscape(String text) {
@@ -56,20 +57,6 @@ public final class Problems {
                 out.append('\\').append(c);
             } else if (c < 0x20) {
                 out.append(String.format("\\u%04x", (int) c));
-            } else {
-                out.append(c);
-            }
-        }
-        return out.toString();
-    }
-
-    /** The text (a name from a request) with control characters escaped, safe for a log line and a problem body. */
-    public static String printable(String text) {
-        StringBuilder out = new StringBuilder(text.length());
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            if (c < 0x20 || c == 0x7f) {
-                out.append(String.format("\\x%02x", (int) c));
             } else {
                 out.append(c);
             }

@@ -1,6 +1,6 @@
 package dev.branchboot.server.images;
 
-import dev.branchboot.server.http.Problems;
+import dev.branchboot.server.util.PrintableText;
 
 /**
  * A requested image name that can never name a file under the image root: an empty or {@code .}
@@ -12,6 +12,6 @@ public class ImageNameException extends RuntimeException {
 
     /** @param rawName the name as it appeared in the URL; {@code cause} says what is wrong with it */
     public ImageNameException(String rawName, String cause) {
-        super("invalid image name '" + Problems.printable(rawName) + "': " + cause);
+        super("invalid image name '" + PrintableText.of(rawName) + "': " + cause);
     }
 }

@@ -1,6 +1,6 @@
 package dev.branchboot.server.images;
 
-import dev.branchboot.server.http.Problems;
+import dev.branchboot.server.util.PrintableText;
 
 /**
  * No servable image of that name: missing, a directory, hidden or still being written, or a
@@ -14,7 +14,7 @@ public class ImageNotFoundException extends RuntimeException {
 
     /** @param name the requested image name; {@code cause} says why it is not served */
     public ImageNotFoundException(String name, String cause) {
-        super("image '" + Problems.printable(name) + "' not served: " + cause);
+        super("image '" + PrintableText.of(name) + "' not served: " + cause);
         this.imageName = name;
     }
 
