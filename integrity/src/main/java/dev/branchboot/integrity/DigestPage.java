@@ -44,39 +44,34 @@ public final class DigestPage {
                     + " of " + manifest);
         }
         int blocks = (int) ((end - offset + blockSize - 1) / blockSize);
-        int firstSlot = (int) (block - firstOfPage) * ImageManifest.DIGEST_LENGTH;
-        if (NativeSha256.available()) {
-            byte[] computed = new byte[blocks * ImageManifest.DIGEST_LENGTH];
-            if (NativeSha256.digestBlocks(bytes.duplicate(), blockSize, computed)) {
-                for (int i = 0; i < blocks; i++) {
-                    int slot = firstSlot + i * ImageManifest.DIGEST_LENGTH;
-                    if (!Arrays.equals(computed, i * ImageManifest.DIGEST_LENGTH, (i + 1) * ImageManifest.DIGEST_LENGTH,
-                            digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
-                        return offset + (long) i * blockSize;
-                    }
-                }
-                return -1;
-            }
+        byte[] computed = new byte[blocks * ImageManifest.DIGEST_LENGTH];
+        if (!NativeSha256.available() || !NativeSha256.digestBlocks(bytes.duplicate(), blockSize, computed)) {
+            javaDigests(bytes.duplicate(), blockSize, computed);
         }
-        MessageDigest sha256 = SHA256.get();
-        ByteBuffer remaining = bytes.duplicate();
-        byte[] digest = new byte[ImageManifest.DIGEST_LENGTH];
-        for (long at = offset; at < end; at += blockSize) {
-            int length = (int) Math.min(blockSize, end - at);
-            ByteBuffer one = remaining.slice(remaining.position(), length);
-            remaining.position(remaining.position() + length);
-            sha256.reset();
-            sha256.update(one);
-            try {
-                sha256.digest(digest, 0, digest.length);
-            } catch (java.security.DigestException e) {
-                throw new IllegalStateException(e);
-            }
-            int slot = firstSlot + (int) ((at - offset) / blockSize) * ImageManifest.DIGEST_LENGTH;
-            if (!Arrays.equals(digest, 0, digest.length, digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
-                return at;
+        int firstSlot = (int) (block - firstOfPage) * ImageManifest.DIGEST_LENGTH;
+        for (int i = 0; i < blocks; i++) {
+            int slot = firstSlot + i * ImageManifest.DIGEST_LENGTH;
+            if (!Arrays.equals(computed, i * ImageManifest.DIGEST_LENGTH, (i + 1) * ImageManifest.DIGEST_LENGTH,
+                    digests, slot, slot + ImageManifest.DIGEST_LENGTH)) {
+                return offset + (long) i * blockSize;
             }
         }
         return -1;
+    }
+
+    /** Java's SHA-256 of each block of {@code bytes} (the last may be short) into {@code out}, 32 bytes each. */
+    private static void javaDigests(ByteBuffer bytes, int blockSize, byte[] out) {
+        MessageDigest sha256 = SHA256.get();
+        for (int at = 0; bytes.hasRemaining(); at += ImageManifest.DIGEST_LENGTH) {
+            ByteBuffer one = bytes.slice(bytes.position(), Math.min(blockSize, bytes.remaining()));
+            bytes.position(bytes.position() + one.remaining());
+            sha256.reset();
+            sha256.update(one);
+            try {
+                sha256.digest(out, at, ImageManifest.DIGEST_LENGTH);
+            } catch (java.security.DigestException e) {
+                throw new IllegalStateException(e);
+            }
+        }
     }
 }

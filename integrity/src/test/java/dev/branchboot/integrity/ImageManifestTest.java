@@ -97,6 +97,14 @@ class ImageManifestTest {
         ManifestException e = assertThrows(ManifestException.class, () -> verifier.verify(1 << 20, ByteBuffer.wrap(tampered)));
         assertTrue(e.getMessage().contains("win11@1.qcow2") && e.getMessage().contains("bytes " + ((1 << 20) + 4096) + ".."),
                 e.getMessage());
+        // A read-only buffer cannot go to the native digests: Java's SHA-256 checks it, with the same verdicts.
+        ManifestException javaChecked = assertThrows(ManifestException.class,
+                () -> verifier.verify(1 << 20, ByteBuffer.wrap(tampered).asReadOnlyBuffer()));
+        assertEquals(e.getMessage(), javaChecked.getMessage());
+        assertDoesNotThrow(() -> verifier.verify(0, ByteBuffer.wrap(bytes).asReadOnlyBuffer()), "the whole image, in Java");
+        long lastBlock = bytes.length - 1234;
+        assertDoesNotThrow(() -> verifier.verify(lastBlock, ByteBuffer.wrap(bytes, (int) lastBlock, 1234).asReadOnlyBuffer()),
+                "the short last block, in Java");
         // Right bytes at the wrong place are wrong too.
         assertThrows(ManifestException.class, () -> verifier.verify(4096, ByteBuffer.wrap(bytes, 0, 4096)));
         assertThrows(ManifestException.class, () -> verifier.verify(bytes.length - 1234, ByteBuffer.wrap(bytes, 0, 1234)));
