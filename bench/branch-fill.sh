@@ -7,6 +7,7 @@
 # in it syncs), for this build and, with BASELINE_JAR, an earlier one (the 1 MiB chunk cache).
 # Usage: bench/branch-fill.sh [RUNS]   (default 3; needs nginx, curl, strace and a built server jar)
 #   BASELINE_JAR=path/to/old/branchboot-server.jar  also measure that jar's fill and fsyncs
+#   BASELINE_NAME="..."                             its row's name (default: baseline (1 MiB chunks))
 #   FETCH_SIZES="1MB 4MB"                           this build's branch with each fetch size
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,8 @@ chmod 755 "$work"
 mkdir -p "$work/images"
 size=$((1024 * 1024 * 1024))
 head -c "$size" /dev/urandom > "$work/images/bench.img"
-head -c $((64 * 1024 * 1024)) /dev/urandom > "$work/images/warmup.img"
+# Four warm-up images (copies would share one revision in the branch: the same ETag).
+for i in 1 2 3 4; do head -c $((256 * 1024 * 1024)) /dev/urandom > "$work/images/warmup$i.img"; done
 cat "$work/images/bench.img" > /dev/null
 nginx_port=$(free_port)
 bench_nginx "$work/nginx" "$nginx_port" "$work/images"
@@ -52,15 +54,36 @@ start_branch() { # JAR [args...]
   pids+=("$branch_pid")
   branch_url="http://127.0.0.1:$port/images"
   until curl -sf -o /dev/null "$branch_url/../actuator/health/readiness"; do sleep 0.2; done
-  # A server that has been up a while: its hot paths compiled (another image, read twice).
-  curl -s -o /dev/null "$branch_url/warmup.img"
-  curl -s -o /dev/null "$branch_url/warmup.img"
+  # A server that has been up a while: its JIT settled on the cold-fill path (1 GiB of other
+  # images filled cold; after only 128 MiB, C2 still used about a fifth of the branch's CPU in the
+  # timed fill, recompiling Reactor and Netty code), and on the warm path (one of them again).
+  for i in 1 2 3 4; do curl -s -o /dev/null "$branch_url/warmup$i.img"; done
+  curl -s -o /dev/null "$branch_url/warmup1.img"
 }
 stop_branch() { kill "$branch_pid"; wait "$branch_pid" 2>/dev/null || true; }
 
-through_branch() { # JAR [args...]
+# cached_bytes: the branch's branchboot_cache_cached_bytes gauge (0 when it has none)
+cached_bytes() {
+  curl -s "$branch_url/../actuator/prometheus" | awk '/^branchboot_cache_cached_bytes/ { printf "%.0f", $2; found = 1 }
+    END { if (!found) print 0 }'
+}
+
+through_branch() { # JAR [args...]: "READ STORED": MB/s until curl has every byte, and until the cache has every byte durable
   start_branch "$@"
-  mbps "$(curl -s -o /dev/null -w '%{time_total}' "$branch_url/bench.img")"
+  local start read stored=- want
+  want=$(($(cached_bytes) + size))
+  start=$(date +%s.%N)
+  read=$(curl -s -o /dev/null -w '%{time_total}' "$branch_url/bench.img")
+  # The branch hands fetched bytes to readers before they are stored (written, fdatasync'd,
+  # checksummed): the fill is over for the cache only when its gauge counts every byte.
+  for _ in $(seq 1 500); do
+    if (($(cached_bytes) >= want)); then
+      stored=$(mbps "$(python3 -c "import time; print(time.time() - $start)")")
+      break
+    fi
+    sleep 0.02
+  done
+  echo "$(mbps "$read") $stored"
   stop_branch
 }
 
@@ -78,17 +101,18 @@ syncs_per_mib() { # JAR [args...]: one fill under strace
 
 configs=()
 for f in "${fetch_sizes[@]}"; do configs+=("this build, fetch-size $f|$jar|--branchboot.cache.fetch-size=$f"); done
-[[ -n ${BASELINE_JAR:-} ]] && configs+=("baseline (1 MiB chunks)|$BASELINE_JAR|--branchboot.cache.read-ahead=4")
+[[ -n ${BASELINE_JAR:-} ]] && configs+=("${BASELINE_NAME:-baseline (1 MiB chunks)}|$BASELINE_JAR|--branchboot.cache.read-ahead=4")
 
-declare -A results
+declare -A results stored
 for round in $(seq 1 "$runs"); do
   results[direct]+="$(direct) "
   results[disk]+="$(disk) "
   for c in "${configs[@]}"; do
     IFS='|' read -r name cjar arg <<< "$c"
-    r=$(through_branch "$cjar" "$arg")
+    read -r r st <<< "$(through_branch "$cjar" "$arg")"
     results[$name]+="$r "
-    echo "round $round: $name: $r MB/s" >&2
+    stored[$name]+="$st "
+    echo "round $round: $name: $r MB/s read, $st MB/s stored" >&2
   done
 done
 echo "fsync and fdatasync calls per MiB cached in one fill:" >&2
@@ -98,17 +122,20 @@ for c in "${configs[@]}"; do
   syncs[$name]=$(syncs_per_mib "$cjar" "$arg")
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 direct_m=$(median <<< "${results[direct]}")
 disk_m=$(median <<< "${results[disk]}")
 bound=$((direct_m < disk_m ? direct_m : disk_m))
 echo
 echo "Direct from the origin (curl): $direct_m MB/s; the cache's disk with fsync (dd conv=fsync): $disk_m MB/s; bound: $bound MB/s."
 echo
-echo "| branch | cold sequential MB/s | x bound | fsyncs per MiB cached |"
-echo "|---|---|---|---|"
+echo "| branch | cold sequential read MB/s | x bound | until all stored MB/s | x bound | fsyncs per MiB cached |"
+echo "|---|---|---|---|---|---|"
+ratio() { if [[ $1 == - ]]; then echo -; else python3 -c "print(f'{$1 / $bound:.2f}')"; fi; }
 for c in "${configs[@]}"; do
   IFS='|' read -r name _ _ <<< "$c"
   m=$(median <<< "${results[$name]}")
-  echo "| $name | $m | $(python3 -c "print(f'{$m / $bound:.2f}')") | ${syncs[$name]} |"
+  st=$(median <<< "${stored[$name]//-/}")
+  st=${st:--}
+  echo "| $name | $m | $(ratio "$m") | $st | $(ratio "$st") | ${syncs[$name]} |"
 done
