@@ -5,25 +5,58 @@
 #   OUT/bin/branchboot-agent  the launcher (POSIX sh) with the JVM flags
 #   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so, OUT/lib/libbranchboot-deflate.so,
 #                             OUT/lib/libbranchboot-sha256.so (unpacked once, not into /tmp at each start)
-#   OUT/lib/branchboot-agent.jsa  AppCDS archive of the classes a `serve` start-up loads
+#   OUT/lib/branchboot-agent.aot  AOT cache of the classes a `serve` start-up loads and links (JDK 25+)
+#   OUT/lib/branchboot-agent.jsa  or, on a JDK 17 runtime, an AppCDS archive of them
 #   OUT/lib/branchboot-boot.sh    the boot library (kernel parameters, attach) for initramfs scripts
-#   OUT/bin/train-cds         remakes the AppCDS archive after the runtime is moved
+#   OUT/bin/train-cds         remakes the class archive after the runtime is moved
+#   OUT/lib/train.qcow2       the small image train-cds trains on
 # Usage: build-runtime.sh AGENT_JAR OUT_DIR
+# The runtime's JDK: BRANCHBOOT_RUNTIME_JDK if set; else the newest JDK 25 or later in /usr/lib/jvm
+# whose jlink can link (its AOT cache starts the agent about twice as fast as JDK 17's AppCDS);
+# else JAVA_HOME's (the JDK that builds the agent, 17). The agent's classes are Java 17 either way.
 set -euo pipefail
 jar=$1
 out=$2
 here=$(cd "$(dirname "$0")" && pwd)
-java_home=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
-jlink=$java_home/bin/jlink
-[[ -x $jlink ]] || { echo "build-runtime: no jlink in $java_home (set JAVA_HOME to a JDK 17)" >&2; exit 1; }
-[[ -d $java_home/jmods ]] || { echo "build-runtime: $java_home/jmods is missing (Debian: apt-get install openjdk-17-jmods)" >&2; exit 1; }
 [[ -f $jar ]] || { echo "build-runtime: $jar is missing (build client-agent first)" >&2; exit 1; }
+build_jdk=${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")}
 
-rm -rf "$out"
-# No jimage compression: the initramfs is compressed as a whole anyway, and compressed classes
-# cost CPU at every class load, which matters under emulation and on slow PCs.
-"$jlink" --add-modules "$(tr -d ' \n' < "$here/modules.txt")" --strip-debug --no-man-pages --no-header-files \
-  --compress=0 --generate-cds-archive --output "$out"
+# The feature version of the JDK in $1 (25 for JAVA_VERSION="25.0.3"), 0 if unknown.
+feature_version() {
+  sed -n 's/^JAVA_VERSION="\([0-9]*\).*/\1/p' "$1/release" 2>/dev/null | grep . || echo 0
+}
+
+# jlinks the agent's modules from the JDK in $1 into $out. No jimage compression: the initramfs is
+# compressed as a whole anyway, and compressed classes cost CPU at every class load, which
+# matters under emulation and on slow PCs. (JDK 21 renamed --compress=0 to zip-0.)
+link_runtime() {
+  local jdk=$1 compress=0
+  (( $(feature_version "$jdk") >= 21 )) && compress=zip-0
+  rm -rf "$out"
+  "$jdk/bin/jlink" --add-modules "$(tr -d ' \n' < "$here/modules.txt")" --strip-debug --no-man-pages \
+    --no-header-files --compress=$compress --generate-cds-archive --output "$out" > "$out.jlink.log" 2>&1
+}
+
+linked=""
+if [[ -n ${BRANCHBOOT_RUNTIME_JDK:-} ]]; then
+  [[ -x $BRANCHBOOT_RUNTIME_JDK/bin/jlink ]] || { echo "build-runtime: no jlink in BRANCHBOOT_RUNTIME_JDK=$BRANCHBOOT_RUNTIME_JDK" >&2; exit 1; }
+  link_runtime "$BRANCHBOOT_RUNTIME_JDK" || { cat "$out.jlink.log" >&2; echo "build-runtime: jlink of $BRANCHBOOT_RUNTIME_JDK failed" >&2; exit 1; }
+  linked=$BRANCHBOOT_RUNTIME_JDK
+else
+  # newest first; a JDK without jmods links only if it was built as a linkable runtime (JEP 493)
+  for jdk in $(for d in /usr/lib/jvm/*/; do d=${d%/}; [[ -x $d/bin/jlink && ! -L $d ]] && echo "$(feature_version "$d") $d"; done | sort -rn | awk '$1 >= 25 { print $2 }'); do
+    if link_runtime "$jdk"; then linked=$jdk; break; fi
+    echo "build-runtime: jlink of $jdk failed ($(tail -1 "$out.jlink.log")); trying the next JDK" >&2
+  done
+fi
+if [[ -z $linked ]]; then
+  [[ -x $build_jdk/bin/jlink ]] || { echo "build-runtime: no jlink in $build_jdk (set JAVA_HOME to a JDK 17)" >&2; exit 1; }
+  [[ -d $build_jdk/jmods ]] || { echo "build-runtime: $build_jdk/jmods is missing (Debian: apt-get install openjdk-17-jmods)" >&2; exit 1; }
+  link_runtime "$build_jdk" || { cat "$out.jlink.log" >&2; exit 1; }
+  linked=$build_jdk
+fi
+rm -f "$out.jlink.log"
+echo "build-runtime: runtime linked from $linked (Java $(feature_version "$out"))"
 rm -f "$out/bin/keytool"
 mkdir -p "$out/lib"
 cp "$jar" "$out/lib/branchboot-agent.jar"
@@ -54,17 +87,19 @@ install -m 0755 "$here/branchboot-agent" "$out/bin/branchboot-agent"
 # the boot library the initramfs-tools script, the dracut module and the test source
 install -m 0644 "$here/../lib/branchboot-boot.sh" "$out/lib/branchboot-boot.sh"
 
-# AppCDS: a training run of the start-up path (serve an image until ready, then SIGTERM) records
-# the loaded application classes. The archive is only valid for this jar at this path; moved
-# elsewhere the JVM ignores it (-Xshare:auto) and starts without it: run bin/train-cds again there.
+# The class archive: a training run of the boot path (`branchboot-agent train`: HTTP open, NBD
+# export, reads and a write) records the classes it loads. The archive is only valid for this jar at
+# this path; moved elsewhere the JVM ignores it and starts without it, slower: run bin/train-cds
+# again there, which trains on lib/train.qcow2.
 install -m 0755 "$here/train-cds" "$out/bin/train-cds"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if command -v qemu-img >/dev/null && command -v mkfs.ext4 >/dev/null; then
-  mkfs.ext4 -q -b 4096 "$work/disk.raw" 16M > /dev/null
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$work/disk.raw" "$work/train.qcow2"
-  "$out/bin/train-cds" "$work/train.qcow2"
-else
-  "$out/bin/train-cds"
+  # text (zstd clusters) and 256 KiB of noise (clusters qemu-img leaves uncompressed)
+  mkdir "$work/files" && cp "$here"/* "$work/files/"
+  head -c 262144 /dev/urandom > "$work/files/noise"
+  mkfs.ext4 -q -b 4096 -d "$work/files" "$work/disk.raw" 16M > /dev/null
+  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$work/disk.raw" "$out/lib/train.qcow2"
 fi
+"$out/bin/train-cds"
 echo "build-runtime: $out ($(du -sh "$out" | cut -f1))"

@@ -34,6 +34,7 @@ install() {
     done
     mkdir -p "$initdir/usr/lib/branchboot"
     cp -a -n /usr/lib/branchboot/. "$initdir/usr/lib/branchboot/"
+    rm -f "$initdir/usr/lib/branchboot/lib/train.qcow2" # train-cds's image, not needed to boot
     # the publisher's public key, for branchboot.trust=/etc/branchboot/trust.pem
     [[ -f /etc/branchboot/trust.pem ]] && inst_simple /etc/branchboot/trust.pem
     inst_hook cmdline 90 "$moddir/parse-branchboot.sh"

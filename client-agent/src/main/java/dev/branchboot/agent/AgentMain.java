@@ -8,6 +8,7 @@ import dev.branchboot.agent.cli.CommandLines;
 import dev.branchboot.agent.info.InfoCommand;
 import dev.branchboot.agent.manifest.ManifestCommand;
 import dev.branchboot.agent.serve.ServeCommand;
+import dev.branchboot.agent.train.TrainCommand;
 import java.io.PrintStream;
 import java.util.List;
 
@@ -22,7 +23,7 @@ public final class AgentMain {
     /** The subcommands, in the order help lists them. */
     static List<AgentCommand> commands() {
         return List.of(new InfoCommand(), new CatCommand(), new ServeCommand(), new AttachCommand(), new DetachCommand(),
-                new ManifestCommand());
+                new ManifestCommand(), new TrainCommand());
     }
 
     /** Runs the command line and exits with its status: 0 success, 1 failure, 2 bad usage. */

@@ -1,0 +1,192 @@
+package dev.branchboot.agent.train;
+
+import dev.branchboot.agent.cli.AgentCommand;
+import dev.branchboot.agent.cli.CommandSpec;
+import dev.branchboot.agent.cli.ImageArgument;
+import dev.branchboot.agent.cli.ParsedArguments;
+import dev.branchboot.agent.cli.UsageException;
+import dev.branchboot.agent.http.HttpSettings;
+import dev.branchboot.agent.nbd.NbdClient;
+import dev.branchboot.agent.serve.ServeCommand;
+import dev.branchboot.qcow2.ImageFormat;
+import dev.branchboot.qcow2.ImageOptions;
+import dev.branchboot.qcow2.VirtualDisk;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code train --image FILE}: the agent's boot path once, start to finish, for the class archive
+ * that {@code train-cds} records (an AOT cache on JDK 25, AppCDS on 17). A booting PC's agent
+ * opens its image over HTTP and serves the kernel's NBD reads; an archive recorded from a bare
+ * start-up holds neither the HTTP reader's classes nor the read path's, and under emulation or on a
+ * slow PC loading and verifying those costs seconds of the boot. So this command serves FILE over
+ * HTTP on 127.0.0.1, exports it with {@code serve} as {@code attach} does (same thread, same
+ * options), and reads it over NBD the way a booting kernel does: the first MiB in small reads, a
+ * sequential run, scattered reads, a write and a flush. Every byte read is compared with the image
+ * decoded directly, so a training run on a broken runtime fails instead of archiving it.
+ */
+public final class TrainCommand implements AgentCommand {
+    private static final int SMALL_READ = 4096;
+    private static final int SEQUENTIAL_READ = 128 * 1024;
+    private static final long SEQUENTIAL_SPAN = 32L << 20;
+    private static final int SCATTERED_READS = 64;
+    private static final CommandSpec SPEC = new CommandSpec("train",
+            "Runs the boot path once on a local image (HTTP open, NBD export, reads, a write), checking every byte read,",
+            "so that a class archive recorded from this process (bin/train-cds) covers it.")
+            .option("--image", "FILE", "A local image file (required).")
+            .option("-f, --format", "FORMAT", "Format of the image: qcow2 or raw (default: qcow2).");
+
+    @Override
+    public CommandSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
+        Path image = args.path("--image");
+        if (image == null) {
+            throw new UsageException("Missing required option: '--image=FILE'");
+        }
+        if (!Files.isRegularFile(image)) {
+            throw new UsageException("--image " + image + ": no such file");
+        }
+        ImageFormat format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
+        Path work = Files.createTempDirectory("branchboot-train");
+        try (LoopbackImageServer server = LoopbackImageServer.start(image);
+             ImageArgument.Opened direct = ImageArgument.open(image.toString(), List.of(), format, HttpSettings.DEFAULTS,
+                     ImageOptions.DEFAULTS)) {
+            Path socket = work.resolve("train.sock");
+            String[] serveArgv = {"--image", server.imageName(), "--server", server.folderUrl(), "--format",
+                format.name().toLowerCase(java.util.Locale.ROOT), "--listen", "unix:" + socket, "--cow", "ram:16M",
+                "--cache-size", "16M"};
+            ServeCommand serve = new ServeCommand();
+            ParsedArguments serveArgs = serve.spec().parse(serveArgv);
+            AtomicReference<Throwable> failure = new AtomicReference<>();
+            Thread serving = new Thread(() -> {
+                try {
+                    serve.run(serveArgs, out, err);
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }, "serve");
+            serving.start();
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!Files.exists(socket) && serving.isAlive() && System.nanoTime() < deadline) {
+                serving.join(10);
+            }
+            if (!Files.exists(socket)) {
+                // serve catches SIGTERM only once it is about to listen: before that, interrupt it
+                serving.interrupt();
+                throw new IOException("the export of " + image + " did not start"
+                        + (failure.get() == null ? " within 60 s" : ": " + failure.get().getMessage()), failure.get());
+            }
+            long bytes;
+            try (NbdClient client = NbdClient.connect(UnixDomainSocketAddress.of(socket), server.imageName())) {
+                bytes = readLikeABoot(client, direct.disk(), image);
+            } finally {
+                stop(serving);
+            }
+            if (failure.get() != null) {
+                throw new IOException("serving " + image + " failed: " + failure.get().getMessage(), failure.get());
+            }
+            err.println("train: read " + bytes + " bytes of " + image + " through NBD (" + server.rangesServed()
+                    + " HTTP range requests, " + server.bytesServed() + " bytes), equal to the image decoded directly");
+            return 0;
+        } finally {
+            Files.deleteIfExists(work.resolve("train.sock"));
+            Files.deleteIfExists(work);
+        }
+    }
+
+    /** The reads of a boot, each batch compared with {@code direct}; returns the bytes read. */
+    private static long readLikeABoot(NbdClient client, VirtualDisk direct, Path image) throws IOException {
+        long size = client.size();
+        if (size != direct.size()) {
+            throw new IOException("the export of " + image + " has " + size + " bytes, the image " + direct.size());
+        }
+        long bytes = 0;
+        // the partition table and the superblocks: small reads, queued as the kernel queues them
+        List<long[]> batches = new ArrayList<>();
+        for (long offset = 0; offset < Math.min(size, 1L << 20); offset += 16L * SMALL_READ) {
+            batches.add(offsets(offset, SMALL_READ, 16, size));
+        }
+        for (long[] batch : batches) {
+            bytes += readAndCompare(client, direct, image, batch, SMALL_READ);
+        }
+        // a file read from start to end: the kernel's read-ahead, a few requests in flight
+        for (long offset = 0; offset < Math.min(size, SEQUENTIAL_SPAN); offset += 4L * SEQUENTIAL_READ) {
+            bytes += readAndCompare(client, direct, image, offsets(offset, SEQUENTIAL_READ, 4, size), SEQUENTIAL_READ);
+        }
+        // scattered small reads, the same ones on every run
+        SplittableRandom random = new SplittableRandom(size);
+        for (int i = 0; i < SCATTERED_READS && size >= SMALL_READ; i += 8) {
+            long[] batch = new long[8];
+            for (int j = 0; j < batch.length; j++) {
+                batch[j] = random.nextLong((size - SMALL_READ) / SMALL_READ + 1) * SMALL_READ;
+            }
+            bytes += readAndCompare(client, direct, image, batch, SMALL_READ);
+        }
+        if (client.writable() && size >= 2L * SMALL_READ) {
+            ByteBuffer pattern = ByteBuffer.allocate(SMALL_READ);
+            for (int i = 0; i < SMALL_READ; i++) {
+                pattern.put(i, (byte) (i * 31 + 7));
+            }
+            long offset = size / 2 / SMALL_READ * SMALL_READ;
+            client.write(offset, pattern);
+            client.flush();
+            ByteBuffer back = client.readBatch(new long[] {offset}, new int[] {SMALL_READ});
+            if (!back.equals(pattern.rewind())) {
+                throw new IOException("a write at offset " + offset + " of the export of " + image + " did not read back");
+            }
+            bytes += SMALL_READ;
+        }
+        return bytes;
+    }
+
+    /** {@code count} consecutive offsets {@code step} apart from {@code start}, those inside the disk. */
+    private static long[] offsets(long start, int step, int count, long size) {
+        int inside = (int) Math.max(0, Math.min(count, (size - start) / step));
+        long[] offsets = new long[inside];
+        for (int i = 0; i < inside; i++) {
+            offsets[i] = start + (long) i * step;
+        }
+        return offsets;
+    }
+
+    private static long readAndCompare(NbdClient client, VirtualDisk direct, Path image, long[] offsets, int length)
+            throws IOException {
+        if (offsets.length == 0) {
+            return 0;
+        }
+        int[] lengths = new int[offsets.length];
+        java.util.Arrays.fill(lengths, length);
+        ByteBuffer served = client.readBatch(offsets, lengths);
+        ByteBuffer expected = ByteBuffer.allocate(length);
+        for (int i = 0; i < offsets.length; i++) {
+            expected.clear();
+            direct.read(offsets[i], expected);
+            if (!expected.flip().equals(served.slice(i * length, length))) {
+                throw new IOException("the export of " + image + " served other bytes at offset " + offsets[i]
+                        + " than the image holds");
+            }
+        }
+        return (long) offsets.length * length;
+    }
+
+    /** Stops serve as attach does: SIGTERM, which serve handles by draining and returning. */
+    @SuppressWarnings("restriction")
+    private static void stop(Thread serving) throws InterruptedException {
+        if (serving.isAlive()) {
+            sun.misc.Signal.raise(new sun.misc.Signal("TERM"));
+            serving.join(30_000);
+        }
+    }
+}
