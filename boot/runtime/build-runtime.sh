@@ -82,6 +82,9 @@ if command -v zip >/dev/null; then
   zip -q -d "$out/lib/branchboot-agent.jar" 'aix/*' 'darwin/*' 'freebsd/*' 'linux/*' 'win/*' || true
 fi
 rm -f "$out/lib/server/classes_nocoops.jsa" # only for heaps over 32 GiB
+# The symbol table of libjvm.so (5 MiB of its 30 in Temurin 25) serves only symbolic frames in a
+# crash report (the dynamic symbols that linking needs stay).
+if command -v strip >/dev/null; then strip --strip-unneeded "$out/lib/server/libjvm.so"; fi
 ln -s java "$out/bin/@branchboot-agent"
 install -m 0755 "$here/branchboot-agent" "$out/bin/branchboot-agent"
 # the boot library the initramfs-tools script, the dracut module and the test source
@@ -102,4 +105,7 @@ if command -v qemu-img >/dev/null && command -v mkfs.ext4 >/dev/null; then
   qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$work/disk.raw" "$out/lib/train.qcow2"
 fi
 "$out/bin/train-cds"
+# An AOT cache holds the JDK's classes as well, and a JVM given one never falls back to the default
+# CDS archive (a stale cache means no archive at all): the default one is dead weight then.
+if [[ -f $out/lib/branchboot-agent.aot ]]; then rm -f "$out/lib/server/classes.jsa"; fi
 echo "build-runtime: $out ($(du -sh "$out" | cut -f1))"

@@ -91,10 +91,24 @@ public final class ManifestWriter {
             try (FileChannel channel = FileChannel.open(temporary, StandardOpenOption.WRITE)) {
                 channel.force(true);
             }
+            readableAsTheImage(image, temporary);
             Files.move(temporary, manifest, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } finally {
             Files.deleteIfExists(temporary);
         }
         return manifest;
+    }
+
+    /**
+     * Gives the manifest the image's permissions. A temporary file is made owner-only, and a
+     * manifest left so would be answered 403 by a web server running as another user (nginx as
+     * www-data, say), so every agent with a trust key would refuse an image it could read.
+     */
+    private static void readableAsTheImage(Path image, Path manifest) throws IOException {
+        try {
+            Files.setPosixFilePermissions(manifest, Files.getPosixFilePermissions(image));
+        } catch (UnsupportedOperationException e) {
+            // not a POSIX file system: it has no owner-only default to undo
+        }
     }
 }

@@ -70,6 +70,16 @@ class ImageManifestTest {
     }
 
     @Test
+    void theManifestIsAsReadableAsTheImageItDescribes() throws Exception {
+        for (String mode : new String[] {"rw-r--r--", "rw-r-----"}) {
+            Files.setPosixFilePermissions(image, java.nio.file.attribute.PosixFilePermissions.fromString(mode));
+            Path written = ManifestWriter.write(image, PemKeys.privateKey(dir.resolve("key.pem")), null);
+            assertEquals(mode, java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(written)),
+                    "a web server that may read the image may read its manifest");
+        }
+    }
+
+    @Test
     void aManifestDescribesTheImageAndItsBytesCheckOut() throws Exception {
         assertEquals(manifestFile, image.resolveSibling("win11@1.qcow2.manifest"));
         ImageManifest head = verified();
