@@ -18,7 +18,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One image file over HTTP on 127.0.0.1, with just what the agent's reader asks of a server:
+ * The files of one folder over HTTP on 127.0.0.1 (an image, its manifest), with just what the
+ * agent's reader asks of a server:
  * {@code HEAD} with length and a strong ETag, {@code GET} of one byte range answered {@code 206},
  * and {@code If-Match} honoured. It stands in for a branch in a training run, so the archive holds
  * the HTTP reader's classes too; it is not a server for anything else.
@@ -30,32 +31,25 @@ final class LoopbackImageServer implements Closeable {
 
     private final HttpServer server;
     private final ExecutorService executor;
-    private final Path file;
-    private final String name;
-    private final long size;
-    private final String etag;
+    private final Path folder;
     private final java.util.concurrent.atomic.AtomicLong rangesServed = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong bytesServed = new java.util.concurrent.atomic.AtomicLong();
 
-    private LoopbackImageServer(HttpServer server, ExecutorService executor, Path file, long size) throws IOException {
+    private LoopbackImageServer(HttpServer server, ExecutorService executor, Path folder) {
         this.server = server;
         this.executor = executor;
-        this.file = file;
-        this.name = file.getFileName().toString();
-        this.size = size;
-        this.etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(Files.getLastModifiedTime(file).toMillis()) + "\"";
+        this.folder = folder;
     }
 
-    /** Serves {@code file} as {@code /NAME} on an ephemeral port of 127.0.0.1. */
-    static LoopbackImageServer start(Path file) throws IOException {
-        long size = Files.size(file);
+    /** Serves the files directly in {@code folder} as {@code /NAME} on an ephemeral port of 127.0.0.1. */
+    static LoopbackImageServer start(Path folder) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 16);
         ExecutorService executor = Executors.newFixedThreadPool(4, task -> {
             Thread thread = new Thread(task, "training-http");
             thread.setDaemon(true);
             return thread;
         });
-        LoopbackImageServer images = new LoopbackImageServer(server, executor, file, size);
+        LoopbackImageServer images = new LoopbackImageServer(server, executor, folder);
         server.createContext("/", images::handle);
         server.setExecutor(executor);
         server.start();
@@ -65,11 +59,6 @@ final class LoopbackImageServer implements Closeable {
     /** The folder URL to hand the agent as {@code --server}. */
     String folderUrl() {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/";
-    }
-
-    /** The image's name in that folder. */
-    String imageName() {
-        return name;
     }
 
     /** Range requests answered with {@code 206} so far. */
@@ -85,10 +74,14 @@ final class LoopbackImageServer implements Closeable {
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
             String method = exchange.getRequestMethod();
-            if (!exchange.getRequestURI().getPath().equals("/" + name)) {
+            String name = exchange.getRequestURI().getPath().substring(1);
+            Path file = name.isEmpty() || name.contains("/") ? null : folder.resolve(name);
+            if (file == null || !Files.isRegularFile(file)) {
                 exchange.sendResponseHeaders(404, -1);
                 return;
             }
+            long size = Files.size(file);
+            String etag = "\"" + Long.toHexString(size) + "-" + Long.toHexString(Files.getLastModifiedTime(file).toMillis()) + "\"";
             String ifMatch = exchange.getRequestHeaders().getFirst("If-Match");
             if (ifMatch != null && !ifMatch.equals(etag)) {
                 exchange.sendResponseHeaders(412, -1);

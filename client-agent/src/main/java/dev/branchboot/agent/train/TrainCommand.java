@@ -11,13 +11,19 @@ import dev.branchboot.agent.serve.ServeCommand;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
+import dev.branchboot.integrity.ManifestWriter;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicReference;
@@ -30,8 +36,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * slow PC loading and verifying those costs seconds of the boot. So this command serves FILE over
  * HTTP on 127.0.0.1, exports it with {@code serve} as {@code attach} does (same thread, same
  * options), and reads it over NBD the way a booting kernel does: the first MiB in small reads, a
- * sequential run, scattered reads, a write and a flush. Every byte read is compared with the image
- * decoded directly, so a training run on a broken runtime fails instead of archiving it.
+ * sequential run, scattered reads, a write and a flush. It does so twice: plainly, then signed with
+ * a key made for the run and checked against it, as with {@code branchboot.trust=}. Every byte read
+ * is compared with the image decoded directly, so a training run on a broken runtime fails instead
+ * of archiving it.
  */
 public final class TrainCommand implements AgentCommand {
     private static final int SMALL_READ = 4096;
@@ -60,50 +68,88 @@ public final class TrainCommand implements AgentCommand {
         }
         ImageFormat format = args.choice("--format", ImageFormat.class, ImageFormat.QCOW2);
         Path work = Files.createTempDirectory("branchboot-train");
-        try (LoopbackImageServer server = LoopbackImageServer.start(image);
+        // the folder the loopback server serves: the image (a link to it) and, for the signed pass,
+        // its manifest and the key that checks it
+        String name = image.getFileName().toString();
+        Path served = Files.createSymbolicLink(work.resolve(name), image.toAbsolutePath());
+        try (LoopbackImageServer server = LoopbackImageServer.start(work);
              ImageArgument.Opened direct = ImageArgument.open(image.toString(), List.of(), format, HttpSettings.DEFAULTS,
                      ImageOptions.DEFAULTS)) {
-            Path socket = work.resolve("train.sock");
-            String[] serveArgv = {"--image", server.imageName(), "--server", server.folderUrl(), "--format",
-                format.name().toLowerCase(java.util.Locale.ROOT), "--listen", "unix:" + socket, "--cow", "ram:16M",
-                "--cache-size", "16M"};
-            ServeCommand serve = new ServeCommand();
-            ParsedArguments serveArgs = serve.spec().parse(serveArgv);
-            AtomicReference<Throwable> failure = new AtomicReference<>();
-            Thread serving = new Thread(() -> {
-                try {
-                    serve.run(serveArgs, out, err);
-                } catch (Throwable t) {
-                    failure.set(t);
-                }
-            }, "serve");
-            serving.start();
-            long deadline = System.nanoTime() + 60_000_000_000L;
-            while (!Files.exists(socket) && serving.isAlive() && System.nanoTime() < deadline) {
-                serving.join(10);
-            }
-            if (!Files.exists(socket)) {
-                // serve catches SIGTERM only once it is about to listen: before that, interrupt it
-                serving.interrupt();
-                throw new IOException("the export of " + image + " did not start"
-                        + (failure.get() == null ? " within 60 s" : ": " + failure.get().getMessage()), failure.get());
-            }
-            long bytes;
-            try (NbdClient client = NbdClient.connect(UnixDomainSocketAddress.of(socket), server.imageName())) {
-                bytes = readLikeABoot(client, direct.disk(), image);
-            } finally {
-                stop(serving);
-            }
-            if (failure.get() != null) {
-                throw new IOException("serving " + image + " failed: " + failure.get().getMessage(), failure.get());
-            }
-            err.println("train: read " + bytes + " bytes of " + image + " through NBD (" + server.rangesServed()
-                    + " HTTP range requests, " + server.bytesServed() + " bytes), equal to the image decoded directly");
+            long bytes = servePass(server, work, name, format, null, direct.disk(), image, out, err);
+            Path trustKey = signWithThrowawayKey(served, work);
+            bytes += servePass(server, work, name, format, trustKey, direct.disk(), image, out, err);
+            err.println("train: read " + bytes + " bytes of " + image + " through NBD, unsigned and signed ("
+                    + server.rangesServed() + " HTTP range requests, " + server.bytesServed()
+                    + " bytes), equal to the image decoded directly");
             return 0;
         } finally {
-            Files.deleteIfExists(work.resolve("train.sock"));
+            try (java.util.stream.Stream<Path> files = Files.list(work)) {
+                for (Path file : (Iterable<Path>) files::iterator) {
+                    Files.deleteIfExists(file);
+                }
+            }
             Files.deleteIfExists(work);
         }
+    }
+
+    /**
+     * One pass: {@code serve} of the image from the loopback server (checked against its manifest
+     * with {@code trustKey} when given), read like a boot; returns the bytes read.
+     */
+    private static long servePass(LoopbackImageServer server, Path work, String name, ImageFormat format, Path trustKey,
+                                  VirtualDisk direct, Path image, PrintStream out, PrintStream err) throws Exception {
+        Path socket = work.resolve("train.sock");
+        List<String> serveArgv = new ArrayList<>(List.of("--image", name, "--server", server.folderUrl(), "--format",
+                format.name().toLowerCase(java.util.Locale.ROOT), "--listen", "unix:" + socket, "--cow", "ram:16M",
+                "--cache-size", "16M"));
+        if (trustKey != null) {
+            serveArgv.addAll(List.of("--trust-key", trustKey.toString()));
+        }
+        ServeCommand serve = new ServeCommand();
+        ParsedArguments serveArgs = serve.spec().parse(serveArgv.toArray(String[]::new));
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread serving = new Thread(() -> {
+            try {
+                serve.run(serveArgs, out, err);
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        }, "serve");
+        serving.start();
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (!Files.exists(socket) && serving.isAlive() && System.nanoTime() < deadline) {
+            serving.join(10);
+        }
+        if (!Files.exists(socket)) {
+            // serve catches SIGTERM only once it is about to listen: before that, interrupt it
+            serving.interrupt();
+            throw new IOException("the export of " + image + " did not start"
+                    + (failure.get() == null ? " within 60 s" : ": " + failure.get().getMessage()), failure.get());
+        }
+        long bytes;
+        try (NbdClient client = NbdClient.connect(UnixDomainSocketAddress.of(socket), name)) {
+            bytes = readLikeABoot(client, direct, image);
+        } finally {
+            stop(serving);
+        }
+        if (failure.get() != null) {
+            throw new IOException("serving " + image + " failed: " + failure.get().getMessage(), failure.get());
+        }
+        return bytes;
+    }
+
+    /**
+     * Signs the image with a key made for this run and writes the public half where serve can read
+     * it, so the signed pass loads what a PC with {@code branchboot.trust=} loads.
+     */
+    private static Path signWithThrowawayKey(Path image, Path work) throws IOException, GeneralSecurityException {
+        KeyPair pair = KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+        ManifestWriter.write(image, pair.getPrivate(), null);
+        Path trustKey = work.resolve("trust.pem");
+        Files.writeString(trustKey, "-----BEGIN PUBLIC KEY-----\n"
+                + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(pair.getPublic().getEncoded())
+                + "\n-----END PUBLIC KEY-----\n", StandardCharsets.US_ASCII);
+        return trustKey;
     }
 
     /** The reads of a boot, each batch compared with {@code direct}; returns the bytes read. */

@@ -13,6 +13,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -59,11 +60,16 @@ class TrainCommandTest {
 
     @Test
     void aZstdImageIsReadOverHttpAndNbdAndChecked() throws Exception {
-        Result result = train("--image", image("zstd").toString());
+        Path image = image("zstd");
+        Result result = train("--image", image.toString());
         assertEquals(0, result.status(), result.err());
         assertTrue(result.err().contains("equal to the image decoded directly"), result.err());
-        assertTrue(result.err().matches("(?s).*through NBD \\([1-9][0-9]* HTTP range requests, [1-9][0-9]* bytes\\).*"),
+        assertTrue(result.err().matches("(?s).*through NBD, unsigned and signed \\([1-9][0-9]* HTTP range requests, [1-9][0-9]* bytes\\).*"),
                 "the image came over HTTP: " + result.err());
+        try (var left = Files.list(dir)) {
+            assertEquals(List.of(), left.filter(p -> p.getFileName().toString().contains("manifest")).toList(),
+                    "the throwaway manifest is written in the run's own folder, not beside the image");
+        }
     }
 
     @Test
@@ -99,8 +105,8 @@ class TrainCommandTest {
     void theLoopbackServerAnswersRangesAndRefusesAnotherRevision() throws IOException {
         Path file = dir.resolve("f.img");
         Files.write(file, "0123456789".getBytes(StandardCharsets.US_ASCII));
-        try (LoopbackImageServer server = LoopbackImageServer.start(file)) {
-            URI uri = URI.create(server.folderUrl() + server.imageName());
+        try (LoopbackImageServer server = LoopbackImageServer.start(dir)) {
+            URI uri = URI.create(server.folderUrl() + "f.img");
             HttpURLConnection range = (HttpURLConnection) uri.toURL().openConnection();
             range.setRequestProperty("Range", "bytes=2-5");
             assertEquals(206, range.getResponseCode());
