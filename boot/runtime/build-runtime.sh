@@ -37,6 +37,7 @@ link_runtime() {
     --no-header-files --compress=$compress --generate-cds-archive --output "$out" > "$out.jlink.log" 2>&1
 }
 
+mkdir -p "$(dirname "$out")"
 linked=""
 if [[ -n ${BRANCHBOOT_RUNTIME_JDK:-} ]]; then
   [[ -x $BRANCHBOOT_RUNTIME_JDK/bin/jlink ]] || { echo "build-runtime: no jlink in BRANCHBOOT_RUNTIME_JDK=$BRANCHBOOT_RUNTIME_JDK" >&2; exit 1; }
