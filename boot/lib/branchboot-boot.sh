@@ -11,8 +11,10 @@
 #   branchboot.trust=FILE           the publisher's Ed25519 public key in the initramfs (the hooks copy
 #                                   /etc/branchboot/trust.pem): only bytes of a signed manifest are used
 #
-# Functions: branchboot_parse_cmdline, branchboot_attach. Variables: BRANCHBOOT_RUNTIME (the
-# runtime's folder, default /usr/lib/branchboot), BRANCHBOOT_ATTACH_TIMEOUT (seconds, default 600).
+# Functions: branchboot_parse_cmdline, branchboot_attach (= branchboot_start, branchboot_go,
+# branchboot_wait: a script that calls start before it brings the network up and go after lets the
+# JVM start meanwhile). Variables: BRANCHBOOT_RUNTIME (the runtime's folder, default
+# /usr/lib/branchboot), BRANCHBOOT_ATTACH_TIMEOUT (seconds, default 600).
 
 branchboot_parse_cmdline() {
 	BRANCHBOOT_SERVERS=""
@@ -69,13 +71,14 @@ branchboot_agent_args() {
 	unset _bb_s _bb_ifs
 }
 
-# Starts the agent in the background and waits until the kernel has the device connected.
-# Needs the network up and the nbd module loaded. Sets BRANCHBOOT_PID, BRANCHBOOT_T_START and
-# BRANCHBOOT_T_CONNECTED (uptime seconds) and says so on stderr. Returns 1 on failure.
-branchboot_attach() {
+# Starts the agent in the background; it opens nothing until branchboot_go (attach --start-when),
+# so this may run before the network is up: the JVM starts meanwhile. Needs the nbd module loaded.
+# Sets BRANCHBOOT_PID and BRANCHBOOT_T_START (uptime seconds).
+branchboot_start() {
 	_bb_runtime="${BRANCHBOOT_RUNTIME:-/usr/lib/branchboot}"
-	_bb_dev="${BRANCHBOOT_DEVICE#/dev/}"
+	BRANCHBOOT_GO="/run/branchboot/${BRANCHBOOT_DEVICE#/dev/}.go"
 	mkdir -p /run/branchboot
+	rm -f "$BRANCHBOOT_GO"
 	read -r BRANCHBOOT_T_START _bb_rest < /proc/uptime
 	_bb_ifs=$IFS
 	IFS='
@@ -83,13 +86,25 @@ branchboot_attach() {
 	set -f
 	# shellcheck disable=SC2046 # one argument per line, on purpose
 	if [ "$BRANCHBOOT_LOG" = console ]; then
-		"$_bb_runtime/bin/branchboot-agent" $(branchboot_agent_args) </dev/null >/dev/console 2>&1 &
+		"$_bb_runtime/bin/branchboot-agent" $(branchboot_agent_args) --start-when "$BRANCHBOOT_GO" </dev/null >/dev/console 2>&1 &
 	else
-		"$_bb_runtime/bin/branchboot-agent" $(branchboot_agent_args) </dev/null >>"$BRANCHBOOT_LOG" 2>&1 &
+		"$_bb_runtime/bin/branchboot-agent" $(branchboot_agent_args) --start-when "$BRANCHBOOT_GO" </dev/null >>"$BRANCHBOOT_LOG" 2>&1 &
 	fi
 	BRANCHBOOT_PID=$!
 	set +f
 	IFS=$_bb_ifs
+	unset _bb_runtime _bb_ifs _bb_rest
+}
+
+# Tells the agent branchboot_start started that the network is up: it opens the image now.
+branchboot_go() {
+	: > "$BRANCHBOOT_GO"
+}
+
+# Waits until the kernel has the device connected. Says so on stderr and sets
+# BRANCHBOOT_T_CONNECTED (uptime seconds). Returns 1 on failure.
+branchboot_wait() {
+	_bb_dev="${BRANCHBOOT_DEVICE#/dev/}"
 	_bb_waited=0
 	while [ ! -e "/sys/block/$_bb_dev/pid" ]; do
 		if ! kill -0 "$BRANCHBOOT_PID" 2>/dev/null; then
@@ -106,6 +121,14 @@ branchboot_attach() {
 	echo "$BRANCHBOOT_PID" > "/run/branchboot/agent.pid"
 	read -r BRANCHBOOT_T_CONNECTED _bb_rest < /proc/uptime
 	echo "branchboot: $BRANCHBOOT_DEVICE connected: agent pid $BRANCHBOOT_PID started at $BRANCHBOOT_T_START s, device connected at $BRANCHBOOT_T_CONNECTED s (uptime)" >&2
-	unset _bb_runtime _bb_dev _bb_waited _bb_rest
+	unset _bb_dev _bb_waited _bb_rest
 	return 0
+}
+
+# Starts the agent and waits until the kernel has the device connected (start, go, wait). Needs
+# the network up and the nbd module loaded. Returns 1 on failure.
+branchboot_attach() {
+	branchboot_start
+	branchboot_go
+	branchboot_wait
 }

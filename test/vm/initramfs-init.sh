@@ -1,5 +1,5 @@
 #!/bin/sh
-# /init of the test's minimal initramfs (busybox): network, branchboot_attach, mount the root from
+# /init of the test's minimal initramfs (busybox): branchboot_start, network, branchboot_go and _wait, mount the root from
 # /dev/nbd0, switch_root. The same library the initramfs-tools script and dracut module source.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
 mkdir -p /proc /sys /dev /run /tmp /root
@@ -17,7 +17,11 @@ fail() {
 }
 branchboot_parse_cmdline || fail "no branchboot.server= / branchboot.image= on the command line"
 echo /bin/modprobe > /proc/sys/kernel/modprobe
-modprobe virtio_pci; modprobe virtio_net; modprobe nbd; modprobe crc32c_generic; modprobe ext4
+modprobe nbd
+ref=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot-test.qemu-nbd=//p')
+# the root's agent starts first: its JVM starts while the modules load and the network comes up
+[ -n "$ref" ] || branchboot_start
+modprobe virtio_pci; modprobe virtio_net; modprobe crc32c_generic; modprobe ext4
 ip link set lo up
 ip link set eth0 up || fail "no eth0"
 ip addr add 10.0.2.15/24 dev eth0
@@ -41,14 +45,15 @@ if grep -q 'branchboot-test.detach' /proc/cmdline; then
   if [ ! -e /sys/block/nbd1/pid ]; then echo "BRANCHBOOT-DETACH-OK agent-exit=$status"; fi
 fi
 t0=$(up)
-ref=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^branchboot-test.qemu-nbd=//p')
 if [ -n "$ref" ]; then
   # the reference boot: the same image exported by qemu-nbd on the host, no agent in the guest
   nbd-client "${ref%%:*}" "${ref#*:}" /dev/nbd0 -N img -b 512 -t 360 -systemd-mark || fail "nbd-client to qemu-nbd"
   BRANCHBOOT_PID=none
   echo "branchboot: /dev/nbd0 connected: agent pid none started at $t0 s, device connected at $(up) s (uptime)"
 else
-  branchboot_attach || fail "attach"
+  t0=$BRANCHBOOT_T_START
+  branchboot_go
+  branchboot_wait || fail "attach"
 fi
 t1=$(up)
 echo "BRANCHBOOT-ATTACHED device=$BRANCHBOOT_DEVICE pid=$BRANCHBOOT_PID agent_start=$t0 connected=$t1"

@@ -27,6 +27,7 @@ import java.util.logging.Logger;
  */
 public final class AttachCommand implements AgentCommand {
     private static final Logger LOG = Logger.getLogger(AttachCommand.class.getName());
+    private static final Duration START_WHEN_LIMIT = Duration.ofMinutes(10);
     private static final CommandSpec SPEC = ServeCommand.declareOptions(new CommandSpec("attach",
             "Serves an image over NBD on a unix socket and connects a kernel NBD device (/dev/nbdN) to it with nbd-client,",
             "then keeps serving in the foreground until SIGTERM. Takes every option of 'serve'; --listen defaults to",
@@ -43,7 +44,10 @@ public final class AttachCommand implements AgentCommand {
                     + "instead of netlink.")
             .option("--pid-file", "PATH", "Write the agent's pid here once the device is connected (default: "
                     + "/run/branchboot/nbdN.pid).")
-            .option("--attach-timeout", "DURATION", "How long nbd-client may take to connect (default: 60s)."));
+            .option("--attach-timeout", "DURATION", "How long nbd-client may take to connect (default: 60s).")
+            .option("--start-when", "FILE", "Wait until FILE exists before opening the image (at most "
+                    + START_WHEN_LIMIT.toMinutes() + " minutes): a boot script starts the agent first and creates FILE once "
+                    + "the network is up, so the JVM starts while the network comes up."));
 
     @Override
     public CommandSpec spec() {
@@ -79,8 +83,29 @@ public final class AttachCommand implements AgentCommand {
             throw new AttachException(device.toString(), image, "the device is already connected (see /sys/block/"
                     + device.name() + "/pid); detach it first");
         }
+        Path startWhen = args.path("--start-when");
+        if (startWhen != null) {
+            awaitStartSignal(startWhen, device, image);
+        }
         Files.deleteIfExists(socket); // a stale one from an agent that died would look ready
         return attach(serveArgs, out, err, device, image, socket, nbdClient, pidFile, attachTimeout);
+    }
+
+    /**
+     * Waits for the boot script's signal that the network is up. Polled every 10 ms: a file needs
+     * nothing the initramfs may lack (no inotify tools, no FIFO semantics to get wrong), and 10 ms
+     * is nothing next to a JVM's start, which is what the wait lets overlap the network's set-up.
+     */
+    private static void awaitStartSignal(Path file, NbdDevice device, String image) throws AttachException, InterruptedException {
+        LOG.fine("waiting for " + file + " before opening " + image);
+        long deadline = System.nanoTime() + START_WHEN_LIMIT.toNanos();
+        while (!Files.exists(file)) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AttachException(device.toString(), image, file + " did not appear within " + START_WHEN_LIMIT.toMinutes()
+                        + " minutes (--start-when): the boot script never said the network was up");
+            }
+            Thread.sleep(10);
+        }
     }
 
     private static Path unixSocket(String listen) throws UsageException {

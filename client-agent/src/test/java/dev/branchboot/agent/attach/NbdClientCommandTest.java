@@ -132,4 +132,26 @@ class NbdClientCommandTest {
         assertTrue(lines.get(0).contains(" -b 512 "), lines.get(0));
         assertTrue(lines.get(1).contains(" -b 4096 "), lines.get(1));
     }
+
+    @Test
+    void withStartWhenNothingIsOpenedOrServedUntilTheFileAppears(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path image = dir.resolve("raw.img");
+        java.nio.file.Files.write(image, new byte[1 << 20]);
+        Path go = dir.resolve("network-up");
+        Path recorded = dir.resolve("ran");
+        Path fakeNbdClient = dir.resolve("fake-nbd-client");
+        java.nio.file.Files.writeString(fakeNbdClient, "#!/bin/sh\ntouch " + recorded + "\nexit 1\n");
+        fakeNbdClient.toFile().setExecutable(true);
+        java.util.concurrent.CompletableFuture<Integer> attach = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                run(new ByteArrayOutputStream(), "attach", "--device", "/dev/nbd15", "--image", image.toString(), "--format", "raw",
+                        "--listen", "unix:" + dir.resolve("s.sock"), "--pid-file", dir.resolve("pid").toString(),
+                        "--nbd-client", fakeNbdClient.toString(), "--start-when", go.toString()));
+        // the agent waits: no export, no nbd-client, for as long as the file is missing
+        org.awaitility.Awaitility.await().during(java.time.Duration.ofMillis(500)).atMost(java.time.Duration.ofSeconds(5))
+                .until(() -> !attach.isDone() && !java.nio.file.Files.exists(dir.resolve("s.sock"))
+                        && !java.nio.file.Files.exists(recorded));
+        java.nio.file.Files.createFile(go);
+        assertEquals(1, attach.get(30, java.util.concurrent.TimeUnit.SECONDS), "the fake nbd-client fails once it runs");
+        assertTrue(java.nio.file.Files.exists(recorded), "nbd-client ran after the file appeared");
+    }
 }
