@@ -5,7 +5,7 @@
 #   OUT/bin/branchboot-agent  the launcher (POSIX sh) with the JVM flags
 #   OUT/lib/branchboot-agent.jar, OUT/lib/libzstd-jni.so, OUT/lib/libbranchboot-deflate.so,
 #                             OUT/lib/libbranchboot-sha256.so (unpacked once, not into /tmp at each start)
-#   OUT/lib/branchboot-agent.aot  AOT cache of the classes a `serve` start-up loads and links (JDK 25+)
+#   OUT/lib/branchboot-agent.aot  AOT cache of the classes the boot path (`train`) loads and links (JDK 25+)
 #   OUT/lib/branchboot-agent.jsa  or, on a JDK 17 runtime, an AppCDS archive of them
 #   OUT/lib/branchboot-boot.sh    the boot library (kernel parameters, attach) for initramfs scripts
 #   OUT/bin/train-cds         remakes the class archive after the runtime is moved

@@ -44,9 +44,9 @@ if grep -q 'branchboot-test.detach' /proc/cmdline; then
   status=$?
   if [ ! -e /sys/block/nbd1/pid ]; then echo "BRANCHBOOT-DETACH-OK agent-exit=$status"; fi
 fi
-t0=$(up)
 if [ -n "$ref" ]; then
   # the reference boot: the same image exported by qemu-nbd on the host, no agent in the guest
+  t0=$(up)
   nbd-client "${ref%%:*}" "${ref#*:}" /dev/nbd0 -N img -b 512 -t 360 -systemd-mark || fail "nbd-client to qemu-nbd"
   BRANCHBOOT_PID=none
   echo "branchboot: /dev/nbd0 connected: agent pid none started at $t0 s, device connected at $(up) s (uptime)"

@@ -9,6 +9,7 @@ import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.serve.ListenAddress;
 import dev.branchboot.agent.serve.ServeCommand;
+import dev.branchboot.agent.serve.ServingThread;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.UnixDomainSocketAddress;
@@ -16,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 
 /**
@@ -123,33 +123,22 @@ public final class AttachCommand implements AgentCommand {
 
     private int attach(ParsedArguments serveArgs, PrintStream out, PrintStream err, NbdDevice device, String image, Path socket,
                        NbdClientCommand nbdClient, Path pidFile, Duration attachTimeout) throws Exception {
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        int[] status = {1};
-        Thread serving = new Thread(() -> {
-            try {
-                status[0] = new ServeCommand().run(serveArgs, out, err);
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "serve");
-        serving.start();
+        ServingThread serving = ServingThread.start(serveArgs, out, err);
         // serve renames the socket into place once it listens: its appearance means ready.
-        while (!Files.exists(socket) && serving.isAlive()) {
-            serving.join(20);
-        }
+        serving.awaitListening(socket, null);
         if (!serving.isAlive()) {
-            return finished(failure, status[0]);
+            return serving.result();
         }
         LOG.info("export ready on " + socket + "; connecting " + device + ": " + String.join(" ", nbdClient.connect()));
         ProcessRunner.Result result;
         try {
             result = ProcessRunner.run(nbdClient.connect(), Math.max(1, attachTimeout.toSeconds()));
         } catch (IOException e) {
-            stopServing(serving);
+            serving.stop();
             throw new AttachException(device.toString(), image, "could not run " + nbdClient.nbdClient() + ": " + e.getMessage(), e);
         }
         if (result.status() != 0) {
-            stopServing(serving);
+            serving.stop();
             throw new AttachException(device.toString(), image, nbdClient.nbdClient() + " exited with status " + result.status()
                     + (result.output().isBlank() ? "" : ": " + result.brief()));
         }
@@ -157,29 +146,10 @@ public final class AttachCommand implements AgentCommand {
         LOG.info(device + " connected to export '" + nbdClient.exportName() + "'; serving until SIGTERM (pid "
                 + ProcessHandle.current().pid() + " in " + pidFile + ")");
         try {
-            serving.join();
+            return serving.result();
         } finally {
             Files.deleteIfExists(pidFile);
         }
-        return finished(failure, status[0]);
-    }
-
-    private static int finished(AtomicReference<Throwable> failure, int status) throws Exception {
-        Throwable t = failure.get();
-        if (t instanceof Exception e) {
-            throw e;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return status;
-    }
-
-    /** Asks the serving thread to stop the way SIGTERM does, and waits for it. */
-    @SuppressWarnings("restriction")
-    private static void stopServing(Thread serving) throws InterruptedException {
-        sun.misc.Signal.raise(new sun.misc.Signal("TERM"));
-        serving.join(30_000);
     }
 
     private static void writePidFile(Path file) throws IOException {

@@ -8,6 +8,7 @@ import dev.branchboot.agent.cli.UsageException;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.nbd.NbdClient;
 import dev.branchboot.agent.serve.ServeCommand;
+import dev.branchboot.agent.serve.ServingThread;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.VirtualDisk;
@@ -22,11 +23,11 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code train --image FILE}: the agent's boot path once, start to finish, for the class archive
@@ -105,35 +106,20 @@ public final class TrainCommand implements AgentCommand {
         if (trustKey != null) {
             serveArgv.addAll(List.of("--trust-key", trustKey.toString()));
         }
-        ServeCommand serve = new ServeCommand();
-        ParsedArguments serveArgs = serve.spec().parse(serveArgv.toArray(String[]::new));
-        AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread serving = new Thread(() -> {
-            try {
-                serve.run(serveArgs, out, err);
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "serve");
-        serving.start();
-        long deadline = System.nanoTime() + 60_000_000_000L;
-        while (!Files.exists(socket) && serving.isAlive() && System.nanoTime() < deadline) {
-            serving.join(10);
-        }
-        if (!Files.exists(socket)) {
-            // serve catches SIGTERM only once it is about to listen: before that, interrupt it
-            serving.interrupt();
+        ServingThread serving = ServingThread.start(new ServeCommand().spec().parse(serveArgv.toArray(String[]::new)), out, err);
+        if (!serving.awaitListening(socket, Duration.ofSeconds(60))) {
+            serving.abandon();
             throw new IOException("the export of " + image + " did not start"
-                    + (failure.get() == null ? " within 60 s" : ": " + failure.get().getMessage()), failure.get());
+                    + (serving.failure() == null ? " within 60 s" : ": " + serving.failure().getMessage()), serving.failure());
         }
         long bytes;
         try (NbdClient client = NbdClient.connect(UnixDomainSocketAddress.of(socket), name)) {
             bytes = readLikeABoot(client, direct, image);
         } finally {
-            stop(serving);
+            serving.stop();
         }
-        if (failure.get() != null) {
-            throw new IOException("serving " + image + " failed: " + failure.get().getMessage(), failure.get());
+        if (serving.failure() != null) {
+            throw new IOException("serving " + image + " failed: " + serving.failure().getMessage(), serving.failure());
         }
         return bytes;
     }
@@ -160,12 +146,8 @@ public final class TrainCommand implements AgentCommand {
         }
         long bytes = 0;
         // the partition table and the superblocks: small reads, queued as the kernel queues them
-        List<long[]> batches = new ArrayList<>();
         for (long offset = 0; offset < Math.min(size, 1L << 20); offset += 16L * SMALL_READ) {
-            batches.add(offsets(offset, SMALL_READ, 16, size));
-        }
-        for (long[] batch : batches) {
-            bytes += readAndCompare(client, direct, image, batch, SMALL_READ);
+            bytes += readAndCompare(client, direct, image, offsets(offset, SMALL_READ, 16, size), SMALL_READ);
         }
         // a file read from start to end: the kernel's read-ahead, a few requests in flight
         for (long offset = 0; offset < Math.min(size, SEQUENTIAL_SPAN); offset += 4L * SEQUENTIAL_READ) {
@@ -225,14 +207,5 @@ public final class TrainCommand implements AgentCommand {
             }
         }
         return (long) offsets.length * length;
-    }
-
-    /** Stops serve as attach does: SIGTERM, which serve handles by draining and returning. */
-    @SuppressWarnings("restriction")
-    private static void stop(Thread serving) throws InterruptedException {
-        if (serving.isAlive()) {
-            sun.misc.Signal.raise(new sun.misc.Signal("TERM"));
-            serving.join(30_000);
-        }
     }
 }

@@ -117,9 +117,7 @@ class NbdClientCommandTest {
         Path image = dir.resolve("raw.img");
         java.nio.file.Files.write(image, new byte[1 << 20]);
         Path recorded = dir.resolve("argv");
-        Path fakeNbdClient = dir.resolve("fake-nbd-client");
-        java.nio.file.Files.writeString(fakeNbdClient, "#!/bin/sh\necho \"$@\" >> " + recorded + "\nexit 1\n");
-        fakeNbdClient.toFile().setExecutable(true);
+        Path fakeNbdClient = failingNbdClient(dir, "echo \"$@\" >> " + recorded);
         for (String[] extra : new String[][] {{}, {"--block-size", "4096"}}) {
             List<String> argv = new java.util.ArrayList<>(List.of("attach", "--device", "/dev/nbd15", "--image", image.toString(),
                     "--format", "raw", "--listen", "unix:" + dir.resolve("s.sock"), "--pid-file", dir.resolve("pid").toString(),
@@ -139,9 +137,7 @@ class NbdClientCommandTest {
         java.nio.file.Files.write(image, new byte[1 << 20]);
         Path go = dir.resolve("network-up");
         Path recorded = dir.resolve("ran");
-        Path fakeNbdClient = dir.resolve("fake-nbd-client");
-        java.nio.file.Files.writeString(fakeNbdClient, "#!/bin/sh\ntouch " + recorded + "\nexit 1\n");
-        fakeNbdClient.toFile().setExecutable(true);
+        Path fakeNbdClient = failingNbdClient(dir, "touch " + recorded);
         java.util.concurrent.CompletableFuture<Integer> attach = java.util.concurrent.CompletableFuture.supplyAsync(() ->
                 run(new ByteArrayOutputStream(), "attach", "--device", "/dev/nbd15", "--image", image.toString(), "--format", "raw",
                         "--listen", "unix:" + dir.resolve("s.sock"), "--pid-file", dir.resolve("pid").toString(),
@@ -153,5 +149,13 @@ class NbdClientCommandTest {
         java.nio.file.Files.createFile(go);
         assertEquals(1, attach.get(30, java.util.concurrent.TimeUnit.SECONDS), "the fake nbd-client fails once it runs");
         assertTrue(java.nio.file.Files.exists(recorded), "nbd-client ran after the file appeared");
+    }
+
+    /** An nbd-client stand-in that runs {@code command} (to leave a trace), then fails with status 1. */
+    private static Path failingNbdClient(Path dir, String command) throws java.io.IOException {
+        Path program = dir.resolve("fake-nbd-client");
+        java.nio.file.Files.writeString(program, "#!/bin/sh\n" + command + "\nexit 1\n");
+        program.toFile().setExecutable(true);
+        return program;
     }
 }
