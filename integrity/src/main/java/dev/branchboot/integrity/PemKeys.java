@@ -41,7 +41,8 @@ public final class PemKeys {
         }
     }
 
-    private static byte[] der(Path file, String type) throws IOException {
+    /** The DER bytes of the PEM block of {@code type} ("PUBLIC KEY") in {@code file}. */
+    static byte[] der(Path file, String type) throws IOException {
         String text = Files.readString(file, StandardCharsets.US_ASCII);
         String begin = "-----BEGIN " + type + "-----";
         String end = "-----END " + type + "-----";

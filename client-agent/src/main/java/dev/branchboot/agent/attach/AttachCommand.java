@@ -83,12 +83,15 @@ public final class AttachCommand implements AgentCommand {
             throw new AttachException(device.toString(), image, "the device is already connected (see /sys/block/"
                     + device.name() + "/pid); detach it first");
         }
+        // Before the wait: a bad option fails now, not once the network is up, and the trust key is
+        // made while the network comes up.
+        ServeCommand serve = ServeCommand.configured(serveArgs);
         Path startWhen = args.path("--start-when");
         if (startWhen != null) {
             awaitStartSignal(startWhen, device, image);
         }
         Files.deleteIfExists(socket); // a stale one from an agent that died would look ready
-        return attach(serveArgs, out, err, device, image, socket, nbdClient, pidFile, attachTimeout);
+        return attach(serve, device, image, socket, nbdClient, pidFile, attachTimeout);
     }
 
     /**
@@ -121,9 +124,9 @@ public final class AttachCommand implements AgentCommand {
         return unix.getPath();
     }
 
-    private int attach(ParsedArguments serveArgs, PrintStream out, PrintStream err, NbdDevice device, String image, Path socket,
+    private int attach(ServeCommand serve, NbdDevice device, String image, Path socket,
                        NbdClientCommand nbdClient, Path pidFile, Duration attachTimeout) throws Exception {
-        ServingThread serving = ServingThread.start(serveArgs, out, err);
+        ServingThread serving = ServingThread.start(serve);
         // serve renames the socket into place once it listens: its appearance means ready.
         serving.awaitListening(socket, null);
         if (!serving.isAlive()) {

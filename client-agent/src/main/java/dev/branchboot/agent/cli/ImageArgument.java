@@ -113,8 +113,11 @@ public final class ImageArgument {
         return open(image, servers, format, settings, options, FetchListener.NONE, null);
     }
 
-    /** The public key of {@code --trust-key}, or {@code null} when none is given. */
-    public static java.security.PublicKey trustKey(ParsedArguments args) throws UsageException, IOException {
+    /**
+     * The public key of {@code --trust-key}, or {@code null} when none is given; its Java key is made
+     * in the background (see {@link dev.branchboot.integrity.TrustKey}).
+     */
+    public static dev.branchboot.integrity.TrustKey trustKey(ParsedArguments args) throws UsageException, IOException {
         Path file = args.path("--trust-key");
         if (file == null) {
             return null;
@@ -122,7 +125,7 @@ public final class ImageArgument {
         if (!java.nio.file.Files.isReadable(file)) {
             throw new UsageException("--trust-key: cannot read '" + file + "'");
         }
-        return dev.branchboot.integrity.PemKeys.publicKey(file);
+        return dev.branchboot.integrity.TrustKey.read(file);
     }
 
     /**
@@ -131,7 +134,7 @@ public final class ImageArgument {
      * image's signed manifest vouches for.
      */
     public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options,
-            FetchListener listener, java.security.PublicKey trustKey) throws IOException, UsageException {
+            FetchListener listener, dev.branchboot.integrity.TrustKey trustKey) throws IOException, UsageException {
         if (image.isEmpty() || image.indexOf('\0') >= 0) {
             throw new UsageException("the image must be a file name, a URL or a name on the servers");
         }

@@ -95,7 +95,7 @@ public final class HttpRangeSource implements ByteSource {
      * @throws dev.branchboot.integrity.ManifestException naming the image when, with a trust key,
      *                            its manifest is missing, not signed by that key, or of another file
      */
-    static HttpRangeSource open(HttpTransport transport, String name, java.security.PublicKey trustKey,
+    static HttpRangeSource open(HttpTransport transport, String name, dev.branchboot.integrity.TrustKey trustKey,
             BackingFileOpener backing) throws IOException {
         ServerPool pool = transport.pool();
         HttpSettings settings = transport.settings();

@@ -3,9 +3,9 @@ package dev.branchboot.agent.http;
 import dev.branchboot.integrity.ImageManifest;
 import dev.branchboot.integrity.ImageVerifier;
 import dev.branchboot.integrity.ManifestException;
+import dev.branchboot.integrity.TrustKey;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.security.PublicKey;
 import java.util.logging.Logger;
 
 /**
@@ -32,7 +32,7 @@ final class ManifestLoader {
      * @throws ManifestException naming the image when the manifest is missing, truncated, not signed
      *                           by {@code trustKey}, or describes another file
      */
-    static ImageVerifier load(HttpTransport transport, HttpRangeSource image, PublicKey trustKey) throws IOException {
+    static ImageVerifier load(HttpTransport transport, HttpRangeSource image, TrustKey trustKey) throws IOException {
         String name = image.name();
         HttpRangeSource manifest;
         try {
@@ -47,7 +47,7 @@ final class ManifestLoader {
             throw new ManifestException(name, "the manifest is truncated (" + manifest.size() + " bytes, its head needs "
                     + headLength + ")");
         }
-        ImageManifest checked = ImageManifest.verify(name, read(manifest, 0, headLength), trustKey);
+        ImageManifest checked = ImageManifest.verify(name, read(manifest, 0, headLength), trustKey.publicKey());
         if (checked.imageSize() != image.size()) {
             throw new ManifestException(name, "the manifest describes a file of " + checked.imageSize() + " bytes, the server's "
                     + "has " + image.size() + " (a manifest of another revision?)");

@@ -18,7 +18,6 @@ import dev.branchboot.qcow2.ReadStatistics;
 import dev.branchboot.qcow2.VirtualDisk;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.security.PublicKey;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,7 +35,7 @@ final class ExportStack implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ExportStack.class.getName());
 
     /** What the stack is built from: the serve command's options. */
-    record Options(String image, List<String> servers, ImageFormat format, HttpSettings http, PublicKey trustKey,
+    record Options(String image, List<String> servers, ImageFormat format, HttpSettings http, dev.branchboot.integrity.TrustKey trustKey,
                    CowSpec cow, boolean cowReset, long cacheSize, Path traceFile) {
     }
 

@@ -70,7 +70,7 @@ public final class ServeCommand implements AgentCommand {
     private String image;
     private java.util.List<String> servers;
     private HttpSettings httpSettings;
-    private java.security.PublicKey trustKey;
+    private dev.branchboot.integrity.TrustKey trustKey;
     private ImageFormat format;
     private ListenAddress listen;
     private String exportName;
@@ -90,6 +90,22 @@ public final class ServeCommand implements AgentCommand {
 
     @Override
     public int run(ParsedArguments args, PrintStream out, PrintStream err) throws Exception {
+        configure(args);
+        return serve();
+    }
+
+    /**
+     * serve with its options checked and its trust key being made, not yet opening anything: a
+     * command that waits before serving (attach waits for the network) catches a bad option at
+     * once and makes the key while it waits.
+     */
+    public static ServeCommand configured(ParsedArguments args) throws UsageException, IOException {
+        ServeCommand command = new ServeCommand();
+        command.configure(args);
+        return command;
+    }
+
+    private void configure(ParsedArguments args) throws UsageException, IOException {
         image = args.string("--image", null);
         if (image == null) {
             throw new UsageException("Missing required option: '--image=IMAGE'");
@@ -116,7 +132,6 @@ public final class ServeCommand implements AgentCommand {
         if (cowReset && cow.kind() != CowSpec.Kind.FILE) {
             throw new UsageException("--cow-reset needs --cow file:PATH");
         }
-        return serve();
     }
 
     private static <T> T parse(String option, String value, java.util.function.Function<String, T> parser) throws UsageException {
@@ -127,7 +142,8 @@ public final class ServeCommand implements AgentCommand {
         }
     }
 
-    private int serve() throws Exception {
+    /** Opens the image and serves it until SIGTERM, as configured; returns the exit status. */
+    public int serve() throws Exception {
         Logging.configure(verbose);
         if (oomScoreAdj != null) {
             OomScore.set(oomScoreAdj);

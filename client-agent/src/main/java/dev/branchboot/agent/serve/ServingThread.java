@@ -1,7 +1,5 @@
 package dev.branchboot.agent.serve;
 
-import dev.branchboot.agent.cli.ParsedArguments;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,19 +16,19 @@ public final class ServingThread {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile int status = 1;
 
-    private ServingThread(ParsedArguments serveArgs, PrintStream out, PrintStream err) {
+    private ServingThread(ServeCommand serve) {
         thread = new Thread(() -> {
             try {
-                status = new ServeCommand().run(serveArgs, out, err);
+                status = serve.serve();
             } catch (Throwable t) {
                 failure.set(t);
             }
         }, "serve");
     }
 
-    /** Starts serve with {@code serveArgs} (parsed against serve's options). */
-    public static ServingThread start(ParsedArguments serveArgs, PrintStream out, PrintStream err) {
-        ServingThread serving = new ServingThread(serveArgs, out, err);
+    /** Starts {@code serve}, configured with {@link ServeCommand#configured}. */
+    public static ServingThread start(ServeCommand serve) {
+        ServingThread serving = new ServingThread(serve);
         serving.thread.start();
         return serving;
     }

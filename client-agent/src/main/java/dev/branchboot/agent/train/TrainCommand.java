@@ -106,7 +106,7 @@ public final class TrainCommand implements AgentCommand {
         if (trustKey != null) {
             serveArgv.addAll(List.of("--trust-key", trustKey.toString()));
         }
-        ServingThread serving = ServingThread.start(new ServeCommand().spec().parse(serveArgv.toArray(String[]::new)), out, err);
+        ServingThread serving = ServingThread.start(ServeCommand.configured(new ServeCommand().spec().parse(serveArgv.toArray(String[]::new))));
         if (!serving.awaitListening(socket, Duration.ofSeconds(60))) {
             serving.abandon();
             throw new IOException("the export of " + image + " did not start"

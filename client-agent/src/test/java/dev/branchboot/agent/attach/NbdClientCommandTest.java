@@ -151,6 +151,22 @@ class NbdClientCommandTest {
         assertTrue(java.nio.file.Files.exists(recorded), "nbd-client ran after the file appeared");
     }
 
+    @Test
+    void withStartWhenABadServeOptionFailsWithoutWaitingForTheFile(@org.junit.jupiter.api.io.TempDir Path dir) {
+        Path never = dir.resolve("never-appears");
+        for (String[] bad : new String[][] {{"--trust-key", dir.resolve("missing.pem").toString()}, {"--cow", "disk:1G"}}) {
+            ByteArrayOutputStream err = new ByteArrayOutputStream();
+            List<String> argv = new java.util.ArrayList<>(List.of("attach", "--device", "/dev/nbd15", "--server", "http://127.0.0.1:9/",
+                    "--image", "win11.qcow2", "--listen", "unix:" + dir.resolve("s.sock"), "--start-when", never.toString()));
+            argv.addAll(List.of(bad));
+            // the wait would last 10 minutes: returning at all means the option was checked first
+            int status = org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(30),
+                    () -> run(err, argv.toArray(String[]::new)));
+            assertEquals(2, status, err::toString);
+            assertTrue(err.toString(StandardCharsets.UTF_8).contains(bad[0]), err::toString);
+        }
+    }
+
     /** An nbd-client stand-in that runs {@code command} (to leave a trace), then fails with status 1. */
     private static Path failingNbdClient(Path dir, String command) throws java.io.IOException {
         Path program = dir.resolve("fake-nbd-client");
