@@ -184,4 +184,58 @@ class ServerPoolTest {
         round(-1, -1, -1);
         assertSame(origin, next(), "a missed probe alone does not take the current server down");
     }
+
+    /** A clock that advances by the given steps in nanoseconds, one per reading. */
+    private static java.util.function.LongSupplier clock(long... steps) {
+        long[] now = {0};
+        int[] next = {0};
+        return () -> now[0] += steps[next[0]++];
+    }
+
+    @Test
+    void aProbeCountsTheFasterOfTwoAnswersSoTheFirstServerAskedIsNotPenalized() {
+        java.util.Iterator<ProbeResult> answers = List.of(ProbeResult.ANSWERED, ProbeResult.ANSWERED).iterator();
+        // the first HEAD of a round takes 9 ms (the prober just woke), the second 1 ms
+        ServerPool.Measured measured = ServerPool.measure(answers::next, clock(0, 9 * MS, 0, 1 * MS));
+        assertEquals(ProbeResult.ANSWERED, measured.result());
+        assertEquals(1 * MS, measured.nanos());
+        answers = List.of(ProbeResult.ANSWERED, ProbeResult.ANSWERED).iterator();
+        assertEquals(2 * MS, ServerPool.measure(answers::next, clock(0, 2 * MS, 0, 7 * MS)).nanos(), "a late second answer");
+    }
+
+    @Test
+    void aProbeWithoutAnAnswerIsNotRepeatedAndALostSecondAnswerCounts() {
+        int[] calls = {0};
+        ServerPool.Measured none = ServerPool.measure(() -> {
+            calls[0]++;
+            return ProbeResult.NO_ANSWER;
+        }, clock(0, 5 * MS));
+        assertEquals(ProbeResult.NO_ANSWER, none.result());
+        assertEquals(1, calls[0]);
+        java.util.Iterator<ProbeResult> answers = List.of(ProbeResult.ANSWERED, ProbeResult.OTHER_REVISION).iterator();
+        assertEquals(ProbeResult.OTHER_REVISION, ServerPool.measure(answers::next, clock(0, MS, 0, MS)).result(),
+                "the newest answer says what the server holds now");
+    }
+
+    @Test
+    void withTheFirstRequestOfEveryRoundSlowTheFirstServerStillGetsTheTrafficBack() {
+        pool.failed(branch, "stopped");
+        pool.succeeded(next());
+        assertSame(replica, next());
+        for (int i = 0; i < 3; i++) {
+            round(1, 1, 1); // recovery: three good probes
+        }
+        assertSame(replica, next());
+        // every round, the first HEAD (to the branch server) takes 8 ms and the rest 0.3 ms
+        for (int i = 0; i < 2 * ServerPool.DWELL_ROUNDS && next() != branch; i++) {
+            for (Server s : pool.servers()) {
+                java.util.Iterator<ProbeResult> answers = List.of(ProbeResult.ANSWERED, ProbeResult.ANSWERED).iterator();
+                long first = s == branch ? 8 * MS : 300_000;
+                ServerPool.Measured m = ServerPool.measure(answers::next, clock(0, first, 0, 300_000));
+                pool.recordProbe(s, m.result(), m.nanos());
+            }
+            pool.rebalance();
+        }
+        assertSame(branch, next());
+    }
 }
