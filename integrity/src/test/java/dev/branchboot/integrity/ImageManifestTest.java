@@ -41,21 +41,12 @@ class ImageManifestTest {
         new Random(1).nextBytes(bytes);
         image = dir.resolve("win11@1.qcow2");
         Files.write(image, bytes);
-        openssl("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("key.pem").toString());
-        openssl("pkey", "-in", dir.resolve("key.pem").toString(), "-pubout", "-out", dir.resolve("pub.pem").toString());
+        OpenSsl.run("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("key.pem").toString());
+        OpenSsl.run("pkey", "-in", dir.resolve("key.pem").toString(), "-pubout", "-out", dir.resolve("pub.pem").toString());
         manifestFile = ManifestWriter.write(image, PemKeys.privateKey(dir.resolve("key.pem")), null);
         manifest = Files.readAllBytes(manifestFile);
         KeyPairGenerator generator = KeyPairGenerator.getInstance("Ed25519");
         publisher = generator.generateKeyPair();
-    }
-
-    private static void openssl(String... args) throws Exception {
-        String[] command = new String[args.length + 1];
-        command[0] = "openssl";
-        System.arraycopy(args, 0, command, 1, args.length);
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), output);
     }
 
     private ImageManifest verified() throws IOException {
@@ -158,7 +149,7 @@ class ImageManifestTest {
         IOException e = assertThrows(IOException.class, () -> PemKeys.publicKey(garbage));
         assertTrue(e.getMessage().contains("garbage.pem"), e.getMessage());
         assertThrows(IOException.class, () -> PemKeys.publicKey(dir.resolve("key.pem")), "a private key is no public key");
-        openssl("genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", dir.resolve("rsa.pem").toString());
+        OpenSsl.run("genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048", "-out", dir.resolve("rsa.pem").toString());
         IOException rsa = assertThrows(IOException.class, () -> PemKeys.privateKey(dir.resolve("rsa.pem")));
         assertTrue(rsa.getMessage().contains("Ed25519"), rsa.getMessage());
     }

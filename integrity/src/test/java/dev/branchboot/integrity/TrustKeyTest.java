@@ -26,19 +26,10 @@ class TrustKeyTest {
 
     @BeforeAll
     static void keys() throws Exception {
-        openssl("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("key.pem").toString());
-        openssl("pkey", "-in", dir.resolve("key.pem").toString(), "-pubout", "-out", dir.resolve("pub.pem").toString());
-        openssl("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir.resolve("ec.pem").toString());
-        openssl("pkey", "-in", dir.resolve("ec.pem").toString(), "-pubout", "-out", dir.resolve("ec-pub.pem").toString());
-    }
-
-    private static void openssl(String... args) throws Exception {
-        String[] command = new String[args.length + 1];
-        command[0] = "openssl";
-        System.arraycopy(args, 0, command, 1, args.length);
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), output);
+        OpenSsl.run("genpkey", "-algorithm", "ed25519", "-out", dir.resolve("key.pem").toString());
+        OpenSsl.run("pkey", "-in", dir.resolve("key.pem").toString(), "-pubout", "-out", dir.resolve("pub.pem").toString());
+        OpenSsl.run("genpkey", "-algorithm", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", dir.resolve("ec.pem").toString());
+        OpenSsl.run("pkey", "-in", dir.resolve("ec.pem").toString(), "-pubout", "-out", dir.resolve("ec-pub.pem").toString());
     }
 
     @Test
