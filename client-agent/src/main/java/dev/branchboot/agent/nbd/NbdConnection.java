@@ -85,64 +85,72 @@ final class NbdConnection implements Runnable {
     private void transmit(RequestHandler handler) throws IOException {
         ByteBuffer header = ByteBuffer.allocate(28);
         RequestInput input = new RequestInput(ch);
-        while (!closing) {
-            header.clear();
-            if (!input.awaitMessage()) {
-                return;
-            }
-            partialSinceNanos = System.nanoTime(); // a message has started: it must be finished
-            input.readFully(header);
-            header.flip();
-            int magic = header.getInt();
-            int flags = Short.toUnsignedInt(header.getShort());
-            int type = Short.toUnsignedInt(header.getShort());
-            long cookie = header.getLong();
-            long offset = header.getLong();
-            long length = Integer.toUnsignedLong(header.getInt());
-            if (magic != REQUEST_MAGIC) {
-                throw new Handshake.Disconnect("bad request magic 0x" + Integer.toHexString(magic) + "; cannot resynchronise");
-            }
-            if (type == CMD_DISC) {
-                LOG.fine(() -> peer + ": client disconnected (NBD_CMD_DISC)");
-                return;
-            }
-            Request request = new Request(cookie, type, flags, offset, length);
-            received++;
-            String error = handler.validate(request);
-            if (error != null) {
-                if (type == CMD_WRITE) {
-                    // The payload follows the header whatever the answer: consume it to stay in sync.
-                    input.discard(length);
-                }
-                partialSinceNanos = 0;
-                handler.refuse(request, error);
-                continue;
-            }
-            int cost = handler.bufferCost(request);
-            partialSinceNanos = 0; // waiting for budget is our doing, not the client's
-            acquire(cost);
+        while (!closing && transmitOne(handler, header, input)) {
+            // One request per call: a loop that runs for the connection's life is entered once, so
+            // the JIT would compile it only on stack replacement, which a boot's few thousand
+            // requests never reach; the method it calls is compiled after a few hundred.
+        }
+    }
+
+    /** Reads one request and serves or dispatches it; false once the client has gone. */
+    private boolean transmitOne(RequestHandler handler, ByteBuffer header, RequestInput input) throws IOException {
+        header.clear();
+        if (!input.awaitMessage()) {
+            return false;
+        }
+        partialSinceNanos = System.nanoTime(); // a message has started: it must be finished
+        input.readFully(header);
+        header.flip();
+        int magic = header.getInt();
+        int flags = Short.toUnsignedInt(header.getShort());
+        int type = Short.toUnsignedInt(header.getShort());
+        long cookie = header.getLong();
+        long offset = header.getLong();
+        long length = Integer.toUnsignedLong(header.getInt());
+        if (magic != REQUEST_MAGIC) {
+            throw new Handshake.Disconnect("bad request magic 0x" + Integer.toHexString(magic) + "; cannot resynchronise");
+        }
+        if (type == CMD_DISC) {
+            LOG.fine(() -> peer + ": client disconnected (NBD_CMD_DISC)");
+            return false;
+        }
+        Request request = new Request(cookie, type, flags, offset, length);
+        received++;
+        String error = handler.validate(request);
+        if (error != null) {
             if (type == CMD_WRITE) {
-                partialSinceNanos = System.nanoTime();
-                try {
-                    request.payload = ByteBuffer.allocate(cost);
-                    input.readFully(request.payload);
-                    request.payload.flip();
-                } catch (IOException | RuntimeException e) {
-                    release(cost);
-                    throw e;
-                }
+                // The payload follows the header whatever the answer: consume it to stay in sync.
+                input.discard(length);
             }
             partialSinceNanos = 0;
-            long now = System.nanoTime();
-            if (received - 1 > replies.answered() || input.buffered()) {
-                lastOverlapNanos = now;
-            }
-            if (type == CMD_READ && now - lastOverlapNanos > QUIET_NANOS) {
-                serveHere(handler, request, cost, input);
-            } else {
-                submit(handler, request, cost);
+            handler.refuse(request, error);
+            return true;
+        }
+        int cost = handler.bufferCost(request);
+        partialSinceNanos = 0; // waiting for budget is our doing, not the client's
+        acquire(cost);
+        if (type == CMD_WRITE) {
+            partialSinceNanos = System.nanoTime();
+            try {
+                request.payload = ByteBuffer.allocate(cost);
+                input.readFully(request.payload);
+                request.payload.flip();
+            } catch (IOException | RuntimeException e) {
+                release(cost);
+                throw e;
             }
         }
+        partialSinceNanos = 0;
+        long now = System.nanoTime();
+        if (received - 1 > replies.answered() || input.buffered()) {
+            lastOverlapNanos = now;
+        }
+        if (type == CMD_READ && now - lastOverlapNanos > QUIET_NANOS) {
+            serveHere(handler, request, cost, input);
+        } else {
+            submit(handler, request, cost);
+        }
+        return true;
     }
 
     /**
