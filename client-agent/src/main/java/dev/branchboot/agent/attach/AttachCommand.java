@@ -47,7 +47,8 @@ public final class AttachCommand implements AgentCommand {
             .option("--attach-timeout", "DURATION", "How long nbd-client may take to connect (default: 60s).")
             .option("--start-when", "FILE", "Wait until FILE exists before opening the image (at most "
                     + START_WHEN_LIMIT.toMinutes() + " minutes): a boot script starts the agent first and creates FILE once "
-                    + "the network is up, so the JVM starts while the network comes up."));
+                    + "the network is up, so the JVM starts while the network comes up. The options are checked and the "
+                    + "trust key read before the wait."));
 
     @Override
     public CommandSpec spec() {
