@@ -3,6 +3,7 @@ package dev.branchboot.agent.cli;
 import dev.branchboot.agent.http.FetchListener;
 import dev.branchboot.agent.http.HttpSettings;
 import dev.branchboot.agent.http.RemoteImages;
+import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.ByteSource;
 import dev.branchboot.qcow2.DiskImages;
 import dev.branchboot.qcow2.ImageFormat;
@@ -115,9 +116,9 @@ public final class ImageArgument {
 
     /**
      * The public key of {@code --trust-key}, or {@code null} when none is given; its Java key is made
-     * in the background (see {@link dev.branchboot.integrity.TrustKey}).
+     * in the background (see {@link TrustKey}).
      */
-    public static dev.branchboot.integrity.TrustKey trustKey(ParsedArguments args) throws UsageException, IOException {
+    public static TrustKey trustKey(ParsedArguments args) throws UsageException, IOException {
         Path file = args.path("--trust-key");
         if (file == null) {
             return null;
@@ -125,7 +126,7 @@ public final class ImageArgument {
         if (!java.nio.file.Files.isReadable(file)) {
             throw new UsageException("--trust-key: cannot read '" + file + "'");
         }
-        return dev.branchboot.integrity.TrustKey.read(file);
+        return TrustKey.read(file);
     }
 
     /**
@@ -134,7 +135,7 @@ public final class ImageArgument {
      * image's signed manifest vouches for.
      */
     public static Opened open(String image, List<String> servers, ImageFormat format, HttpSettings settings, ImageOptions options,
-            FetchListener listener, dev.branchboot.integrity.TrustKey trustKey) throws IOException, UsageException {
+            FetchListener listener, TrustKey trustKey) throws IOException, UsageException {
         if (image.isEmpty() || image.indexOf('\0') >= 0) {
             throw new UsageException("the image must be a file name, a URL or a name on the servers");
         }

@@ -1,6 +1,7 @@
 package dev.branchboot.agent.http;
 
 import dev.branchboot.agent.http.ServerPool.Server;
+import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.BackingChainException;
 import dev.branchboot.qcow2.ByteSource;
 import dev.branchboot.qcow2.ImageException;
@@ -95,7 +96,7 @@ public final class HttpRangeSource implements ByteSource {
      * @throws dev.branchboot.integrity.ManifestException naming the image when, with a trust key,
      *                            its manifest is missing, not signed by that key, or of another file
      */
-    static HttpRangeSource open(HttpTransport transport, String name, dev.branchboot.integrity.TrustKey trustKey,
+    static HttpRangeSource open(HttpTransport transport, String name, TrustKey trustKey,
             BackingFileOpener backing) throws IOException {
         ServerPool pool = transport.pool();
         HttpSettings settings = transport.settings();

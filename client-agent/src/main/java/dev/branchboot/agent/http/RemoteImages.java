@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.ByteSource;
 import java.io.IOException;
 import java.net.URI;
@@ -28,9 +29,9 @@ public final class RemoteImages implements AutoCloseable {
     /** Fetches read-ahead windows in the background, a few at once on their own connections. */
     private final ThreadPoolExecutor readAhead;
     /** The key every image's manifest must be signed by; {@code null}: images are read unchecked. */
-    private final dev.branchboot.integrity.TrustKey trustKey;
+    private final TrustKey trustKey;
 
-    private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener, dev.branchboot.integrity.TrustKey trustKey) {
+    private RemoteImages(List<URI> servers, HttpSettings settings, FetchListener listener, TrustKey trustKey) {
         this.trustKey = trustKey;
         this.transport = HttpTransport.connect(servers, settings, listener);
         AtomicInteger n = new AtomicInteger();
@@ -66,7 +67,7 @@ public final class RemoteImages implements AutoCloseable {
      * manifest first (see {@link HttpRangeSource}).
      */
     public static RemoteImages connect(List<String> serverUrls, HttpSettings settings, FetchListener listener,
-            dev.branchboot.integrity.TrustKey trustKey) {
+            TrustKey trustKey) {
         List<URI> bases = new ArrayList<>();
         for (String url : serverUrls) {
             bases.add(Names.base(url));

@@ -12,6 +12,7 @@ import dev.branchboot.agent.overlay.CowOverlay;
 import dev.branchboot.agent.trace.ReadTrace;
 import dev.branchboot.agent.trace.TracingBlockDevice;
 import dev.branchboot.agent.units.ByteSizes;
+import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ImageOptions;
 import dev.branchboot.qcow2.ReadStatistics;
@@ -35,7 +36,7 @@ final class ExportStack implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ExportStack.class.getName());
 
     /** What the stack is built from: the serve command's options. */
-    record Options(String image, List<String> servers, ImageFormat format, HttpSettings http, dev.branchboot.integrity.TrustKey trustKey,
+    record Options(String image, List<String> servers, ImageFormat format, HttpSettings http, TrustKey trustKey,
                    CowSpec cow, boolean cowReset, long cacheSize, Path traceFile) {
     }
 

@@ -14,6 +14,7 @@ import dev.branchboot.agent.nbd.NbdExport;
 import dev.branchboot.agent.nbd.NbdServer;
 import dev.branchboot.agent.units.ByteSizes;
 import dev.branchboot.integrity.NativeSha256;
+import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.ClusterDecompressor;
 import dev.branchboot.qcow2.ImageFormat;
 import dev.branchboot.qcow2.ReadStatistics;
@@ -70,7 +71,7 @@ public final class ServeCommand implements AgentCommand {
     private String image;
     private java.util.List<String> servers;
     private HttpSettings httpSettings;
-    private dev.branchboot.integrity.TrustKey trustKey;
+    private TrustKey trustKey;
     private ImageFormat format;
     private ListenAddress listen;
     private String exportName;
