@@ -35,10 +35,15 @@ public final class PemKeys {
     public static PublicKey publicKey(Path file) throws IOException {
         byte[] der = der(file, "PUBLIC KEY");
         try {
-            return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der));
+            return ed25519PublicKey(der);
         } catch (GeneralSecurityException e) {
             throw new IOException(file + " is not an Ed25519 public key (openssl pkey -pubout): " + e.getMessage(), e);
         }
+    }
+
+    /** The Java key of an X.509 SubjectPublicKeyInfo {@code der} holding an Ed25519 key. */
+    static PublicKey ed25519PublicKey(byte[] der) throws GeneralSecurityException {
+        return KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der));
     }
 
     /** The DER bytes of the PEM block of {@code type} ("PUBLIC KEY") in {@code file}. */

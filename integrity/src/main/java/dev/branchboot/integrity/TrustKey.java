@@ -3,9 +3,7 @@ package dev.branchboot.integrity;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.KeyFactory;
 import java.security.PublicKey;
-import java.security.spec.X509EncodedKeySpec;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
@@ -48,7 +46,7 @@ public final class TrustKey {
         CompletableFuture<PublicKey> key = new CompletableFuture<>();
         Thread maker = new Thread(() -> {
             try {
-                key.complete(KeyFactory.getInstance("Ed25519").generatePublic(new X509EncodedKeySpec(der)));
+                key.complete(PemKeys.ed25519PublicKey(der));
             } catch (GeneralSecurityException | RuntimeException e) {
                 key.completeExceptionally(e);
             }
@@ -56,11 +54,6 @@ public final class TrustKey {
         maker.setDaemon(true);
         maker.start();
         return new TrustKey(file.toString(), key);
-    }
-
-    /** A key already made, e.g. by a test or a command that generated it. */
-    public static TrustKey of(PublicKey key) {
-        return new TrustKey("a " + key.getAlgorithm() + " key", CompletableFuture.completedFuture(key));
     }
 
     /**

@@ -59,10 +59,4 @@ class TrustKeyTest {
         assertTrue(notBase64.getMessage().contains("garbage.pem"), notBase64.getMessage());
         assertThrows(NoSuchFileException.class, () -> TrustKey.read(dir.resolve("missing.pem")));
     }
-
-    @Test
-    void aKeyAlreadyMadeIsUsedAsItIs() throws Exception {
-        var made = PemKeys.publicKey(dir.resolve("pub.pem"));
-        assertEquals(made, TrustKey.of(made).publicKey());
-    }
 }

@@ -76,9 +76,9 @@ public final class TrainCommand implements AgentCommand {
         try (LoopbackImageServer server = LoopbackImageServer.start(work);
              ImageArgument.Opened direct = ImageArgument.open(image.toString(), List.of(), format, HttpSettings.DEFAULTS,
                      ImageOptions.DEFAULTS)) {
-            long bytes = servePass(server, work, name, format, null, direct.disk(), image, out, err);
+            long bytes = servePass(server, work, name, format, null, direct.disk(), image);
             Path trustKey = signWithThrowawayKey(served, work);
-            bytes += servePass(server, work, name, format, trustKey, direct.disk(), image, out, err);
+            bytes += servePass(server, work, name, format, trustKey, direct.disk(), image);
             err.println("train: read " + bytes + " bytes of " + image + " through NBD, unsigned and signed ("
                     + server.rangesServed() + " HTTP range requests, " + server.bytesServed()
                     + " bytes), equal to the image decoded directly");
@@ -98,7 +98,7 @@ public final class TrainCommand implements AgentCommand {
      * with {@code trustKey} when given), read like a boot; returns the bytes read.
      */
     private static long servePass(LoopbackImageServer server, Path work, String name, ImageFormat format, Path trustKey,
-                                  VirtualDisk direct, Path image, PrintStream out, PrintStream err) throws Exception {
+                                  VirtualDisk direct, Path image) throws Exception {
         Path socket = work.resolve("train.sock");
         List<String> serveArgv = new ArrayList<>(List.of("--image", name, "--server", server.folderUrl(), "--format",
                 format.name().toLowerCase(java.util.Locale.ROOT), "--listen", "unix:" + socket, "--cow", "ram:16M",
