@@ -1,6 +1,7 @@
 package dev.branchboot.integrity;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,7 +49,12 @@ public final class PemKeys {
 
     /** The DER bytes of the PEM block of {@code type} ("PUBLIC KEY") in {@code file}. */
     static byte[] der(Path file, String type) throws IOException {
-        String text = Files.readString(file, StandardCharsets.US_ASCII);
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.US_ASCII);
+        } catch (CharacterCodingException e) {
+            throw new IOException(file + " is not a PEM file: it holds bytes that are not ASCII text", e);
+        }
         String begin = "-----BEGIN " + type + "-----";
         String end = "-----END " + type + "-----";
         int from = text.indexOf(begin);

@@ -57,6 +57,9 @@ class TrustKeyTest {
         Path garbage = Files.writeString(dir.resolve("garbage.pem"), "-----BEGIN PUBLIC KEY-----\n%%%\n-----END PUBLIC KEY-----\n");
         IOException notBase64 = assertThrows(IOException.class, () -> TrustKey.read(garbage));
         assertTrue(notBase64.getMessage().contains("garbage.pem"), notBase64.getMessage());
+        Path binary = Files.write(dir.resolve("binary.pem"), new byte[] {(byte) 0xe2, (byte) 0x86, (byte) 0x92, '\n'});
+        IOException notText = assertThrows(IOException.class, () -> TrustKey.read(binary));
+        assertTrue(notText.getMessage().contains("binary.pem") && notText.getMessage().contains("not a PEM file"), notText.getMessage());
         assertThrows(NoSuchFileException.class, () -> TrustKey.read(dir.resolve("missing.pem")));
     }
 }
