@@ -7,6 +7,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
 import java.security.Signature;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.HexFormat;
 
@@ -15,10 +16,13 @@ import java.util.HexFormat;
  * image file. A manifest file ({@code IMAGE.manifest}, beside the image) is laid out as
  *
  * <pre>
- * head   magic "BBMANIF1", then big-endian: u32 block size, u64 image size, u32 blocks per page,
- *        32 bytes SHA-256 of the whole image, u32 page count, u32 signature length
- *        (72 bytes in all; {@link #HEAD_LENGTH})
+ * head   magic "BBMANIF2", then big-endian: u32 block size, u64 image size, u32 blocks per page,
+ *        32 bytes SHA-256 of the whole image, u64 publication time (milliseconds since the epoch),
+ *        u16 length of the image's name, u16 length of the revision file's name, u32 page count,
+ *        u32 signature length ({@link #HEAD_LENGTH} bytes in all)
  *        page count x 32 bytes: SHA-256 of each page of block digests
+ *        the image's name, then the revision file's name, UTF-8, as clients ask for them (paths
+ *        relative to the images folder: {@code lab/win11.qcow2}, {@code lab/win11@2026-11-24.qcow2})
  *        signature: Ed25519 over everything before it
  * pages  page count pages of block digests: 32 bytes SHA-256 per block of the image, blocks per
  *        page of them in each page (the last page may hold fewer)
@@ -30,13 +34,22 @@ import java.util.HexFormat;
  * few hundred KiB of manifest. The whole-image digest is the revision's identity: two files with
  * the same size and modification time (the same ETag) are still two revisions.
  *
+ * <p>The names and the publication time are signed so that a server cannot offer another image's
+ * valid manifest under this name ({@link #names}: substitution) or an older revision's
+ * ({@link #published}: rollback, which readers refuse once they accepted a newer one). Format 1
+ * ({@code BBMANIF1}) had neither and is refused with a message that says to sign again.
+ *
  * <p>Instances are immutable and thread-safe.
  */
 public final class ImageManifest {
     /** The magic bytes a manifest starts with. */
-    static final byte[] MAGIC = "BBMANIF1".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MAGIC = "BBMANIF2".getBytes(StandardCharsets.US_ASCII);
+    /** The magic of format 1, which bound neither names nor a time: refused with advice. */
+    private static final byte[] MAGIC_V1 = "BBMANIF1".getBytes(StandardCharsets.US_ASCII);
     /** Bytes before the page digests. */
-    public static final int HEAD_LENGTH = 72;
+    public static final int HEAD_LENGTH = 76;
+    /** The longest name a manifest may carry, in UTF-8 bytes (as NBD's export names). */
+    public static final int MAX_NAME_BYTES = 4096;
     /** Bytes of one digest (SHA-256). */
     public static final int DIGEST_LENGTH = 32;
     /** The block size a manifest uses: a PC's random 4 KiB read is checked with the 4 KiB around it. */
@@ -53,10 +66,16 @@ public final class ImageManifest {
     private final byte[] pageDigests;
     private final int pageCount;
     private final long signedLength;
+    private final String imageName;
+    private final String fileName;
+    private final Instant published;
 
     private ImageManifest(String name, int blockSize, long imageSize, int blocksPerPage, byte[] imageDigest, byte[] pageDigests,
-            long signedLength) {
+            long signedLength, String imageName, String fileName, Instant published) {
         this.name = name;
+        this.imageName = imageName;
+        this.fileName = fileName;
+        this.published = published;
         this.blockSize = blockSize;
         this.imageSize = imageSize;
         this.blocksPerPage = blocksPerPage;
@@ -79,16 +98,25 @@ public final class ImageManifest {
         }
         byte[] magic = new byte[MAGIC.length];
         head.get(magic);
+        if (Arrays.equals(magic, MAGIC_V1)) {
+            throw new ManifestException(name, "the manifest is of format 1, made by an earlier branchboot, which binds neither "
+                    + "the image's name nor its publication time; sign the image again with this version "
+                    + "(branchboot-agent manifest IMAGE --sign-key KEY.pem)");
+        }
         if (!Arrays.equals(magic, MAGIC)) {
             throw new ManifestException(name, "not a branchboot manifest (bad magic)");
         }
-        head.position(head.position() + 4 + 8 + 4 + DIGEST_LENGTH);
+        head.position(head.position() + 4 + 8 + 4 + DIGEST_LENGTH + 8);
+        int imageNameLength = Short.toUnsignedInt(head.getShort());
+        int fileNameLength = Short.toUnsignedInt(head.getShort());
         long pages = Integer.toUnsignedLong(head.getInt());
         long signature = Integer.toUnsignedLong(head.getInt());
-        if (signature != ED25519_SIGNATURE_LENGTH || pages > (1L << 26)) {
-            throw new ManifestException(name, "implausible manifest head (" + pages + " pages, " + signature + "-byte signature)");
+        if (signature != ED25519_SIGNATURE_LENGTH || pages > (1L << 26) || imageNameLength > MAX_NAME_BYTES
+                || fileNameLength > MAX_NAME_BYTES) {
+            throw new ManifestException(name, "implausible manifest head (" + pages + " pages, " + signature + "-byte signature, "
+                    + "names of " + imageNameLength + " and " + fileNameLength + " bytes)");
         }
-        return (int) (HEAD_LENGTH + pages * DIGEST_LENGTH + signature);
+        return (int) (HEAD_LENGTH + pages * DIGEST_LENGTH + imageNameLength + fileNameLength + signature);
     }
 
     /**
@@ -129,16 +157,71 @@ public final class ImageManifest {
         int blocksPerPage = fields.getInt();
         byte[] imageDigest = new byte[DIGEST_LENGTH];
         fields.get(imageDigest);
+        long publishedMillis = fields.getLong();
+        byte[] imageName = new byte[Short.toUnsignedInt(fields.getShort())];
+        byte[] fileName = new byte[Short.toUnsignedInt(fields.getShort())];
         int pages = fields.getInt();
         fields.getInt(); // the signature's length, checked by headLength
         byte[] pageDigests = new byte[pages * DIGEST_LENGTH];
-        fields.get(pageDigests);
+        fields.get(pageDigests).get(imageName).get(fileName);
         if (blockSize <= 0 || Integer.bitCount(blockSize) != 1 || blocksPerPage <= 0 || imageSize < 0
                 || pages != pageCount(imageSize, blockSize, blocksPerPage)) {
             throw new ManifestException(name, "the manifest's layout is inconsistent (" + pages + " pages of " + blocksPerPage
                     + " blocks of " + blockSize + " bytes for " + imageSize + " bytes)");
         }
-        return new ImageManifest(name, blockSize, imageSize, blocksPerPage, imageDigest, pageDigests, length);
+        String imageText = decodeName(name, imageName, "image");
+        String fileText = decodeName(name, fileName, "revision file");
+        return new ImageManifest(name, blockSize, imageSize, blocksPerPage, imageDigest, pageDigests, length, imageText, fileText,
+                Instant.ofEpochMilli(publishedMillis));
+    }
+
+    private static String decodeName(String name, byte[] bytes, String what) throws ManifestException {
+        try {
+            String text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+            checkName(text);
+            return text;
+        } catch (java.nio.charset.CharacterCodingException | IllegalArgumentException e) {
+            throw new ManifestException(name, "the manifest's " + what + " name is not a valid image name");
+        }
+    }
+
+    /**
+     * Checks that {@code name} can be a manifest's image or file name: not empty, at most
+     * {@link #MAX_NAME_BYTES} bytes of UTF-8, no control characters, no leading or trailing
+     * {@code /}.
+     *
+     * @throws IllegalArgumentException saying what is wrong
+     */
+    public static void checkName(String name) {
+        if (name.isEmpty() || name.getBytes(StandardCharsets.UTF_8).length > MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("an image name must have 1.." + MAX_NAME_BYTES + " bytes");
+        }
+        if (name.startsWith("/") || name.endsWith("/")) {
+            throw new IllegalArgumentException("an image name is a path relative to the images folder, without a leading or "
+                    + "trailing '/'");
+        }
+        for (int i = 0; i < name.length(); i++) {
+            if (Character.isISOControl(name.charAt(i))) {
+                throw new IllegalArgumentException("an image name must not contain control characters");
+            }
+        }
+    }
+
+    /**
+     * The name clients ask for, by default, for a revision file named {@code fileName}: the
+     * publishing convention {@code NAME@REVISION.EXT} gives {@code NAME.EXT}
+     * ({@code win11@2026-11-24.qcow2} is a revision of {@code win11.qcow2}; {@code initrd.img@5}
+     * of {@code initrd.img}); a name without {@code @} is its own image.
+     */
+    public static String defaultImageName(String fileName) {
+        int slash = fileName.lastIndexOf('/');
+        int at = fileName.indexOf('@', slash + 1);
+        if (at < 0) {
+            return fileName;
+        }
+        String revision = fileName.substring(at + 1);
+        int dot = revision.lastIndexOf('.');
+        return fileName.substring(0, at) + (dot < 0 ? "" : revision.substring(dot));
     }
 
     /**
@@ -159,6 +242,29 @@ public final class ImageManifest {
     /** The image the manifest is about, for messages. */
     public String name() {
         return name;
+    }
+
+    /** The image's name, as clients ask for it (relative to the images folder), that the publisher signed. */
+    public String imageName() {
+        return imageName;
+    }
+
+    /** The revision file's own name (relative to the images folder) that the publisher signed. */
+    public String fileName() {
+        return fileName;
+    }
+
+    /** When the publisher signed the manifest: a newer revision of a name has a later time. */
+    public Instant published() {
+        return published;
+    }
+
+    /**
+     * Whether a client asking for {@code requested} (a path relative to the images folder) may
+     * use this manifest: it names the image, or the revision's own file.
+     */
+    public boolean names(String requested) {
+        return requested.equals(imageName) || requested.equals(fileName);
     }
 
     /** The bytes per block whose digest the manifest holds. */
@@ -235,6 +341,7 @@ public final class ImageManifest {
 
     @Override
     public String toString() {
-        return "manifest of " + name + " (" + imageSize + " bytes, " + revision() + ")";
+        return "manifest of " + name + " (image '" + imageName + "', file '" + fileName + "', published " + published + ", "
+                + imageSize + " bytes, " + revision() + ")";
     }
 }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,25 +14,49 @@ import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.PrivateKey;
 import java.security.Signature;
+import java.time.Instant;
 
 /**
  * Makes the signed manifest of an image file at publish time (the format is described at
  * {@link ImageManifest}): one pass over the file, digests of every 4 KiB block and of the whole
- * file, signed with the publisher's Ed25519 key. The manifest is written beside the image under a
- * temporary name and renamed into place, so a reader never sees half of one.
+ * file, signed with the publisher's Ed25519 key together with the image's name, the revision
+ * file's name and the time of signing. The manifest is written beside the image under a temporary
+ * name and renamed into place, so a reader never sees half of one.
  */
 public final class ManifestWriter {
     private ManifestWriter() {
     }
 
     /**
-     * Writes {@code IMAGE.manifest} beside {@code image}, signed with {@code key}.
+     * Writes {@code IMAGE.manifest} beside {@code image}, signed with {@code key} now, for the image
+     * name the publishing convention gives its file name ({@link ImageManifest#defaultImageName}).
      *
      * @param progress told of the bytes read so far, for a progress line; may be {@code null}
      * @return the manifest's path
      */
     public static Path write(Path image, PrivateKey key, java.util.function.LongConsumer progress) throws IOException {
-        Path manifest = image.resolveSibling(image.getFileName() + ".manifest");
+        return write(image, ImageManifest.defaultImageName(image.getFileName().toString()), Instant.now(), key, progress);
+    }
+
+    /**
+     * Writes {@code IMAGE.manifest} beside {@code image}, signed with {@code key}.
+     *
+     * @param imageName the name clients ask for, relative to the images folder ({@code lab/win11.qcow2});
+     *                  the revision file's signed name is its folder and {@code image}'s file name
+     * @param published the publication time that orders this revision after earlier ones
+     * @param progress  told of the bytes read so far, for a progress line; may be {@code null}
+     * @return the manifest's path
+     * @throws IllegalArgumentException when {@code imageName} is not a valid name ({@link ImageManifest#checkName})
+     */
+    public static Path write(Path image, String imageName, Instant published, PrivateKey key,
+            java.util.function.LongConsumer progress) throws IOException {
+        ImageManifest.checkName(imageName);
+        int slash = imageName.lastIndexOf('/');
+        String fileName = imageName.substring(0, slash + 1) + image.getFileName();
+        ImageManifest.checkName(fileName);
+        byte[] imageNameBytes = imageName.getBytes(StandardCharsets.UTF_8);
+        byte[] fileNameBytes = fileName.getBytes(StandardCharsets.UTF_8);
+        Path manifest = image.toAbsolutePath().resolveSibling(image.getFileName() + ".manifest");
         long size = Files.size(image);
         int blockSize = ImageManifest.BLOCK_SIZE;
         int perPage = ImageManifest.BLOCKS_PER_PAGE;
@@ -62,9 +87,11 @@ public final class ManifestWriter {
                 throw new IOException(image + " changed length while it was read (" + done + " of " + size + " bytes)");
             }
         }
-        ByteBuffer head = ByteBuffer.allocate(ImageManifest.HEAD_LENGTH + pageCount * ImageManifest.DIGEST_LENGTH);
-        head.put(ImageManifest.MAGIC).putInt(blockSize).putLong(size).putInt(perPage).put(whole.digest()).putInt(pageCount)
-                .putInt(64);
+        ByteBuffer head = ByteBuffer.allocate(ImageManifest.HEAD_LENGTH + pageCount * ImageManifest.DIGEST_LENGTH
+                + imageNameBytes.length + fileNameBytes.length);
+        head.put(ImageManifest.MAGIC).putInt(blockSize).putLong(size).putInt(perPage).put(whole.digest())
+                .putLong(published.toEpochMilli()).putShort((short) imageNameBytes.length).putShort((short) fileNameBytes.length)
+                .putInt(pageCount).putInt(64);
         MessageDigest page = ImageManifest.sha256();
         int pageBytes = perPage * ImageManifest.DIGEST_LENGTH;
         for (int p = 0; p < pageCount; p++) {
@@ -72,6 +99,7 @@ public final class ManifestWriter {
             page.update(blockDigests, p * pageBytes, Math.min(pageBytes, blockDigests.length - p * pageBytes));
             head.put(page.digest());
         }
+        head.put(imageNameBytes).put(fileNameBytes);
         byte[] signature;
         try {
             Signature signer = Signature.getInstance("Ed25519");

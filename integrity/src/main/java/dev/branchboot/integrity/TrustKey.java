@@ -17,6 +17,9 @@ import java.util.concurrent.CompletableFuture;
  * costs a booting PC's emulated or slow CPU a few hundred milliseconds; that runs on a thread of
  * its own while the first requests to the servers are on the wire, and {@link #publicKey} waits for
  * it where a signature is first checked.
+ *
+ * <p>A trust key also carries the reader's memory of what it accepted with it
+ * ({@link AcceptedRevisions}): in memory unless {@link #rememberingIn} names a file.
  */
 public final class TrustKey {
     /** An Ed25519 SubjectPublicKeyInfo (RFC 8410): this prefix, then the 32-byte key. */
@@ -25,10 +28,12 @@ public final class TrustKey {
 
     private final String source;
     private final CompletableFuture<PublicKey> key;
+    private final AcceptedRevisions accepted;
 
-    private TrustKey(String source, CompletableFuture<PublicKey> key) {
+    private TrustKey(String source, CompletableFuture<PublicKey> key, AcceptedRevisions accepted) {
         this.source = source;
         this.key = key;
+        this.accepted = accepted;
     }
 
     /**
@@ -53,7 +58,22 @@ public final class TrustKey {
         }, "trust-key");
         maker.setDaemon(true);
         maker.start();
-        return new TrustKey(file.toString(), key);
+        return new TrustKey(file.toString(), key, AcceptedRevisions.inMemory());
+    }
+
+    /**
+     * This key, remembering the revisions accepted with it in {@code state} (read now) instead of
+     * in memory only.
+     *
+     * @throws IOException naming the file when it exists but cannot be read as such a memory
+     */
+    public TrustKey rememberingIn(Path state) throws IOException {
+        return new TrustKey(source, key, AcceptedRevisions.inFile(state));
+    }
+
+    /** What readers with this key accepted so far: checked by every manifest loaded. */
+    public AcceptedRevisions accepted() {
+        return accepted;
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.branchboot.integrity;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -141,6 +142,71 @@ class ImageManifestTest {
         assertTrue(e.getMessage().contains("page 1"), e.getMessage());
         ImageVerifier lying = new ImageVerifier(head, (offset, length) -> new byte[length]);
         assertThrows(ManifestException.class, () -> lying.verify(0, ByteBuffer.wrap(bytes, 0, 4096)));
+    }
+
+    @Test
+    void theHeadBindsTheImagesNameItsFilesNameAndThePublicationTime() throws Exception {
+        ImageManifest head = verified();
+        assertEquals("win11.qcow2", head.imageName(), "win11@1.qcow2 is a revision of win11.qcow2 by the publishing convention");
+        assertEquals("win11@1.qcow2", head.fileName());
+        assertTrue(head.names("win11.qcow2") && head.names("win11@1.qcow2"));
+        assertFalse(head.names("kiosk.qcow2") || head.names("lab/win11.qcow2") || head.names("win11"));
+        assertTrue(Math.abs(head.published().toEpochMilli() - System.currentTimeMillis()) < 600_000, head.published().toString());
+
+        java.time.Instant when = java.time.Instant.parse("2026-11-24T06:00:00.123Z");
+        Path nested = ManifestWriter.write(image, "lab/win11.qcow2", when, PemKeys.privateKey(dir.resolve("key.pem")), null);
+        ImageManifest named = ImageManifest.verify("x", ByteBuffer.wrap(Files.readAllBytes(nested)),
+                PemKeys.publicKey(dir.resolve("pub.pem")));
+        assertEquals("lab/win11.qcow2", named.imageName());
+        assertEquals("lab/win11@1.qcow2", named.fileName(), "the file's folder is the image name's");
+        assertEquals(when, named.published());
+        assertFalse(named.names("win11.qcow2"));
+
+        // The names are signed: a byte changed in them breaks the signature.
+        byte[] renamed = Files.readAllBytes(nested);
+        int at = indexOf(renamed, "lab/win11.qcow2".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        renamed[at] = 'x';
+        assertThrows(ManifestException.class, () -> ImageManifest.verify("x", ByteBuffer.wrap(renamed),
+                PemKeys.publicKey(dir.resolve("pub.pem"))));
+    }
+
+    @Test
+    void theDefaultImageNameStripsTheRevisionFromTheFileName() {
+        assertEquals("win11.qcow2", ImageManifest.defaultImageName("win11@2026-11-24.qcow2"));
+        assertEquals("initrd.img", ImageManifest.defaultImageName("initrd.img@2026-11-24"));
+        assertEquals("debian.qcow2", ImageManifest.defaultImageName("debian@12.5.qcow2"));
+        assertEquals("disk.raw", ImageManifest.defaultImageName("disk.raw"));
+        assertEquals("lab/win11.qcow2", ImageManifest.defaultImageName("lab/win11@3.qcow2"));
+    }
+
+    @Test
+    void badNamesAreRefusedBeforeAnythingIsRead() {
+        for (String name : new String[] {"", "/abs.qcow2", "dir/", "a\nb", "x".repeat(ImageManifest.MAX_NAME_BYTES + 1)}) {
+            assertThrows(IllegalArgumentException.class, () -> ManifestWriter.write(image, name, java.time.Instant.now(),
+                    PemKeys.privateKey(dir.resolve("key.pem")), null), name);
+        }
+    }
+
+    @Test
+    void aManifestOfFormatOneIsRefusedWithAdvice() throws Exception {
+        byte[] old = manifest.clone();
+        System.arraycopy("BBMANIF1".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, old, 0, 8);
+        ManifestException e = assertThrows(ManifestException.class, () -> ImageManifest.verify("win11.qcow2",
+                ByteBuffer.wrap(old), PemKeys.publicKey(dir.resolve("pub.pem"))));
+        assertTrue(e.getMessage().contains("format 1") && e.getMessage().contains("sign the image again"), e.getMessage());
+    }
+
+    private static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("not found");
     }
 
     @Test

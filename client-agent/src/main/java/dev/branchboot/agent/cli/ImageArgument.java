@@ -70,7 +70,10 @@ public final class ImageArgument {
                 .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
                         + "it off). Random reads are never read ahead.")
                 .option("--trust-key", "PUB.pem", "Use only bytes the image's signed manifest (NAME.manifest on the servers) "
-                        + "vouches for: an Ed25519 public key. A server whose bytes do not match is a faulty server.");
+                        + "vouches for: an Ed25519 public key. A server whose bytes do not match is a faulty server. A manifest "
+                        + "signed for another image, or published before one accepted earlier, is refused.")
+                .option("--trust-state", "FILE", "With --trust-key: remember in FILE the newest revision accepted per image "
+                        + "name, so that a later run refuses an older one (default: remembered while this process runs).");
     }
 
     /** The HTTP settings from the command line of {@code serve} (a root disk: 5m of retries by default). */
@@ -120,13 +123,28 @@ public final class ImageArgument {
      */
     public static TrustKey trustKey(ParsedArguments args) throws UsageException, IOException {
         Path file = args.path("--trust-key");
+        Path state = args.path("--trust-state");
         if (file == null) {
+            if (state != null) {
+                throw new UsageException("--trust-state remembers what --trust-key accepted: give --trust-key too");
+            }
             return null;
         }
         if (!java.nio.file.Files.isReadable(file)) {
             throw new UsageException("--trust-key: cannot read '" + file + "'");
         }
-        return TrustKey.read(file);
+        TrustKey key = TrustKey.read(file);
+        if (state == null) {
+            return key;
+        }
+        if (java.nio.file.Files.isDirectory(state)) {
+            throw new UsageException("--trust-state: '" + state + "' is a directory; give a file name");
+        }
+        try {
+            return key.rememberingIn(state);
+        } catch (IOException e) {
+            throw new UsageException("--trust-state: " + e.getMessage());
+        }
     }
 
     /**

@@ -119,7 +119,7 @@ public final class HttpRangeSource implements ByteSource {
                     HttpRangeSource source = new HttpRangeSource(transport, backing, head.revisionName(), head.etag(),
                             head.size());
                     if (trustKey != null) {
-                        source.verifier = ManifestLoader.load(transport, source, trustKey);
+                        source.verifier = ManifestLoader.load(transport, source, name, trustKey);
                     }
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
                             + (head.etag() == null ? "(no ETag)" : head.etag())

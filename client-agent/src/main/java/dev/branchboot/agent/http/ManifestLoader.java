@@ -11,8 +11,8 @@ import java.util.logging.Logger;
 /**
  * Loads and checks the signed manifest of an image revision at open, from the same servers:
  * {@code REVISION.manifest}, read like any file (pinned, retried, failed over), its head checked
- * against the trust key and against the image's pinned length; its pages of block digests are
- * read later, when a read first needs them.
+ * against the trust key, the name asked for, the revisions accepted before, and the image's pinned
+ * length; its pages of block digests are read later, when a read first needs them.
  */
 final class ManifestLoader {
     private static final Logger LOG = Logger.getLogger(ManifestLoader.class.getName());
@@ -26,13 +26,17 @@ final class ManifestLoader {
     }
 
     /**
-     * The verifier of {@code image}'s bytes: its manifest, fetched on {@code transport}, checked
-     * against {@code trustKey} and the image's pinned length.
+     * The verifier of {@code image}'s bytes, opened for the name {@code requested}: its manifest,
+     * fetched on {@code transport}, checked against {@code trustKey}, the name, the revisions
+     * {@code trustKey} accepted before ({@link dev.branchboot.integrity.AcceptedRevisions}) and the
+     * image's pinned length.
      *
      * @throws ManifestException naming the image when the manifest is missing, truncated, not signed
-     *                           by {@code trustKey}, or describes another file
+     *                           by {@code trustKey}, signed for another image, older than a revision
+     *                           already accepted for the name, or describes another file
      */
-    static ImageVerifier load(HttpTransport transport, HttpRangeSource image, TrustKey trustKey) throws IOException {
+    static ImageVerifier load(HttpTransport transport, HttpRangeSource image, String requested, TrustKey trustKey)
+            throws IOException {
         String name = image.name();
         HttpRangeSource manifest;
         try {
@@ -56,7 +60,9 @@ final class ManifestLoader {
             throw new ManifestException(name, "the manifest has " + manifest.size() + " bytes, its head describes "
                     + checked.fileLength());
         }
-        LOG.info("manifest of " + name + " signed by the trusted key: " + checked.revision());
+        trustKey.accepted().check(requested, checked);
+        LOG.info("manifest of " + name + " signed by the trusted key: " + checked.revision() + ", image '" + checked.imageName()
+                + "' published " + checked.published());
         return new ImageVerifier(checked, (offset, length) -> read(manifest, offset, length).array());
     }
 

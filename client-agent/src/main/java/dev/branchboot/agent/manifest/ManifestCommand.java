@@ -30,6 +30,9 @@ public final class ManifestCommand implements AgentCommand {
                     + "(openssl genpkey -algorithm ed25519 -out KEY.pem).")
             .option("--trust-key", "PUB.pem", "Check IMAGE against IMAGE.manifest with this public key "
                     + "(openssl pkey -in KEY.pem -pubout -out PUB.pem).")
+            .option("--name", "NAME", "With --sign-key: the name clients ask for, relative to the images folder "
+                    + "(lab/win11.qcow2). Default: IMAGE's file name without its @REVISION part (win11@2026-11-24.qcow2 "
+                    + "is a revision of win11.qcow2). The manifest is valid for NAME and for the revision file's own name only.")
             .flag("-p, --progress", "Show progress on standard error.");
 
     @Override
@@ -48,20 +51,39 @@ public final class ManifestCommand implements AgentCommand {
         if (!Files.isRegularFile(image)) {
             throw new UsageException("'" + image + "' is not a file");
         }
+        String name = args.string("--name", null);
+        if (name != null && signKey == null) {
+            throw new UsageException("--name is signed into a new manifest: give it with --sign-key");
+        }
+        if (name == null) {
+            name = ImageManifest.defaultImageName(image.getFileName().toString());
+        }
+        try {
+            ImageManifest.checkName(name);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--name '" + name + "': " + e.getMessage());
+        }
         long size = Files.size(image);
         boolean progress = args.flag("--progress");
         if (signKey != null) {
-            Path manifest = ManifestWriter.write(image, PemKeys.privateKey(signKey), progress ? done -> progress(err, done, size) : null);
+            Path manifest = ManifestWriter.write(image, name, java.time.Instant.now(), PemKeys.privateKey(signKey),
+                    progress ? done -> progress(err, done, size) : null);
             if (progress) {
                 err.println();
             }
             ImageManifest written = read(manifest, image.getFileName().toString(), null);
-            out.println(manifest + ": " + written.revision() + ", " + written.pageCount() + " pages of block digests, "
-                    + Files.size(manifest) + " bytes");
+            out.println(manifest + ": " + written.revision() + " for image '" + written.imageName() + "' (file '"
+                    + written.fileName() + "'), published " + written.published() + ", " + written.pageCount()
+                    + " pages of block digests, " + Files.size(manifest) + " bytes");
             return 0;
         }
-        Path manifest = image.resolveSibling(image.getFileName() + ".manifest");
+        Path manifest = image.toAbsolutePath().resolveSibling(image.getFileName() + ".manifest");
         ImageManifest checked = read(manifest, image.getFileName().toString(), trustKey);
+        String signedFile = checked.fileName().substring(checked.fileName().lastIndexOf('/') + 1);
+        if (!signedFile.equals(image.getFileName().toString())) {
+            throw new dev.branchboot.integrity.ManifestException(image.toString(), "the manifest was signed for the file '"
+                    + checked.fileName() + "', not this one");
+        }
         if (checked.imageSize() != size) {
             throw new dev.branchboot.integrity.ManifestException(image.toString(), "the manifest describes a file of "
                     + checked.imageSize() + " bytes, this one has " + size);
@@ -82,7 +104,8 @@ public final class ManifestCommand implements AgentCommand {
         if (progress) {
             err.println();
         }
-        out.println(image + ": every byte matches its signed manifest, " + checked.revision());
+        out.println(image + ": every byte matches its signed manifest, " + checked.revision() + ", image '"
+                + checked.imageName() + "' published " + checked.published());
         return 0;
     }
 

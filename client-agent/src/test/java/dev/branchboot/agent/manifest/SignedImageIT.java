@@ -167,6 +167,47 @@ class SignedImageIT {
         assertRefused(key, "no manifest");
     }
 
+    @Test
+    void anotherImagesManifestUnderThisNameIsRefused() throws Exception {
+        Files.copy(images.resolve("disk.qcow2"), dir.resolve("kiosk.qcow2"));
+        assertEquals(0, agent("manifest", dir.resolve("kiosk.qcow2").toString(), "--sign-key", keys.privateKey().toString()));
+        Files.copy(dir.resolve("kiosk.qcow2.manifest"), images.resolve("disk.qcow2.manifest"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        assertRefused(keys.publicKey().toString(), "signed for image 'kiosk.qcow2'");
+    }
+
+    @Test
+    void withATrustStateAnOlderRevisionIsRefusedByALaterRun() throws Exception {
+        Path disk = images.resolve("disk.qcow2");
+        Path state = dir.resolve("state/trust-state");
+        String[] info = {"info", "--server", nginx.imagesUrl(), "--image", "disk.qcow2", "--trust-key",
+                keys.publicKey().toString(), "--trust-state", state.toString(), "--retry-deadline", "2s"};
+        assertEquals(0, agent(info), "signed now, accepted and remembered");
+        assertTrue(Files.readString(state).contains("sha256:"));
+        // An older publication of the same name (signed earlier than the one accepted).
+        dev.branchboot.integrity.ManifestWriter.write(disk, "disk.qcow2", java.time.Instant.parse("2026-01-01T00:00:00Z"),
+                dev.branchboot.integrity.PemKeys.privateKey(keys.privateKey()), null);
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        assertEquals(1, AgentMain.run(new PrintStream(new ByteArrayOutputStream()), new PrintStream(err), info));
+        assertTrue(err.toString().contains("rollback") && err.toString().contains("disk.qcow2"), err.toString());
+        // Without the memory, the same manifest is taken: the memory is what refuses it.
+        assertEquals(0, agent(java.util.Arrays.copyOf(info, info.length - 4)));
+        assertEquals(2, agent("info", "--server", nginx.imagesUrl(), "--image", "disk.qcow2", "--trust-state",
+                state.toString()), "--trust-state without --trust-key is bad usage");
+    }
+
+    @Test
+    void aBareFileNameInTheCurrentFolderIsSigned() throws Exception {
+        Path copy = Files.copy(images.resolve("disk.qcow2"), dir.resolve("bare@3.qcow2"));
+        Process sign = new ProcessBuilder(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-jar", dev.branchboot.agent.serve.AgentProcess.jar().toString(), "manifest", "bare@3.qcow2", "--sign-key",
+                keys.privateKey().toString()).directory(dir.toFile()).redirectErrorStream(true).start();
+        String output = new String(sign.getInputStream().readAllBytes());
+        assertEquals(0, sign.waitFor(), output);
+        assertTrue(output.contains("image 'bare.qcow2'") && output.contains("file 'bare@3.qcow2'"), output);
+        assertEquals(0, agent("manifest", copy.toString(), "--trust-key", keys.publicKey().toString()));
+    }
+
     private void assertRefused(String key, String because) throws Exception {
         AgentProcess.Result result = AgentProcess.runToExit(dir, AgentProcess.QUICK_JVM, "--server", nginx.imagesUrl(), "--image",
                 "disk.qcow2", "--listen", "unix:" + dir.resolve("refused.sock"), "--cow", "none", "--trust-key", key,

@@ -34,7 +34,6 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.http.ZeroCopyHttpOutputMessage;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.stereotype.Component;
@@ -46,10 +45,11 @@ import reactor.core.publisher.Mono;
 /**
  * {@code GET} and {@code HEAD /images/{name}} in branch-cache mode: the origin's API (the same
  * conditional and range semantics, reused from origin mode) answered from the block cache.
- * Ranges whose blocks are all cached are sent zero-copy from the data file; otherwise the body
- * streams in order, cached runs read from the file and missing blocks as their fetches arrive
- * (planned by the {@link CacheFiller}, a few fetch-sizes ahead for a long range), so a client waits
- * only for the bytes its range touches and the uplink carries only what is missing.
+ * The body streams in order, cached runs read from the data file and checked against their
+ * checksums ({@link CacheFiller#bytes}) and missing blocks as their fetches arrive (planned by the
+ * {@link CacheFiller}, a few fetch-sizes ahead for a long range), so a client waits only for the
+ * bytes its range touches, the uplink carries only what is missing, and no byte a disk changed is
+ * sent.
  *
  * <p>The upstream's ETag, Last-Modified and Content-Location are passed through, so clients can
  * fail over between branches and the origin. A request whose {@code If-Match} names an older
@@ -140,6 +140,12 @@ public class BranchImageWebHandler implements WebHandler {
                                 + PrintableText.of(name) + "' upstream");
                     }
                     log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
+                    if (e.kind() == UpstreamException.Kind.INTEGRITY) {
+                        return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + PrintableText.of(name)
+                                + "' has no manifest this branch accepts (branchboot.trust-key): unsigned, signed by another "
+                                + "key or for another image, older than a revision already accepted, or its bytes did not "
+                                + "match; the branch's log says which");
+                    }
                     return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + PrintableText.of(name)
                             + "' is not cached and no upstream served it");
                 })
@@ -213,13 +219,8 @@ public class BranchImageWebHandler implements WebHandler {
         ImageRequestMetrics.recordBodyBytes(exchange, count);
         long last = position + count - 1;
         String range = position + "-" + last;
-        if (revision.allPresent(position, last) && response instanceof ZeroCopyHttpOutputMessage zeroCopy) {
-            hitRequests.increment();
-            hitBytes.increment(count);
-            return zeroCopy.writeWith(revision.dataFile(), position, count)
-                    .doOnError(e -> logSendFailure(revision, range, e));
-        }
-        missRequests.increment();
+        // Cached bytes are read and checked (not sent zero-copy): a block whose bytes changed on disk is refetched, not sent.
+        (revision.allPresent(position, last) ? hitRequests : missRequests).increment();
         return response.writeWith(region(revision, position, last, response.bufferFactory()))
                 .doOnError(e -> logSendFailure(revision, range, e));
     }

@@ -22,7 +22,11 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.scheduling.annotation.Scheduled;
@@ -45,6 +49,8 @@ import org.springframework.stereotype.Component;
 public class CacheDirectory {
     private static final Logger log = LoggerFactory.getLogger(CacheDirectory.class);
     private static final String CLEAN_MARKER = "clean-shutdown";
+    /** The longest a stop waits for fetched bytes to reach the disk. */
+    private static final java.time.Duration STORE_DRAIN = java.time.Duration.ofSeconds(10);
 
     private final Path root;
     private final Path revisionsDir;
@@ -72,11 +78,12 @@ public class CacheDirectory {
         this.namesDir = Files.createDirectories(root.resolve("names"));
         Files.deleteIfExists(marker);
         CacheFiles.forceDirectory(root);
+        List<Path> found = new java.util.ArrayList<>();
         try (DirectoryStream<Path> dirs = Files.newDirectoryStream(revisionsDir)) {
-            for (Path dir : dirs) {
-                load(dir);
-            }
+            dirs.forEach(found::add);
         }
+        // Listed first: loading may rename a directory, which a stream being read could list again.
+        found.forEach(this::load);
         log.info("Branch cache in {}: {} revisions, {} bytes cached, blocks of {} bytes{}", root, revisions.size(),
                 cachedBytes(), blockSize, uncleanStart && !revisions.isEmpty()
                         ? "; the last shutdown was not clean, so cached blocks are checked before they are served" : "");
@@ -86,7 +93,8 @@ public class CacheDirectory {
                 .description("Image revisions in the cache").register(registry);
     }
 
-    private void load(Path dir) {
+    private void load(Path found) {
+        Path dir = found;
         String id = dir.getFileName().toString();
         if (id.endsWith(".tmp")) {
             // A revision whose creation a crash interrupted.
@@ -95,6 +103,22 @@ public class CacheDirectory {
         }
         try {
             UpstreamRevision upstream = RevisionProperties.read(dir);
+            String expected = idOf(upstream);
+            if (!expected.equals(id)) {
+                // Named by an earlier branchboot, whose identity left the Content-Location out.
+                Path renamed = revisionsDir.resolve(expected);
+                if (Files.exists(renamed)) {
+                    log.warn("Dropping cached revision {} of image '{}': revision {} holds the same revision", id,
+                            upstream.name(), expected);
+                    deleteQuietly(dir);
+                    return;
+                }
+                Files.move(dir, renamed, StandardCopyOption.ATOMIC_MOVE);
+                log.info("Cached revision {} of image '{}' is now {} (its identity includes its Content-Location {})", id,
+                        upstream.name(), expected, upstream.contentLocation());
+                dir = renamed;
+                id = expected;
+            }
             CachedRevision revision;
             try {
                 revision = CachedRevision.open(id, upstream, dir, blockSize, !uncleanStart);
@@ -245,10 +269,26 @@ public class CacheDirectory {
         }
     }
 
-    /** Writes every presence file, closes the files and leaves the clean-shutdown marker. */
+    /**
+     * Waits (at most {@link #STORE_DRAIN}) for the fetches whose bytes are still being stored,
+     * writes every presence file, closes the files and leaves the clean-shutdown marker.
+     */
     @PreDestroy
     public void close() {
         boolean clean = true;
+        // A client has its bytes before they are stored: without this wait, a stop right after a cold read loses them.
+        CompletableFuture<Void> stores = CompletableFuture.allOf(revisions.values().stream()
+                .map(revision -> revision.inFlight.allSettled()).toArray(CompletableFuture[]::new));
+        try {
+            stores.get(STORE_DRAIN.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            log.warn("Stopping with fetches still being stored after {} s; their blocks will be fetched again",
+                    STORE_DRAIN.toSeconds());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException e) {
+            // A settled future never fails.
+        }
         for (CachedRevision revision : revisions.values()) {
             try {
                 revision.persistState();
@@ -281,10 +321,20 @@ public class CacheDirectory {
         }
     }
 
-    /** The directory name of {@code upstream}'s revision: its name, its ETag and, when signed, its content digest. */
+    /**
+     * The directory name of {@code upstream}'s revision: its name, its ETag, its Content-Location
+     * (the revision's own file: two files of one length written in one second share nginx's ETag,
+     * but not their names) and, when signed, its content digest.
+     */
     static String idOf(UpstreamRevision upstream) {
-        return idOf(upstream.name(), upstream.signedContent() == null ? upstream.etag()
-                : upstream.etag() + "\n" + upstream.signedContent());
+        String identity = upstream.etag();
+        if (upstream.contentLocation() != null) {
+            identity += "\nlocation " + upstream.contentLocation();
+        }
+        if (upstream.signedContent() != null) {
+            identity += "\n" + upstream.signedContent();
+        }
+        return idOf(upstream.name(), identity);
     }
 
     static String idOf(String name, String etag) {

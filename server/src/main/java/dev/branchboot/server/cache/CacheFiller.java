@@ -12,6 +12,7 @@ import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.stereotype.Component;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
 
@@ -63,6 +64,8 @@ public class CacheFiller {
     private final CacheMetrics metrics;
     private final int fetchSize;
     private final RateLimitedLog storeWarnings = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog corruptionWarnings = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog manifestWarnings = RateLimitedLog.every10Seconds(log);
 
     /** Fills revisions from {@code upstreams} in fetches of at most {@code branchboot.cache.fetch-size}. */
     public CacheFiller(UpstreamClient upstreams, SignedManifests manifests, CacheMetrics metrics, BranchbootProperties properties) {
@@ -125,14 +128,58 @@ public class CacheFiller {
         return parts;
     }
 
-    /** The bytes of {@code part}: read from the data file, or from its fetch once it arrived. */
+    /**
+     * The bytes of {@code part}: from its fetch once it arrived, or read from the data file and
+     * checked ({@link CachedRevision#readChecked}); cached blocks that fail their check are dropped,
+     * counted in {@code branchboot_cache_checksum_failures_total} and fetched again, so a client
+     * gets the right bytes or an error, never the bytes a disk rotted.
+     */
     public Mono<ByteBuffer> bytes(CachedRevision revision, Part part) {
         if (part instanceof Fetched fetched) {
             Fetch fetch = fetched.fetch();
             return Mono.fromFuture(fetch.bytes, true)
                     .map(bytes -> ByteBuffer.wrap(bytes, (int) (fetched.start() - fetch.start), fetched.length()).slice());
         }
-        return Mono.fromCallable(() -> revision.read(part.start(), part.length())).subscribeOn(Schedulers.boundedElastic());
+        return Mono.fromCallable(() -> revision.readChecked(part.start(), part.length(), verifierOf(revision)))
+                .subscribeOn(Schedulers.boundedElastic())
+                .onErrorResume(CachedBytesCorruptedException.class, e -> {
+                    metrics.checksumFailures.increment(e.offsets().length);
+                    corruptionWarnings.warn("{} (see branchboot_cache_checksum_failures_total). Check the cache disk.",
+                            e.getMessage());
+                    return refetched(revision, part.start(), part.end());
+                });
+    }
+
+    /** Bytes {@code [start, end)} planned again after their cached blocks were dropped: fetched, in one buffer. */
+    private Mono<ByteBuffer> refetched(CachedRevision revision, long start, long end) {
+        return Flux.defer(() -> Flux.fromIterable(plan(revision, start, end)))
+                .concatMap(part -> bytes(revision, part))
+                .collect(() -> ByteBuffer.allocate((int) (end - start)), ByteBuffer::put)
+                .map(ByteBuffer::flip);
+    }
+
+    /**
+     * The signed manifest cached bytes are checked against, or {@code null} without a trust key.
+     * When no upstream can give the manifest (a branch restarted while its uplink is down), cached
+     * bytes are checked against their checksums only: they were checked against the manifest when
+     * they were fetched, and the checksums show they are still what was stored then.
+     */
+    private dev.branchboot.integrity.ImageVerifier verifierOf(CachedRevision revision) throws java.io.IOException {
+        if (!manifests.enabled() || revision.upstream().signedContent() == null) {
+            return null;
+        }
+        try {
+            return manifests.verifier(revision.upstream());
+        } catch (dev.branchboot.server.upstream.UpstreamException e) {
+            if (e.kind() == dev.branchboot.server.upstream.UpstreamException.Kind.INTEGRITY && !(e.getCause()
+                    instanceof dev.branchboot.server.upstream.UpstreamException)) {
+                throw e;
+            }
+            manifestWarnings.warn("Cannot read the signed manifest of image '{}' revision {} ({}); serving its cached bytes "
+                    + "checked against their checksums only until an upstream answers", revision.upstream().name(),
+                    revision.upstream().etag(), e.getMessage());
+            return null;
+        }
     }
 
     /**
@@ -175,6 +222,10 @@ public class CacheFiller {
     private void store(CachedRevision revision, Fetch fetch, byte[] bytes) {
         try {
             revision.store(fetch.start, bytes);
+            if (manifests.enabled()) {
+                // Checked against the signed manifest before anyone got them: no second check at their first read.
+                revision.vouchFor(fetch.start, bytes.length);
+            }
         } catch (Exception e) {
             metrics.storeFailures.increment();
             storeWarnings.warn("Cannot store bytes {}-{} of image '{}' revision {} in the cache: {}; serving them pass-through "

@@ -37,6 +37,11 @@ import org.roaringbitmap.RoaringBitmap;
  * temporary file that is forced and renamed over the old one. The persisted bitmap therefore only
  * ever names blocks whose bytes and checksums were durable before it was written; a crash loses
  * at most the marks of the last moments, and those blocks are fetched again.
+ *
+ * <p>Every read for a client ({@link #readChecked}) checks each block it touches against its
+ * checksum, and with a trust key against the signed manifest once per process: a byte changed on
+ * disk while the branch was stopped, or by a disk that rots under a running branch, is dropped
+ * and fetched again, never sent.
  */
 public final class CachedRevision {
     static final String DATA_FILE = "data";
@@ -58,6 +63,12 @@ public final class CachedRevision {
     private final RoaringBitmap present;
     /** Guarded by {@code this}: the bitmap changed since the presence file was written. */
     private boolean dirty;
+    /**
+     * Guarded by {@code this}: blocks whose bytes were checked against the signed manifest by this
+     * process (fetched bytes are checked before they are stored; cached ones at their first read),
+     * so that later reads check only their checksums. Never persisted: a restart checks again.
+     */
+    private final RoaringBitmap vouched = new RoaringBitmap();
     /** One state writer at a time: they share the temporary file. */
     private final Object persistLock = new Object();
     /**
@@ -329,6 +340,7 @@ public final class CachedRevision {
     /** Marks the block holding {@code offset} absent, so the next read fetches it again. */
     void drop(long offset) {
         synchronized (this) {
+            vouched.remove((int) (offset >> blockShift));
             if (present.checkedRemove((int) (offset >> blockShift))) {
                 dirty = true;
             }
@@ -388,6 +400,16 @@ public final class CachedRevision {
     }
 
     /**
+     * Marks the blocks of {@code [offset, offset + length)} as checked against the signed manifest
+     * by this process: a fetch's bytes, which were checked before they were stored.
+     */
+    void vouchFor(long offset, long length) {
+        synchronized (this) {
+            vouched.add(offset >> blockShift, ((offset + length - 1) >> blockShift) + 1);
+        }
+    }
+
+    /**
      * Marks {@code bytes}, already durable in the data file at {@code offset} and checked by the
      * caller, present: writes their checksums only. For the migration of an earlier cache format.
      */
@@ -408,6 +430,68 @@ public final class CachedRevision {
             }
         }
         return buffer.flip();
+    }
+
+    /**
+     * Bytes {@code [offset, offset + length)} for a client, each block they touch read whole from
+     * the data file and checked against its checksum and, with a {@code verifier} (the trust key's
+     * signed manifest), against the manifest unless this process checked the block before. Every
+     * block touched must be present. Blocks that fail are dropped (the next plan fetches them) and
+     * the read fails.
+     *
+     * @throws CachedBytesCorruptedException naming the image, the revision and the blocks that failed
+     * @throws IOException                   when the data or checksum file cannot be read
+     */
+    ByteBuffer readChecked(long offset, int length, dev.branchboot.integrity.ImageVerifier verifier) throws IOException {
+        long start = blockStart(offset);
+        long end = blockEnd(offset + length);
+        ByteBuffer bytes = read(start, (int) (end - start));
+        int firstBlock = (int) (start >> blockShift);
+        int blocks = (int) ((end - start + blockSize - 1) >> blockShift);
+        ByteBuffer expected = ByteBuffer.allocate(4 * blocks);
+        while (expected.hasRemaining()) {
+            if (sums.read(expected, 4L * firstBlock + expected.position()) < 0) {
+                throw new IOException("the checksum file of image '" + upstream.name() + "' revision " + upstream.etag()
+                        + " ends before block " + (firstBlock + expected.position() / 4));
+            }
+        }
+        CRC32C crc = new CRC32C();
+        long[] failed = new long[blocks];
+        int failures = 0;
+        String reason = "checksum";
+        for (int i = 0; i < blocks; i++) {
+            int from = i << blockShift;
+            int to = Math.min(bytes.limit(), from + blockSize);
+            crc.reset();
+            crc.update(bytes.array(), from, to - from);
+            if ((int) crc.getValue() != expected.getInt(4 * i)) {
+                failed[failures++] = start + from;
+                continue;
+            }
+            if (verifier != null && !isVouchedFor(firstBlock + i)) {
+                try {
+                    verifier.verify(start + from, bytes.slice(from, to - from));
+                    synchronized (this) {
+                        vouched.add(firstBlock + i);
+                    }
+                } catch (dev.branchboot.integrity.ManifestException e) {
+                    failed[failures++] = start + from;
+                    reason = "signed manifest";
+                }
+            }
+        }
+        if (failures > 0) {
+            long[] dropped = java.util.Arrays.copyOf(failed, failures);
+            for (long at : dropped) {
+                drop(at);
+            }
+            throw new CachedBytesCorruptedException(upstream, blockSize, dropped, reason);
+        }
+        return bytes.position((int) (offset - start)).limit((int) (offset - start + length)).slice();
+    }
+
+    private synchronized boolean isVouchedFor(int block) {
+        return vouched.contains(block);
     }
 
     /**

@@ -60,6 +60,11 @@ final class InFlightFetches {
         byStart.remove(fetch.start, fetch);
     }
 
+    /** Completes when every fetch running now is over (stored, or failed). */
+    synchronized CompletableFuture<Void> allSettled() {
+        return CompletableFuture.allOf(byStart.values().stream().map(fetch -> fetch.settled).toArray(CompletableFuture[]::new));
+    }
+
     /** How many fetches are running. */
     synchronized int size() {
         return byStart.size();

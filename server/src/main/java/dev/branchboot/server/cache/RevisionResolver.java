@@ -60,8 +60,10 @@ public class RevisionResolver {
                     if (known.isEmpty()) {
                         return Mono.error(e);
                     }
-                    log.warn("No upstream answered for image '{}' ({}); serving its cached revision {} as it was "
-                            + "until the upstreams are asked again", name, e.getMessage(), known.get().upstream().etag());
+                    log.warn("{} for image '{}' ({}); serving its cached revision {} as it was until the upstreams are asked "
+                            + "again", ((UpstreamException) e).kind() == UpstreamException.Kind.INTEGRITY
+                                    ? "No upstream offered a revision this branch accepts" : "No upstream answered",
+                            name, e.getMessage(), known.get().upstream().etag());
                     // Trusted like an answer for one revalidate interval, so each request does not wait for the retries.
                     current.put(name, CompletableFuture.completedFuture(known.get().upstream()));
                     return Mono.just(known.get());

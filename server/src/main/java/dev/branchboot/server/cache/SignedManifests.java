@@ -1,5 +1,6 @@
 package dev.branchboot.server.cache;
 
+import dev.branchboot.integrity.AcceptedRevisions;
 import dev.branchboot.integrity.ImageManifest;
 import dev.branchboot.integrity.ImageVerifier;
 import dev.branchboot.integrity.ManifestException;
@@ -32,6 +33,13 @@ import reactor.core.scheduler.Schedulers;
  * anyone may use it ({@link #check}): bytes that fail are the upstream's fault (counted in
  * {@code branchboot_cache_integrity_failures_total}, the next upstream tried), so no cache and no
  * path between here and the origin has to be trusted. Without a key nothing is checked.
+ *
+ * <p>A manifest must be signed for the name asked for (the image's name or the revision file's own
+ * name), and the current revision of a name must not be older than one this branch accepted for
+ * it before ({@link AcceptedRevisions}, kept in {@code accepted-revisions} in the cache directory):
+ * a server offering another image or last month's revision under a name, each with a valid
+ * signature, is refused. Manifest files themselves ({@code *.manifest}) are served as they are:
+ * their head is signed and their pages are checked against it by every reader.
  */
 @BranchMode
 @Component
@@ -39,8 +47,14 @@ public class SignedManifests {
     private static final Logger log = LoggerFactory.getLogger(SignedManifests.class);
     private static final Duration PAGE_TIMEOUT = Duration.ofMinutes(2);
 
+    /** The suffix of a manifest's name: a manifest vouches for itself and has no manifest. */
+    public static final String MANIFEST_SUFFIX = ".manifest";
+    /** Where, in the cache directory, the newest revision accepted for each name is remembered. */
+    static final String ACCEPTED_FILE = "accepted-revisions";
+
     private final UpstreamClient upstreams;
     private final PublicKey key;
+    private final AcceptedRevisions accepted;
     private final Counter failures;
     /** Verifiers by signed content digest and image name. */
     private final Map<String, ImageVerifier> verifiers = new ConcurrentHashMap<>();
@@ -49,6 +63,7 @@ public class SignedManifests {
     public SignedManifests(BranchbootProperties properties, UpstreamClient upstreams, MeterRegistry registry) throws IOException {
         this.upstreams = upstreams;
         this.key = properties.trustKey() == null ? null : PemKeys.publicKey(properties.trustKey());
+        this.accepted = key == null ? null : AcceptedRevisions.inFile(properties.cache().dir().resolve(ACCEPTED_FILE));
         this.failures = Counter.builder("branchboot.cache.integrity.failures")
                 .description("Fetched ranges whose bytes did not match the image's signed manifest (discarded, next upstream)")
                 .register(registry);
@@ -71,10 +86,10 @@ public class SignedManifests {
      *         manifest is missing, damaged, signed by another key or made for another file
      */
     public Mono<UpstreamRevision> sign(UpstreamRevision described) {
-        if (key == null) {
+        if (key == null || isManifest(described.name())) {
             return Mono.just(described);
         }
-        return Mono.fromCallable(() -> load(described)).subscribeOn(Schedulers.boundedElastic())
+        return Mono.fromCallable(() -> load(described, true)).subscribeOn(Schedulers.boundedElastic())
                 .map(verifier -> described.withSignedContent(verifier.manifest().revision()));
     }
 
@@ -83,7 +98,7 @@ public class SignedManifests {
      * Runs off the event loop; may fetch a page of the manifest.
      */
     public UpstreamClient.BytesCheck check(UpstreamRevision revision) {
-        if (key == null) {
+        if (key == null || isManifest(revision.name())) {
             return null;
         }
         return (first, bytes) -> {
@@ -103,7 +118,8 @@ public class SignedManifests {
         if (known != null) {
             return known;
         }
-        ImageVerifier loaded = load(revision);
+        // A cached older revision, kept for the clients pinned to it: no rollback check.
+        ImageVerifier loaded = load(revision, false);
         if (revision.signedContent() != null && !loaded.manifest().revision().equals(revision.signedContent())) {
             throw new ManifestException(revision.name(), "the upstreams' manifest now vouches for " + loaded.manifest().revision()
                     + ", not the cached revision's " + revision.signedContent());
@@ -111,8 +127,17 @@ public class SignedManifests {
         return loaded;
     }
 
-    private ImageVerifier load(UpstreamRevision image) throws IOException {
-        String manifestName = upstreams.revisionName(image) + ".manifest";
+    /** Whether {@code name} is a manifest's, which carries its own signature. */
+    public static boolean isManifest(String name) {
+        return name.endsWith(MANIFEST_SUFFIX);
+    }
+
+    /**
+     * The checked manifest of {@code image}; for the {@code current} revision of its name also
+     * checked against what this branch accepted for the name before (and remembered when newer).
+     */
+    private ImageVerifier load(UpstreamRevision image, boolean current) throws IOException {
+        String manifestName = upstreams.revisionName(image) + MANIFEST_SUFFIX;
         try {
             UpstreamRevision manifest = upstreams.describe(manifestName).block(PAGE_TIMEOUT);
             ByteBuffer first = ByteBuffer.wrap(read(manifest, 0, (int) Math.min(ImageManifest.HEAD_LENGTH, manifest.size())));
@@ -125,6 +150,12 @@ public class SignedManifests {
                 throw new ManifestException(image.name(), "the manifest " + manifestName + " describes a file of "
                         + head.imageSize() + " bytes, the upstream's has " + image.size());
             }
+            if (current) {
+                accepted.check(image.name(), head);
+            } else if (!head.names(image.name())) {
+                throw new ManifestException(image.name(), "the manifest " + manifestName + " is signed for image '"
+                        + head.imageName() + "', not this one");
+            }
             ImageVerifier verifier = new ImageVerifier(head, (offset, length) -> read(manifest, offset, length));
             verifiers.put(head.revision() + "\n" + image.name(), verifier);
             return verifier;
@@ -133,8 +164,9 @@ public class SignedManifests {
             throw new UpstreamException(UpstreamException.Kind.INTEGRITY, image.upstream(), e.getMessage(), e);
         } catch (UpstreamException e) {
             throw new UpstreamException(UpstreamException.Kind.INTEGRITY, e.upstream(), "image '" + image.name()
-                    + "' has no readable signed manifest " + manifestName + " while branchboot.trust-key is set: "
-                    + e.getMessage(), e);
+                    + "' has no readable signed manifest " + manifestName + " while branchboot.trust-key is set (every "
+                    + "file a branch with a trust key serves, kernels and initramfs files too, must be signed: "
+                    + "branchboot-agent manifest FILE --sign-key KEY.pem at the origin): " + e.getMessage(), e);
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }

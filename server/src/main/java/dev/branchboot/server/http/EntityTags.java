@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Strong entity tags in nginx's format, and the parsing and comparison of entity-tag lists from
+ * Strong entity tags (nginx's, and the origin's own, {@link #ofFile}), and the parsing and comparison of entity-tag lists from
  * If-Match, If-None-Match and If-Range (RFC 9110 section 8.8.3).
  */
 public final class EntityTags {
@@ -15,11 +15,39 @@ public final class EntityTags {
 
     /**
      * The ETag nginx gives a static file: the modification time in seconds since the epoch and the
-     * length, both in lower-case hex, quoted ({@code "6925a1b2-10000000"}). Using the same formula
-     * lets an nginx origin and a branchboot origin agree on a file's identity.
+     * length, both in lower-case hex, quoted ({@code "6925a1b2-10000000"}). The branch computes it
+     * for an upstream that sends no strong ETag.
      */
     public static String of(Instant lastModified, long size) {
         return "\"" + Long.toHexString(lastModified.getEpochSecond()) + "-" + Long.toHexString(size) + "\"";
+    }
+
+    /**
+     * The ETag a branchboot origin gives image file {@code revision} (its path relative to the
+     * images folder): nginx's two fields, then 48 bits of a hash of the revision's name and its
+     * modification time to the nanosecond ({@code "6925a1b2-10000000-3f9a0c12d4e7"}).
+     *
+     * <p>nginx's formula alone names two files by one tag when they have one length and were
+     * written in one second (four revisions copied in a row), and a cache keyed by it then mixes
+     * their bytes. The revision's name tells apart any two files that exist at once in one images
+     * folder, and the nanoseconds a file replaced under its old name. The inode would do that too,
+     * but it changes when a folder is copied or restored, where name and time survive {@code rsync
+     * -a} and {@code cp -p}: two origins serving copies of one folder keep agreeing, so clients fail
+     * over between them without losing their pinned revision. Not a secret and not a content
+     * digest: for bytes that are vouched for, sign the image ({@code branchboot.trust-key}).
+     */
+    public static String ofFile(String revision, Instant lastModified, long size) {
+        long hash = 0xcbf29ce484222325L; // FNV-1a, 64 bits
+        byte[] name = revision.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        for (byte b : name) {
+            hash = (hash ^ (b & 0xff)) * 0x100000001b3L;
+        }
+        long time = lastModified.getEpochSecond() * 1_000_000_000L + lastModified.getNano();
+        for (int i = 0; i < 8; i++) {
+            hash = (hash ^ ((time >>> (8 * i)) & 0xff)) * 0x100000001b3L;
+        }
+        String suffix = Long.toHexString((hash >>> 16) | (1L << 48)).substring(1);
+        return "\"" + Long.toHexString(lastModified.getEpochSecond()) + "-" + Long.toHexString(size) + "-" + suffix + "\"";
     }
 
     /** One parsed entity tag. */

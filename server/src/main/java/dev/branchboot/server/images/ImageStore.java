@@ -172,9 +172,10 @@ public class ImageStore {
                 throw new ImageNotFoundException(name, "links to hidden or partial file '" + revision + "'");
             }
         }
-        Instant modified = attributes.lastModifiedTime().toInstant().truncatedTo(ChronoUnit.SECONDS);
+        Instant modifiedExactly = attributes.lastModifiedTime().toInstant();
+        Instant modified = modifiedExactly.truncatedTo(ChronoUnit.SECONDS);
         long size = attributes.size();
-        return new ImageFile(name, revision, real, size, modified, EntityTags.of(modified, size));
+        return new ImageFile(name, revision, real, size, modified, EntityTags.ofFile(revision, modifiedExactly, size));
     }
 
     /**

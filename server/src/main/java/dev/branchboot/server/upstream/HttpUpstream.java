@@ -115,7 +115,7 @@ final class HttpUpstream implements Upstream {
                 })
                 .get().uri(url)
                 .responseSingle((response, body) -> {
-                    UpstreamException refused = check(upstream, revision, response, first, length, what);
+                    UpstreamException refused = check(upstream, revision, response, first, length, what, byLocation);
                     if (refused != null) {
                         return Mono.error(refused);
                     }
@@ -133,7 +133,7 @@ final class HttpUpstream implements Upstream {
     }
 
     private static UpstreamException check(URI upstream, UpstreamRevision revision, HttpClientResponse response,
-            long first, int length, String what) {
+            long first, int length, String what, boolean byLocation) {
         int status = response.status().code();
         HttpHeaders headers = response.responseHeaders();
         if (status == 412) {
@@ -164,6 +164,12 @@ final class HttpUpstream implements Upstream {
         if (!revision.etagSynthesized() && etag != null && !etag.equals(revision.etag())) {
             return new UpstreamException(UpstreamException.Kind.REVISION_GONE, upstream, what + ": ETag " + etag
                     + " mid-fill", null);
+        }
+        String location = headers.get(HttpHeaderNames.CONTENT_LOCATION);
+        if (!byLocation && revision.contentLocation() != null && !revision.contentLocation().equals(location)) {
+            // The same ETag on another file: two revisions of one length written in one second.
+            return new UpstreamException(UpstreamException.Kind.REVISION_GONE, upstream, what + ": Content-Location "
+                    + location + " instead of " + revision.contentLocation() + ", the name now means another file", null);
         }
         if (revision.etagSynthesized() && revision.lastModified() != null) {
             Instant modified = parseDate(headers.get(HttpHeaderNames.LAST_MODIFIED));

@@ -224,6 +224,26 @@ class BranchCacheNginxTest {
         assertEquals(1.0, branch.bean(MeterRegistry.class).get("branchboot.cache.checksum.failures").counter().count());
     }
 
+    @Test
+    void aByteChangedWhileTheBranchWasStoppedIsCaughtWhenServed() throws Exception {
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        branch.close();
+        branch = null;
+        // A clean shutdown (the marker stays), then a bit flip on disk: no start-up check runs.
+        assertTrue(Files.exists(cache.resolve("clean-shutdown")));
+        corruptCachedData(2_000_000);
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        HttpResponse<byte[]> range = branch.get("/images/disk.raw", "Range", "bytes=1999000-2000999");
+        assertEquals(206, range.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(disk, 1_999_000, 2_001_000), range.body());
+        assertEquals(1.0, branch.bean(MeterRegistry.class).get("branchboot.cache.checksum.failures").counter().count());
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body(), "a whole read, every block checked");
+        // Only the block that changed (1,998,848..2,002,943 holds both bytes) was fetched again.
+        assertEquals(SIZE + 4096, nginx.bytesSent("/images/disk.raw"));
+        assertSameAsOrigin("bytes=10-20,1999990-2000010,4190000-");
+    }
+
     private void corruptCachedData(long offset) throws Exception {
         Path data;
         try (Stream<Path> files = Files.walk(cache.resolve("revisions"))) {

@@ -149,4 +149,97 @@ class SignedImagesTest {
         assertEquals(2, branch.bean(CacheDirectory.class).revisions().size(), "two revisions under one ETag");
         assertFalse(Arrays.equals(disk, replaced));
     }
+
+    @Test
+    void aManifestIsServedThroughASignedBranchAsItIs() throws Exception {
+        BranchServer branch = branch(nginx.imagesUrl(), "cache");
+        HttpResponse<byte[]> manifest = branch.get("/images/disk.raw.manifest");
+        assertEquals(200, manifest.statusCode(), new String(manifest.body()));
+        assertArrayEquals(Files.readAllBytes(origin.resolve("disk.raw.manifest")), manifest.body());
+        assertEquals(206, branch.get("/images/disk.raw", "Range", "bytes=0-99").statusCode());
+    }
+
+    @Test
+    void anotherImagesManifestUnderThisNameIsRefused() throws Exception {
+        // A valid image and manifest, signed by the right key for kiosk.raw, offered as disk.raw.
+        Files.write(origin.resolve("kiosk.raw"), disk);
+        ManifestWriter.write(origin.resolve("kiosk.raw"), PemKeys.privateKey(keys.privateKey()), null);
+        Files.copy(origin.resolve("kiosk.raw.manifest"), origin.resolve("disk.raw.manifest"),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        BranchServer branch = branch(nginx.imagesUrl(), "cache");
+        assertEquals(502, branch.get("/images/disk.raw", "Range", "bytes=0-99").statusCode());
+        assertEquals(0, branch.bean(CacheDirectory.class).cachedBytes());
+        assertEquals(206, branch.get("/images/kiosk.raw", "Range", "bytes=0-99").statusCode(), "under its own name it is fine");
+    }
+
+    @Test
+    void anOlderRevisionIsRefusedOnceANewerWasAcceptedEvenAfterARestart() throws Exception {
+        Path file = origin.resolve("disk.raw");
+        ManifestWriter.write(file, "disk.raw", java.time.Instant.parse("2026-12-01T06:00:00Z"),
+                PemKeys.privateKey(keys.privateKey()), null);
+        BranchServer branch = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache"), "--branchboot.trust-key=" + keys.publicKey(),
+                "--branchboot.cache.revalidate-interval=0s");
+        closing.add(branch);
+        assertEquals(206, branch.get("/images/disk.raw", "Range", "bytes=0-99").statusCode());
+
+        // Last month's revision with its own valid manifest, put back under the name.
+        byte[] older = disk.clone();
+        older[7] ^= 1;
+        Files.write(file, older);
+        Files.setLastModifiedTime(file, FileTime.from(java.time.Instant.parse("2026-11-01T06:00:00Z")));
+        ManifestWriter.write(file, "disk.raw", java.time.Instant.parse("2026-11-01T06:00:00Z"),
+                PemKeys.privateKey(keys.privateKey()), null);
+        // Refused: the branch keeps serving the revision it accepted, as when its upstreams are down.
+        HttpResponse<byte[]> rollback = branch.get("/images/disk.raw", "Range", "bytes=0-99");
+        assertArrayEquals(Arrays.copyOf(disk, 100), rollback.body());
+        branch.close();
+
+        // Restarted with nothing cached: refused outright, because the memory of what was accepted survives.
+        BranchServer restarted = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache-empty"),
+                "--branchboot.trust-key=" + keys.publicKey(), "--branchboot.cache.revalidate-interval=0s");
+        closing.add(restarted);
+        Files.copy(temp.resolve("cache/accepted-revisions"), temp.resolve("cache-empty/accepted-revisions"));
+        restarted.close();
+        restarted = BranchServer.start(nginx.imagesUrl(), temp.resolve("cache-empty"),
+                "--branchboot.trust-key=" + keys.publicKey(), "--branchboot.cache.revalidate-interval=0s");
+        closing.add(restarted);
+        HttpResponse<byte[]> refused = restarted.get("/images/disk.raw", "Range", "bytes=0-99");
+        assertEquals(502, refused.statusCode());
+        assertTrue(new String(refused.body()).contains("older than a revision already accepted"), new String(refused.body()));
+        assertEquals(0, restarted.bean(CacheDirectory.class).cachedBytes());
+        // Rolling back on purpose: the publisher signs the old bytes again.
+        ManifestWriter.write(file, "disk.raw", java.time.Instant.parse("2026-12-08T06:00:00Z"),
+                PemKeys.privateKey(keys.privateKey()), null);
+        HttpResponse<byte[]> resigned = restarted.get("/images/disk.raw", "Range", "bytes=0-99");
+        assertEquals(206, resigned.statusCode());
+        assertArrayEquals(Arrays.copyOf(older, 100), resigned.body());
+    }
+
+    @Test
+    void bytesChangedOnDiskTogetherWithTheirChecksumsAreCaughtByTheManifestWhenServed() throws Exception {
+        BranchServer branch = branch(nginx.imagesUrl(), "cache");
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        branch.awaitCached(SIZE);
+        branch.close();
+        // While the branch is stopped (cleanly): a block rewritten along with its checksum, so only the manifest can tell.
+        Path revision;
+        try (var dirs = Files.list(temp.resolve("cache/revisions"))) {
+            revision = dirs.findFirst().orElseThrow();
+        }
+        int block = 300;
+        byte[] forged = Arrays.copyOfRange(disk, block * 4096, (block + 1) * 4096);
+        forged[100] ^= 0x55;
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(forged);
+        try (var data = java.nio.channels.FileChannel.open(revision.resolve("data"), java.nio.file.StandardOpenOption.WRITE);
+             var sums = java.nio.channels.FileChannel.open(revision.resolve("sums"), java.nio.file.StandardOpenOption.WRITE)) {
+            data.write(java.nio.ByteBuffer.wrap(forged), block * 4096L);
+            sums.write(java.nio.ByteBuffer.allocate(4).putInt(0, (int) crc.getValue()), block * 4L);
+        }
+        BranchServer restarted = branch(nginx.imagesUrl(), "cache");
+        HttpResponse<byte[]> range = restarted.get("/images/disk.raw", "Range", "bytes=1228000-1230000");
+        assertEquals(206, range.statusCode());
+        assertArrayEquals(Arrays.copyOfRange(disk, 1_228_000, 1_230_001), range.body());
+        assertEquals(1.0, restarted.bean(MeterRegistry.class).get("branchboot.cache.checksum.failures").counter().count());
+    }
 }

@@ -36,7 +36,10 @@ public final class FaultyUpstream implements AutoCloseable {
 
     private final HttpServer server;
     private final String name;
-    private final byte[] image;
+    private volatile byte[] image;
+    /** Revision files by name, when the name is published as revisions ({@link #publish}). */
+    private final java.util.Map<String, byte[]> revisions = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile String currentRevision;
     private volatile Fault fault = Fault.TRUNCATED;
     private final AtomicInteger faultsLeft = new AtomicInteger();
     private final AtomicInteger rangeRequests = new AtomicInteger();
@@ -56,6 +59,18 @@ public final class FaultyUpstream implements AutoCloseable {
         return "http://127.0.0.1:" + server.getAddress().getPort() + "/images";
     }
 
+    /**
+     * Points the name at revision file {@code revision} holding {@code bytes}: responses for the
+     * name carry {@code Content-Location: /images/REVISION}, and the revision's own name serves it
+     * too. The ETag stays the same for every revision, as nginx's does for files of one length
+     * written in one second.
+     */
+    public void publish(String revision, byte[] bytes) {
+        revisions.put(revision, bytes);
+        image = bytes;
+        currentRevision = revision;
+    }
+
     /** The next {@code count} range requests fail with {@code fault}; 0 heals the upstream. */
     public void failNext(Fault fault, int count) {
         this.fault = fault;
@@ -69,11 +84,18 @@ public final class FaultyUpstream implements AutoCloseable {
 
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
-            if (!exchange.getRequestURI().getPath().equals("/images/" + name)) {
+            String path = exchange.getRequestURI().getPath();
+            byte[] image = this.image;
+            var headers = exchange.getResponseHeaders();
+            String revision = currentRevision;
+            if (path.equals("/images/" + name) && revision != null) {
+                headers.set("Content-Location", "/images/" + revision);
+            } else if (path.startsWith("/images/") && revisions.containsKey(path.substring(8))) {
+                image = revisions.get(path.substring(8));
+            } else if (!path.equals("/images/" + name)) {
                 exchange.sendResponseHeaders(404, -1);
                 return;
             }
-            var headers = exchange.getResponseHeaders();
             headers.set("ETag", ETAG);
             headers.set("Last-Modified", "Tue, 24 Nov 2026 10:00:00 GMT");
             headers.set("Accept-Ranges", "bytes");
