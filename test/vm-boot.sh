@@ -395,12 +395,23 @@ start_site() {
   mkdir -p "$work/images/boot"
   cp "$vmlinuz" "$work/images/boot/vmlinuz-$kver"
   cp "$initrd" "$work/images/boot/$initrd_name"
+  local trust=()
+  if [[ -n ${trust_key:-} ]]; then
+    # A signed site: the kernel and the initramfs are signed too (under the names the branch serves
+    # them by), the branch takes only signed bytes, and the agent checks every byte again.
+    for f in "boot/vmlinuz-$kver" "boot/$initrd_name"; do
+      "$runtime/bin/branchboot-agent" manifest "$work/images/$f" --name "$f" --sign-key "$work/keys/publisher.pem" >&2 ||
+        die "branchboot-agent manifest could not sign $f"
+    done
+    trust=(--branchboot.trust-key="$trust_key")
+    cmdline="$cmdline branchboot.trust=/etc/branchboot/trust.pem"
+  fi
   launch_server origin --branchboot.images-dir="$work/images"
   origin_port=$server_port
   rm -rf "$work/branch-cache"
   cmdline="$cmdline branchboot.opts=--trace,/dev/ttyS1"
   launch_server branch --branchboot.upstreams="http://127.0.0.1:$origin_port/images" \
-    --branchboot.cache.dir="$work/branch-cache" \
+    --branchboot.cache.dir="$work/branch-cache" "${trust[@]}" \
     --branchboot.boot.profiles."$profile".image="$image" \
     --branchboot.boot.profiles."$profile".kernel="boot/vmlinuz-$kver" \
     --branchboot.boot.profiles."$profile".initrd="boot/$initrd_name" \
@@ -678,6 +689,8 @@ case $mode in
     report=()
     if [[ $mode == busybox-ipxe ]]; then
       image_busybox
+      # Signed end to end: origin (manifests) -> branch with the trust key -> agent with the trust key.
+      sign_image
       initramfs_busybox
       profile=busybox
       detach_test=1
@@ -689,6 +702,12 @@ case $mode in
       start_site "$profile" "console=ttyS0 panic=-1 root=$root_device rw ip=dhcp branchboot.cow=ram:512M branchboot.heap=768m branchboot.log=console"
     fi
     two_boots "$mode"
+    if [[ -n ${trust_key:-} ]]; then
+      for i in 1 2; do
+        grep -a -q "manifest of .*$image signed by the trusted key" "$work/$mode-$i.console.log" ||
+          die "boot $i: the agent did not check the image against its signed manifest: $work/$mode-$i.console.log"
+      done
+    fi
     qcow_size=$(stat -c %s "$work/images/$image")
     echo "vm-boot: PASS ($mode): the PC booted twice through iPXE from the branch in front of the origin (image file ${qcow_size} bytes, kernel $kver)"
     printf 'vm-boot:   %s\n' "${report[@]}"

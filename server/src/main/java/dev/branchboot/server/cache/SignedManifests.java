@@ -58,6 +58,9 @@ public class SignedManifests {
     private final Counter failures;
     /** Verifiers by signed content digest and image name. */
     private final Map<String, ImageVerifier> verifiers = new ConcurrentHashMap<>();
+    /** Verifiers by what the upstream said of the image and its manifest (ETags, lengths, locations). */
+    private final com.github.benmanes.caffeine.cache.Cache<String, ImageVerifier> checkedHeads =
+            com.github.benmanes.caffeine.cache.Caffeine.newBuilder().maximumSize(10_000).build();
 
     /** Checks against {@code branchboot.trust-key}, when it is set, manifests read from {@code upstreams}. */
     public SignedManifests(BranchbootProperties properties, UpstreamClient upstreams, MeterRegistry registry) throws IOException {
@@ -140,6 +143,14 @@ public class SignedManifests {
         String manifestName = upstreams.revisionName(image) + MANIFEST_SUFFIX;
         try {
             UpstreamRevision manifest = upstreams.describe(manifestName).block(PAGE_TIMEOUT);
+            // A revalidation that finds the image and its manifest unchanged reads no manifest bytes again.
+            String identity = image.name() + "\n" + image.etag() + "\n" + image.size() + "\n" + image.contentLocation() + "\n"
+                    + manifest.etag() + "\n" + manifest.size() + "\n" + manifest.contentLocation();
+            ImageVerifier known = checkedHeads.getIfPresent(identity);
+            if (known != null) {
+                checkName(image, known.manifest(), manifestName, current);
+                return known;
+            }
             ByteBuffer first = ByteBuffer.wrap(read(manifest, 0, (int) Math.min(ImageManifest.HEAD_LENGTH, manifest.size())));
             int headLength = ImageManifest.headLength(image.name(), first);
             if (headLength > manifest.size()) {
@@ -150,14 +161,10 @@ public class SignedManifests {
                 throw new ManifestException(image.name(), "the manifest " + manifestName + " describes a file of "
                         + head.imageSize() + " bytes, the upstream's has " + image.size());
             }
-            if (current) {
-                accepted.check(image.name(), head);
-            } else if (!head.names(image.name())) {
-                throw new ManifestException(image.name(), "the manifest " + manifestName + " is signed for image '"
-                        + head.imageName() + "', not this one");
-            }
+            checkName(image, head, manifestName, current);
             ImageVerifier verifier = new ImageVerifier(head, (offset, length) -> read(manifest, offset, length));
             verifiers.put(head.revision() + "\n" + image.name(), verifier);
+            checkedHeads.put(identity, verifier);
             return verifier;
         } catch (ManifestException e) {
             failures.increment();
@@ -169,6 +176,16 @@ public class SignedManifests {
                     + "branchboot-agent manifest FILE --sign-key KEY.pem at the origin): " + e.getMessage(), e);
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+    }
+
+    /** The manifest must be signed for the name asked for; the current revision also must not be a rollback. */
+    private void checkName(UpstreamRevision image, ImageManifest head, String manifestName, boolean current) throws IOException {
+        if (current) {
+            accepted.check(image.name(), head);
+        } else if (!head.names(image.name())) {
+            throw new ManifestException(image.name(), "the manifest " + manifestName + " is signed for image '"
+                    + head.imageName() + "', not this one");
         }
     }
 
