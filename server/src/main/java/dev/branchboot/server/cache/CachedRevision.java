@@ -308,6 +308,11 @@ public final class CachedRevision {
         touch();
     }
 
+    /** Whether the revision was evicted: its files are gone, and the name must be looked up again. */
+    public boolean evicted() {
+        return evicted;
+    }
+
     /** Whether a response or replication uses the revision now. */
     public boolean inUse() {
         return users.get() > 0;
@@ -333,7 +338,7 @@ public final class CachedRevision {
     }
 
     /** False until every present block has been checked after an unclean shutdown. */
-    boolean verified() {
+    public boolean verified() {
         return verified;
     }
 
@@ -445,30 +450,19 @@ public final class CachedRevision {
     ByteBuffer readChecked(long offset, int length, dev.branchboot.integrity.ImageVerifier verifier) throws IOException {
         long start = blockStart(offset);
         long end = blockEnd(offset + length);
-        ByteBuffer bytes = read(start, (int) (end - start));
-        int firstBlock = (int) (start >> blockShift);
-        int blocks = (int) ((end - start + blockSize - 1) >> blockShift);
-        ByteBuffer expected = ByteBuffer.allocate(4 * blocks);
-        while (expected.hasRemaining()) {
-            if (sums.read(expected, 4L * firstBlock + expected.position()) < 0) {
-                throw new IOException("the checksum file of image '" + upstream.name() + "' revision " + upstream.etag()
-                        + " ends before block " + (firstBlock + expected.position() / 4));
-            }
-        }
-        CRC32C crc = new CRC32C();
-        long[] failed = new long[blocks];
-        int failures = 0;
-        String reason = "checksum";
-        for (int i = 0; i < blocks; i++) {
-            int from = i << blockShift;
-            int to = Math.min(bytes.limit(), from + blockSize);
-            crc.reset();
-            crc.update(bytes.array(), from, to - from);
-            if ((int) crc.getValue() != expected.getInt(4 * i)) {
-                failed[failures++] = start + from;
-                continue;
-            }
-            if (verifier != null && !isVouchedFor(firstBlock + i)) {
+        ByteBuffer bytes = ByteBuffer.allocate((int) (end - start));
+        readBlocksChecked(start, bytes.duplicate());
+        if (verifier != null) {
+            int firstBlock = (int) (start >> blockShift);
+            int blocks = (int) ((end - start + blockSize - 1) >> blockShift);
+            long[] failed = new long[blocks];
+            int failures = 0;
+            for (int i = 0; i < blocks; i++) {
+                if (isVouchedFor(firstBlock + i)) {
+                    continue;
+                }
+                int from = i << blockShift;
+                int to = Math.min(bytes.limit(), from + blockSize);
                 try {
                     verifier.verify(start + from, bytes.slice(from, to - from));
                     synchronized (this) {
@@ -476,18 +470,86 @@ public final class CachedRevision {
                     }
                 } catch (dev.branchboot.integrity.ManifestException e) {
                     failed[failures++] = start + from;
-                    reason = "signed manifest";
                 }
+            }
+            if (failures > 0) {
+                throw dropped(java.util.Arrays.copyOf(failed, failures), "signed manifest");
+            }
+        }
+        return bytes.position((int) (offset - start)).limit((int) (offset - start + length)).slice();
+    }
+
+    /**
+     * Reads the whole blocks from {@code start} (a block's first byte) into {@code target}, from its
+     * position to its limit (whole blocks, or to the image's end), and checks each against its
+     * checksum. Every block must be present. Blocks that fail are dropped (the next plan fetches
+     * them) and the read fails.
+     *
+     * @throws CachedBytesCorruptedException naming the image, the revision and the blocks that failed
+     * @throws IOException                   when the data or checksum file cannot be read
+     */
+    public void readBlocksChecked(long start, ByteBuffer target) throws IOException {
+        if (data == null) {
+            throw new IOException("revision " + id + " of image '" + upstream.name() + "' is not in the cache");
+        }
+        int length = target.remaining();
+        int firstBlock = (int) (start >> blockShift);
+        int blocks = (int) ((length + blockSize - 1) >> blockShift);
+        ByteBuffer expected = ByteBuffer.allocate(4 * blocks);
+        while (expected.hasRemaining()) {
+            if (sums.read(expected, 4L * firstBlock + expected.position()) < 0) {
+                throw new IOException("the checksum file of image '" + upstream.name() + "' revision " + upstream.etag()
+                        + " ends before block " + (firstBlock + expected.position() / 4));
+            }
+        }
+        ByteBuffer bytes = target.duplicate();
+        int base = bytes.position();
+        while (bytes.hasRemaining()) {
+            if (data.read(bytes, start + bytes.position() - base) < 0) {
+                throw new IOException("data file of image '" + upstream.name() + "' revision " + upstream.etag() + " ends at "
+                        + (start + bytes.position() - base));
+            }
+        }
+        CRC32C crc = new CRC32C();
+        long[] failed = null;
+        int failures = 0;
+        for (int i = 0; i < blocks; i++) {
+            int from = i << blockShift;
+            int to = Math.min(length, from + blockSize);
+            crc.reset();
+            crc.update(target.slice(base + from, to - from));
+            if ((int) crc.getValue() != expected.getInt(4 * i)) {
+                if (failed == null) {
+                    failed = new long[blocks];
+                }
+                failed[failures++] = start + from;
             }
         }
         if (failures > 0) {
-            long[] dropped = java.util.Arrays.copyOf(failed, failures);
-            for (long at : dropped) {
-                drop(at);
-            }
-            throw new CachedBytesCorruptedException(upstream, blockSize, dropped, reason);
+            throw dropped(java.util.Arrays.copyOf(failed, failures), "checksum");
         }
-        return bytes.position((int) (offset - start)).limit((int) (offset - start + length)).slice();
+    }
+
+    private CachedBytesCorruptedException dropped(long[] offsets, String check) {
+        for (long at : offsets) {
+            drop(at);
+        }
+        return new CachedBytesCorruptedException(upstream, blockSize, offsets, check);
+    }
+
+    /** Whether every block touching bytes {@code first..last} was checked against the signed manifest by this process. */
+    public synchronized boolean allVouchedFor(long first, long last) {
+        return vouched.contains(first >> blockShift, (last >> blockShift) + 1);
+    }
+
+    /** The first byte of the block holding {@code offset}. */
+    public long blockStartOf(long offset) {
+        return blockStart(offset);
+    }
+
+    /** The end of the block holding {@code offset - 1}: {@code offset} rounded up to a block, at most the image's size. */
+    public long blockEndOf(long offset) {
+        return blockEnd(offset);
     }
 
     private synchronized boolean isVouchedFor(int block) {

@@ -19,6 +19,11 @@ import reactor.core.scheduler.Schedulers;
  * Which revision an image name means right now: the upstreams' answer, trusted for
  * {@code branchboot.cache.revalidate-interval} (concurrent look-ups of one name share one
  * {@code HEAD}), or, while no upstream answers, the revision the name last meant, if it is cached.
+ *
+ * <p>A hot path: every image request asks. What is remembered is the {@link CachedRevision}
+ * itself, so a request within the interval costs one map look-up on the calling thread (no hop to
+ * another thread, no identity digest); {@link #known} answers without any asynchronous machinery
+ * for the event loop's fast path ({@code bench/branch-cpu.sh}).
  */
 @BranchMode
 @Component
@@ -29,7 +34,7 @@ public class RevisionResolver {
     private final CacheDirectory store;
     private final CacheScrubber scrubber;
     private final SignedManifests manifests;
-    private final AsyncCache<String, UpstreamRevision> current;
+    private final AsyncCache<String, CachedRevision> current;
 
     /** Resolves names through {@code upstreams}, falling back to what {@code store} remembers. */
     public RevisionResolver(UpstreamClient upstreams, CacheDirectory store, CacheScrubber scrubber, SignedManifests manifests,
@@ -52,9 +57,26 @@ public class RevisionResolver {
      *         none answered and nothing of it is cached
      */
     public Mono<CachedRevision> current(String name) {
-        return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).flatMap(manifests::sign).toFuture()), true)
-                .publishOn(Schedulers.boundedElastic())
-                .map(store::revisionFor)
+        CachedRevision remembered = known(name);
+        if (remembered != null) {
+            return Mono.just(remembered);
+        }
+        return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).flatMap(manifests::sign)
+                        .publishOn(Schedulers.boundedElastic())
+                        .map(this::cachedRevision)
+                        .toFuture()), true)
+                .flatMap(revision -> {
+                    if (revision.evicted()) {
+                        // Evicted while remembered: its files are gone, ask again.
+                        invalidate(name);
+                        return Mono.fromCallable(() -> cachedRevision(revision.upstream())).subscribeOn(Schedulers.boundedElastic());
+                    }
+                    if (!revision.onDisk()) {
+                        // Made while the cache could not create it: the next request tries again.
+                        invalidate(name);
+                    }
+                    return Mono.just(revision);
+                })
                 .onErrorResume(e -> e instanceof UpstreamException u && u.retryable(), e -> {
                     Optional<CachedRevision> known = store.lastKnown(name);
                     if (known.isEmpty()) {
@@ -65,11 +87,34 @@ public class RevisionResolver {
                                     ? "No upstream offered a revision this branch accepts" : "No upstream answered",
                             name, e.getMessage(), known.get().upstream().etag());
                     // Trusted like an answer for one revalidate interval, so each request does not wait for the retries.
-                    current.put(name, CompletableFuture.completedFuture(known.get().upstream()));
+                    current.put(name, CompletableFuture.completedFuture(known.get()));
                     return Mono.just(known.get());
                 })
-                .publishOn(Schedulers.boundedElastic())
-                .doOnNext(scrubber::ensureVerified);
+                .flatMap(revision -> revision.verified() ? Mono.just(revision)
+                        : Mono.fromCallable(() -> {
+                            scrubber.ensureVerified(revision);
+                            return revision;
+                        }).subscribeOn(Schedulers.boundedElastic()));
+    }
+
+    /** The cached revision for what the upstream said, checked after an unclean shutdown. Blocking. */
+    private CachedRevision cachedRevision(UpstreamRevision upstream) {
+        CachedRevision revision = store.revisionFor(upstream);
+        scrubber.ensureVerified(revision);
+        return revision;
+    }
+
+    /**
+     * The revision {@code name} means, if that is known now without asking anyone: answered within
+     * the revalidate interval, still cached, and checked; else {@code null}. Never blocks.
+     */
+    public CachedRevision known(String name) {
+        CompletableFuture<CachedRevision> future = current.getIfPresent(name);
+        if (future == null || !future.isDone() || future.isCompletedExceptionally()) {
+            return null;
+        }
+        CachedRevision revision = future.getNow(null);
+        return revision != null && revision.verified() && revision.onDisk() && !revision.evicted() ? revision : null;
     }
 
     /** Forgets what {@code name} meant, so the next request asks the upstreams again. */

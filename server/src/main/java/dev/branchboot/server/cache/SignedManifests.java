@@ -6,6 +6,7 @@ import dev.branchboot.integrity.ImageVerifier;
 import dev.branchboot.integrity.ManifestException;
 import dev.branchboot.integrity.PemKeys;
 import dev.branchboot.server.config.BranchMode;
+import dev.branchboot.server.http.EntityTags;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.upstream.UpstreamClient;
 import dev.branchboot.server.upstream.UpstreamException;
@@ -146,7 +147,9 @@ public class SignedManifests {
             // A revalidation that finds the image and its manifest unchanged reads no manifest bytes again.
             String identity = image.name() + "\n" + image.etag() + "\n" + image.size() + "\n" + image.contentLocation() + "\n"
                     + manifest.etag() + "\n" + manifest.size() + "\n" + manifest.contentLocation();
-            ImageVerifier known = checkedHeads.getIfPresent(identity);
+            // nginx's ETag cannot tell two manifests written in one second apart: their heads are read every time.
+            boolean identifies = !manifest.etagSynthesized() && !EntityTags.secondsAndLengthOnly(manifest.etag());
+            ImageVerifier known = identifies ? checkedHeads.getIfPresent(identity) : null;
             if (known != null) {
                 checkName(image, known.manifest(), manifestName, current);
                 return known;
@@ -164,7 +167,9 @@ public class SignedManifests {
             checkName(image, head, manifestName, current);
             ImageVerifier verifier = new ImageVerifier(head, (offset, length) -> read(manifest, offset, length));
             verifiers.put(head.revision() + "\n" + image.name(), verifier);
-            checkedHeads.put(identity, verifier);
+            if (identifies) {
+                checkedHeads.put(identity, verifier);
+            }
             return verifier;
         } catch (ManifestException e) {
             failures.increment();

@@ -216,6 +216,11 @@ public record BranchbootProperties(
      *                           checksum; 0 turns the scrub off.
      * @param scrubRate          Bytes per second the background scrub reads, so it never competes
      *                           with serving; 0 is unlimited.
+     * @param eventLoopHits      Whether a single range (up to 2 MiB) whose blocks are all cached is
+     *                           answered on the connection's event loop, outside WebFlux (a third of
+     *                           the CPU per request; docs/benchmarks.md "CPU per served boot"), as
+     *                           nginx reads files on its event loop; false sends every request
+     *                           through WebFlux.
      */
     public record Cache(
             @NotNull @DefaultValue("cache") Path dir,
@@ -228,7 +233,8 @@ public record BranchbootProperties(
             @Min(1) @Max(64) @DefaultValue("4") int readAhead,
             @NotNull @DefaultValue("0B") DataSize quota,
             @NotNull @DefaultValue("24h") Duration scrubInterval,
-            @NotNull @DefaultValue("20MB") DataSize scrubRate) {
+            @NotNull @DefaultValue("20MB") DataSize scrubRate,
+            @DefaultValue("true") boolean eventLoopHits) {
 
         /** The block size must be a power of two and divide the fetch size. */
         @AssertTrue(message = "branchboot.cache.block-size must be a power of two (512B, 1KB, ... 64KB) that divides "

@@ -50,6 +50,15 @@ public final class EntityTags {
         return "\"" + Long.toHexString(lastModified.getEpochSecond()) + "-" + Long.toHexString(size) + "-" + suffix + "\"";
     }
 
+    /**
+     * Whether {@code etag} has nginx's form, modification second and length only: such a tag does
+     * not tell apart two files of one length written in one second, so it cannot stand for their
+     * content.
+     */
+    public static boolean secondsAndLengthOnly(String etag) {
+        return etag.matches("\"[0-9a-f]+-[0-9a-f]+\"");
+    }
+
     /** One parsed entity tag. */
     record Tag(boolean weak, String opaque) {
     }

@@ -78,6 +78,29 @@ public class ImageRequestMetrics implements WebFilter, Ordered {
             HttpStatusCode code = exchange.getResponse().getStatusCode();
             status = code == null ? "200" : Integer.toString(code.value());
         }
+        Long bytes = exchange.getAttribute(BODY_BYTES);
+        record(route, method, status, nanos, signal == SignalType.ON_COMPLETE ? bytes : null);
+    }
+
+    /**
+     * Records one request answered outside WebFlux (the branch's event-loop path): its route,
+     * method, status, time until its response was handed to the network, and body bytes (or
+     * {@code null} when it had none).
+     */
+    public void record(String route, String method, int status, long nanos, Long bodyBytes) {
+        record(route, method, statusText(status), nanos, bodyBytes);
+    }
+
+    /** The status tag: the few codes the image routes send, without a new string each time. */
+    private static String statusText(int status) {
+        return switch (status) {
+            case 200 -> "200";
+            case 206 -> "206";
+            default -> Integer.toString(status);
+        };
+    }
+
+    private void record(String route, String method, String status, long nanos, Long bytes) {
         RequestMeters meters = requestMeters.computeIfAbsent(route + ' ' + method + ' ' + status,
                 key -> new RequestMeters(
                         Counter.builder("branchboot.requests")
@@ -91,8 +114,7 @@ public class ImageRequestMetrics implements WebFilter, Ordered {
                                 .register(registry)));
         meters.requests().increment();
         meters.latency().record(nanos, TimeUnit.NANOSECONDS);
-        Long bytes = exchange.getAttribute(BODY_BYTES);
-        if (bytes != null && signal == SignalType.ON_COMPLETE) {
+        if (bytes != null) {
             bytesCounters.computeIfAbsent(route, key -> Counter.builder("branchboot.response")
                     .description("Body bytes of image responses sent")
                     .baseUnit("bytes")
