@@ -93,9 +93,9 @@ class StartupValidationTest {
     @Test
     void theClosestKnownSettingIsFoundByEditDistance() {
         java.util.List<String> known = java.util.List.of("branchboot.cache.dir", "branchboot.cache.quota", "branchboot.images-dir");
-        org.junit.jupiter.api.Assertions.assertEquals("branchboot.cache.dir", UnknownSettingFailureAnalyzer.closest("branchboot.cachedir", known));
-        org.junit.jupiter.api.Assertions.assertEquals("branchboot.images-dir", UnknownSettingFailureAnalyzer.closest("branchboot.image-dir", known));
-        org.junit.jupiter.api.Assertions.assertNull(UnknownSettingFailureAnalyzer.closest("branchboot.something-else-entirely", known));
+        org.junit.jupiter.api.Assertions.assertEquals("branchboot.cache.dir", KnownSettings.closest("branchboot.cachedir", known));
+        org.junit.jupiter.api.Assertions.assertEquals("branchboot.images-dir", KnownSettings.closest("branchboot.image-dir", known));
+        org.junit.jupiter.api.Assertions.assertNull(KnownSettings.closest("branchboot.something-else-entirely", known));
     }
 
     @Test
