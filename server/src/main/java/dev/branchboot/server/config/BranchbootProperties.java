@@ -1,5 +1,6 @@
 package dev.branchboot.server.config;
 
+import dev.branchboot.server.util.DisplayUrl;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
@@ -130,15 +131,43 @@ public record BranchbootProperties(
         return BranchbootProperties.class.isAssignableFrom(type);
     }
 
-    /** The checks that name configured keys in their messages (the boot settings'). */
+    /** The checks that name configured keys or values in their messages (the boot settings', the upstreams'). */
     @Override
     public void validate(Object target, Errors errors) {
         BranchbootProperties properties = (BranchbootProperties) target;
         properties.boot.validate(errors);
+        for (URI upstream : properties.upstreams) {
+            String problem = upstreamProblem(upstream);
+            if (problem != null) {
+                // Shown without its secret parts: this report goes to logs and consoles.
+                errors.reject("branchboot.upstreams", "branchboot.upstreams: the upstream " + DisplayUrl.of(upstream) + " "
+                        + problem);
+            }
+        }
         Duration headers = properties.requestHeadersTimeout;
         if (headers != null && (headers.isNegative() || headers.toMillis() < 100)) {
             errors.rejectValue("requestHeadersTimeout", "range", "must be at least 100ms (was " + headers + ")");
         }
+    }
+
+    /**
+     * What is wrong with an upstream beyond its scheme ({@link #isUpstreamsValid()}), or {@code null}.
+     * A user name, password, query or fragment is refused: the upstream's URL is shown to anyone in
+     * GET /images and in the metrics' tags, and such parts would not even work, since the upstream
+     * client sends neither credentials nor a query of the base URL.
+     */
+    private static String upstreamProblem(URI upstream) {
+        if (DisplayUrl.carriesSecrets(upstream)) {
+            return "(shown without them) carries a user name or password, a query or a fragment, such as user:password@ "
+                    + "or ?token=: they would be shown to anyone in GET /images and the metrics, and are not sent as "
+                    + "credentials; give the image folder's plain URL, and let the origin admit branches by address or "
+                    + "through a proxy";
+        }
+        boolean http = "http".equals(upstream.getScheme()) || "https".equals(upstream.getScheme());
+        if (http && (upstream.isOpaque() || upstream.getHost() == null)) {
+            return "names no host: write it as http://HOST[:PORT]/PATH";
+        }
+        return null;
     }
 
     /**

@@ -2,6 +2,7 @@ package dev.branchboot.server.upstream;
 
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.util.DisplayUrl;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -58,7 +59,7 @@ public class UpstreamClient {
                 // Images are compressed already; a decompressing hop would also change lengths.
                 .compress(false);
         this.upstreams = uris.stream().map(uri -> Upstream.of(uri, http)).toList();
-        log.info("Branch cache upstreams, in order of preference: {}", uris);
+        log.info("Branch cache upstreams, in order of preference: {}", uris.stream().map(DisplayUrl::of).toList());
     }
 
     /** The configured upstream base URLs, in order. */
@@ -188,7 +189,7 @@ public class UpstreamClient {
     private Counter counter(String name, URI upstream, UpstreamException.Kind kind) {
         String key = name + ' ' + upstream + ' ' + kind;
         return counters.computeIfAbsent(key, k -> {
-            Counter.Builder builder = Counter.builder(name).tag("upstream", upstream.toString());
+            Counter.Builder builder = Counter.builder(name).tag("upstream", DisplayUrl.of(upstream));
             if (kind != null) {
                 builder.tag("kind", kind.name().toLowerCase(java.util.Locale.ROOT)).description("Failed upstream requests by kind");
             } else {
@@ -199,7 +200,7 @@ public class UpstreamClient {
     }
 
     private Timer latency(URI upstream) {
-        return latencies.computeIfAbsent(upstream.toString(), u -> Timer.builder("branchboot.upstream.fetch.latency")
+        return latencies.computeIfAbsent(DisplayUrl.of(upstream), u -> Timer.builder("branchboot.upstream.fetch.latency")
                 .description("Time to fetch one chunk from the upstream, retries excluded")
                 .tag("upstream", u).publishPercentileHistogram().register(registry));
     }

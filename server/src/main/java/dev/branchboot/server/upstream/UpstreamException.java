@@ -1,5 +1,6 @@
 package dev.branchboot.server.upstream;
 
+import dev.branchboot.server.util.DisplayUrl;
 import java.net.URI;
 
 /**
@@ -36,7 +37,7 @@ public class UpstreamException extends RuntimeException {
 
     /** A failure of {@code kind} at {@code upstream}, with a message naming image, revision and range. */
     public UpstreamException(Kind kind, URI upstream, String message, Throwable cause) {
-        super(message + " [upstream " + upstream + ", " + kind + "]", cause);
+        super(message + " [upstream " + DisplayUrl.of(upstream) + ", " + kind + "]", cause);
         this.kind = kind;
         this.upstream = upstream;
     }

@@ -1,5 +1,6 @@
 package dev.branchboot.server.config;
 
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,6 +78,21 @@ class StartupValidationTest {
                 "--branchboot.cache.block-size=64KB", "--branchboot.cache.fetch-size=96KB",
                 "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
                 "divides branchboot.cache.fetch-size");
+    }
+
+    @Test
+    void upstreamsWithCredentialsAQueryOrNoHostAreRefusedWithoutShowingTheSecret(CapturedOutput output) {
+        String[][] cases = {
+                {"http://alice:s3cret-pw@127.0.0.1:9/images", "http://127.0.0.1:9/images (shown without them) carries a user name or password"},
+                {"http://127.0.0.1:9/images?token=s3cret-token", "http://127.0.0.1:9/images (shown without them) carries"},
+                {"http://alice:s3cret@pw@127.0.0.1:9/images", "http://127.0.0.1:9/images (shown without them) carries"},
+                {"http:///images", "http:///images names no host"}};
+        for (String[] c : cases) {
+            assertFailsWith(output, new String[] {"--branchboot.upstreams=file:" + temp + "," + c[0],
+                    "--branchboot.cache.dir=" + temp.resolve("cache"), "--server.port=0", "--server.address=127.0.0.1"},
+                    "branchboot.upstreams: the upstream " + c[1]);
+        }
+        assertFalse(output.getAll().contains("s3cret"), "the report shows a secret:\n" + output.getAll());
     }
 
     @Test

@@ -2,6 +2,7 @@ package dev.branchboot.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -368,5 +369,17 @@ class UpstreamClientTest {
             assertTrue(failure.getMessage().contains("'disk.raw'"), failure.getMessage());
             assertTrue(failure.getMessage().contains("0-4095"), failure.getMessage());
         }
+    }
+
+    @Test
+    void aFailureAndTheMetricsNeverShowAnUpstreamsUserInfoOrQuery() throws IOException {
+        // Refused at start-up (BranchbootProperties); should one get here all the same, nothing shows its secrets.
+        URI refusing = refusingHttpUpstream();
+        URI secret = URI.create("http://alice:s3cret@" + refusing.getAuthority() + "/images?token=s3cret");
+        UpstreamException failure = failure(() -> client(1, secret).describe("disk.raw").block(WAIT));
+        assertEquals(Kind.CONNECT, failure.kind());
+        assertTrue(failure.getMessage().endsWith(" [upstream " + refusing + ", CONNECT]"), failure.getMessage());
+        assertEquals(1, errors(refusing, Kind.CONNECT), "tagged without the secrets: " + registry.getMetersAsString());
+        assertFalse(registry.getMetersAsString().contains("s3cret"), registry.getMetersAsString());
     }
 }
