@@ -8,6 +8,7 @@ import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;
 import dev.branchboot.server.replication.Replicator;
+import dev.branchboot.server.util.RateLimitedLog;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
@@ -38,6 +39,8 @@ import reactor.core.scheduler.Schedulers;
 public class AdminController {
     private static final Logger log = LoggerFactory.getLogger(AdminController.class);
     private static final String PREFIX = "/admin/images/";
+    /** Refused requests: a guessing client makes hundreds a second, and each would be a line. */
+    private final RateLimitedLog refusals = RateLimitedLog.every10Seconds(log);
 
     private final byte[] token;
     private final CacheDirectory store;
@@ -82,7 +85,7 @@ public class AdminController {
                 ? authorization.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
         // Constant-time, so response timing does not reveal how much of a guess was right.
         if (!MessageDigest.isEqual(token, offered)) {
-            log.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
+            refusals.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
                     exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress());
             return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(HttpStatus.UNAUTHORIZED,
                     "a valid bearer token is required")).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer").build());

@@ -21,6 +21,7 @@ import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
 import dev.branchboot.server.util.PrintableText;
+import dev.branchboot.server.util.RateLimitedLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -73,6 +74,12 @@ public class BranchImageWebHandler implements WebHandler {
     private final Counter missRequests;
     private final Counter hitBytes;
     private final Counter missBytes;
+    // A lasting fault (an upstream down, an unsigned image, a full disk) fails every request that runs into
+    // it: one line per 10 s per kind of failure, the count of the rest with the next.
+    private final RateLimitedLog unservable = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog failedMidResponse = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog uncachable = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog sendFailures = RateLimitedLog.every10Seconds(log);
 
     /** Serves images through the cache of {@code store}, filled by {@code filler}. */
     public BranchImageWebHandler(RevisionResolver resolver, CacheDirectory store, CacheScrubber scrubber, CacheFiller filler,
@@ -131,7 +138,7 @@ public class BranchImageWebHandler implements WebHandler {
                     }
                     if (response.isCommitted()) {
                         // Mid-body: the connection is cut, so the client sees a short body, never a wrong one.
-                        log.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
+                        failedMidResponse.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
                         return Mono.error(e);
                     }
                     if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
@@ -139,13 +146,13 @@ public class BranchImageWebHandler implements WebHandler {
                         return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
                                 + PrintableText.of(name) + "' upstream");
                     }
-                    log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
+                    unservable.warn("Image '{}' cannot be served: {}", name, e.getMessage());
                     return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + PrintableText.of(name)
                             + "' is not cached and no upstream served it");
                 })
                 .onErrorResume(java.io.UncheckedIOException.class, e -> {
                     // The cache could not even create the revision's files (disk full, read-only, gone).
-                    log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
+                    uncachable.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
                     return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
                             "the branch cache cannot store image '" + PrintableText.of(name) + "' now");
                 });
@@ -246,11 +253,11 @@ public class BranchImageWebHandler implements WebHandler {
                 .map(factory::wrap);
     }
 
-    private static void logSendFailure(CachedRevision revision, String range, Throwable e) {
+    private void logSendFailure(CachedRevision revision, String range, Throwable e) {
         if (e instanceof IOException && !(e instanceof java.io.EOFException)) {
             log.debug("Sending image '{}' range {} stopped: {}", revision.upstream().name(), range, e.toString());
         } else {
-            log.warn("Sending image '{}' (revision {}) range {} failed: {}", revision.upstream().name(),
+            sendFailures.warn("Sending image '{}' (revision {}) range {} failed: {}", revision.upstream().name(),
                     revision.upstream().etag(), range, e.getMessage());
         }
     }

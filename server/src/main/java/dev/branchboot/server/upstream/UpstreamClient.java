@@ -3,6 +3,7 @@ package dev.branchboot.server.upstream;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.util.DisplayUrl;
+import dev.branchboot.server.util.RateLimitedLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -45,6 +46,12 @@ public class UpstreamClient {
     private final MeterRegistry registry;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> latencies = new ConcurrentHashMap<>();
+    /**
+     * Failed attempts, per upstream: an upstream that is down or lies fails every request that reaches it,
+     * so each says so once per 10 s (with the count of the rest) and one upstream's failures never hide
+     * another's.
+     */
+    private final Map<URI, RateLimitedLog> failures;
 
     /** A client of {@code branchboot.upstreams} with the cache's timeout and retry settings. */
     public UpstreamClient(BranchbootProperties properties, MeterRegistry registry) {
@@ -59,6 +66,8 @@ public class UpstreamClient {
                 // Images are compressed already; a decompressing hop would also change lengths.
                 .compress(false);
         this.upstreams = uris.stream().map(uri -> Upstream.of(uri, http)).toList();
+        this.failures = uris.stream().distinct().collect(java.util.stream.Collectors.toUnmodifiableMap(uri -> uri,
+                uri -> RateLimitedLog.every10Seconds(log)));
         log.info("Branch cache upstreams, in order of preference: {}", uris.stream().map(DisplayUrl::of).toList());
     }
 
@@ -148,7 +157,8 @@ public class UpstreamClient {
         return Mono.defer(() -> tryFrom(0, what, call, null))
                 .retryWhen(Retry.backoff(attempts - 1, backoff)
                         .filter(e -> e instanceof UpstreamException u && u.retryable())
-                        .doBeforeRetry(signal -> log.info("Retrying after upstream failure (retry {} of {}): {}",
+                        // Each failed attempt was logged (rate-limited) where it failed; a line per retry would flood.
+                        .doBeforeRetry(signal -> log.debug("Retrying after upstream failure (retry {} of {}): {}",
                                 signal.totalRetries() + 1, attempts - 1, signal.failure().getMessage()))
                         .onRetryExhaustedThrow((spec, signal) -> signal.failure()));
     }
@@ -162,7 +172,7 @@ public class UpstreamClient {
             UpstreamException failure = classify(upstream.uri(), what, e);
             counter("branchboot.upstream.errors", upstream.uri(), failure.kind()).increment();
             if (failure.retryable()) {
-                log.warn("{}", failure.getMessage());
+                failures.get(upstream.uri()).warn("{}", failure.getMessage());
             } else {
                 log.debug("{}", failure.getMessage());
             }
