@@ -1,5 +1,7 @@
 package dev.branchboot.server.upstream;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.util.DisplayUrl;
@@ -31,12 +33,16 @@ import reactor.util.retry.Retry;
  * The branch cache's only way to its upstreams: describes an image's current revision and fetches
  * byte ranges of one revision, trying the configured upstreams in order ({@link HttpUpstream},
  * {@link FileUpstream}) and retrying with exponential backoff; bytes that fail a caller's check
- * count as that upstream's fault. Counts bytes, errors by kind and fetch latency per upstream.
+ * count as that upstream's fault. Counts bytes, errors by kind and fetch latency per upstream, and
+ * remembers for a few seconds which names no upstream has.
  */
 @BranchMode
 @Component
 public class UpstreamClient {
     private static final Logger log = LoggerFactory.getLogger(UpstreamClient.class);
+    /** How long a name no upstream has is remembered as missing: an image published under it appears within this. */
+    public static final Duration NOT_FOUND_TTL = Duration.ofSeconds(5);
+    private static final int NOT_FOUND_NAMES = 10_000;
 
     private final List<Upstream> upstreams;
     private final List<URI> uris;
@@ -52,6 +58,14 @@ public class UpstreamClient {
      * another's.
      */
     private final Map<URI, RateLimitedLog> failures;
+    /**
+     * Names no upstream had, with that answer, for {@link #NOT_FOUND_TTL} (or the revalidate interval
+     * if shorter): a request for a name that does not exist would otherwise cost a HEAD at every
+     * upstream, at whatever rate a client sends them. Bounded, so that a flood of distinct names
+     * cannot grow it without end.
+     */
+    private final Cache<String, UpstreamException> notFound;
+    private final Counter notFoundHits;
 
     /** A client of {@code branchboot.upstreams} with the cache's timeout and retry settings. */
     public UpstreamClient(BranchbootProperties properties, MeterRegistry registry) {
@@ -68,6 +82,14 @@ public class UpstreamClient {
         this.upstreams = uris.stream().map(uri -> Upstream.of(uri, http)).toList();
         this.failures = uris.stream().distinct().collect(java.util.stream.Collectors.toUnmodifiableMap(uri -> uri,
                 uri -> RateLimitedLog.every10Seconds(log)));
+        Duration revalidate = properties.cache().revalidateInterval();
+        this.notFound = Caffeine.newBuilder()
+                .expireAfterWrite(revalidate.compareTo(NOT_FOUND_TTL) < 0 ? revalidate : NOT_FOUND_TTL)
+                .maximumSize(NOT_FOUND_NAMES)
+                .build();
+        this.notFoundHits = Counter.builder("branchboot.upstream.not.found.cache.hits")
+                .description("Look-ups of a name no upstream had a moment ago, answered 'not found' without asking them")
+                .register(registry);
         log.info("Branch cache upstreams, in order of preference: {}", uris.stream().map(DisplayUrl::of).toList());
     }
 
@@ -77,13 +99,28 @@ public class UpstreamClient {
     }
 
     /**
-     * The current revision of image {@code name} at the first upstream that has it.
+     * The current revision of image {@code name} at the first upstream that has it. That no upstream
+     * has it is remembered for {@link #NOT_FOUND_TTL} (or the revalidate interval if shorter) and
+     * answered without asking them again meanwhile (counted in
+     * {@code branchboot_upstream_not_found_cache_hits_total}).
      *
      * @return a Mono failing with {@link UpstreamException} of kind {@code NOT_FOUND} when no
      *         upstream has it, or the last failure when none answered
      */
     public Mono<UpstreamRevision> describe(String name) {
-        return withFailover("HEAD of image '" + name + "'", upstream -> upstream.describe(name));
+        return Mono.defer(() -> {
+            UpstreamException missing = notFound.getIfPresent(name);
+            if (missing != null) {
+                notFoundHits.increment();
+                return Mono.error(missing.repeated());
+            }
+            return withFailover("HEAD of image '" + name + "'", upstream -> upstream.describe(name))
+                    .doOnError(UpstreamException.class, e -> {
+                        if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
+                            notFound.put(name, e.repeated());
+                        }
+                    });
+        });
     }
 
     /**
