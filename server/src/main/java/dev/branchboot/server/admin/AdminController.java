@@ -71,6 +71,19 @@ public class AdminController {
         return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(status, detail)).build());
     }
 
+    /**
+     * The token of an {@code Authorization: Bearer TOKEN} header, or no bytes. The scheme is matched
+     * in any case ({@code bearer}, {@code BEARER}), as RFC 9110 section 11.1 makes auth schemes
+     * case-insensitive; then exactly one space and the token, nothing after it.
+     */
+    private static byte[] bearerToken(String authorization) {
+        String scheme = "Bearer ";
+        if (authorization == null || !authorization.regionMatches(true, 0, scheme, 0, scheme.length())) {
+            return new byte[0];
+        }
+        return authorization.substring(scheme.length()).getBytes(StandardCharsets.UTF_8);
+    }
+
     private static Mono<ResponseEntity<ProblemDetail>> done(HttpStatus status) {
         return Mono.just(ResponseEntity.status(status).build());
     }
@@ -79,11 +92,9 @@ public class AdminController {
         if (token == null) {
             return problem(HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
         }
-        String authorization = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-        // Exactly "Bearer TOKEN": no other spacing, nothing before or after the token.
-        byte[] offered = authorization != null && authorization.startsWith("Bearer ")
-                ? authorization.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
-        // Constant-time, so response timing does not reveal how much of a guess was right.
+        byte[] offered = bearerToken(exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION));
+        // Constant-time: the time taken depends on the configured token's length only, never on how much
+        // of a guess was right.
         if (!MessageDigest.isEqual(token, offered)) {
             refusals.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
                     exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress());
