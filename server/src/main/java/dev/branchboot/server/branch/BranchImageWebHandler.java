@@ -129,7 +129,10 @@ public class BranchImageWebHandler implements WebHandler {
                         return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
                                 + PrintableText.of(name) + "' was just evicted; try again");
                     }
-                    return serve(exchange, name, revision).doFinally(signal -> revision.release());
+                    return serve(exchange, name, revision)
+                            .onErrorResume(e -> isGone(e) && !response.isCommitted() && pinnedTo(request.getHeaders(), revision),
+                                    e -> revisionGone(exchange, name, revision, (UpstreamException) e))
+                            .doFinally(signal -> revision.release());
                 })
                 .onErrorResume(UpstreamException.class, e -> {
                     if (e.kind() == UpstreamException.Kind.REVISION_GONE) {
@@ -156,6 +159,29 @@ public class BranchImageWebHandler implements WebHandler {
                     return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
                             "the branch cache cannot store image '" + PrintableText.of(name) + "' now");
                 });
+    }
+
+    private static boolean isGone(Throwable e) {
+        return e instanceof UpstreamException u && u.kind() == UpstreamException.Kind.REVISION_GONE;
+    }
+
+    /** Whether the request's If-Match names {@code revision}: the client pinned it (an agent does). */
+    private static boolean pinnedTo(HttpHeaders headers, CachedRevision revision) {
+        List<String> ifMatch = headers.get(HttpHeaders.IF_MATCH);
+        return ifMatch != null && ifMatch.stream().flatMap(value -> java.util.Arrays.stream(value.split(",")))
+                .anyMatch(tag -> tag.strip().equals(revision.upstream().etag()));
+    }
+
+    /**
+     * The answer to a client pinned to a revision that no upstream has any more (republished, and its
+     * file removed) and that is not all cached: 412, as its If-Match asked, saying so; not 404 (the
+     * name still has an image) nor 502 (no upstream is at fault).
+     */
+    private Mono<Void> revisionGone(ServerWebExchange exchange, String name, CachedRevision revision, UpstreamException e) {
+        resolver.invalidate(name);
+        unservable.warn("Image '{}' cannot be served to a reader pinned to it: {}", name, e.getMessage());
+        return Problems.send(exchange, HttpStatus.PRECONDITION_FAILED, "revision " + revision.upstream().etag() + " of image '"
+                + PrintableText.of(name) + "' is no longer on any upstream; open the image again for its current revision");
     }
 
     /** The older cached revision an If-Match names, when it does not name the current one. */
