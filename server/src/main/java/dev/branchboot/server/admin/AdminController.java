@@ -8,6 +8,7 @@ import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;
 import dev.branchboot.server.replication.Replicator;
+import dev.branchboot.server.util.RateLimitedLog;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
@@ -38,6 +39,8 @@ import reactor.core.scheduler.Schedulers;
 public class AdminController {
     private static final Logger log = LoggerFactory.getLogger(AdminController.class);
     private static final String PREFIX = "/admin/images/";
+    /** Refused requests: a guessing client makes hundreds a second, and each would be a line. */
+    private final RateLimitedLog refusals = RateLimitedLog.every10Seconds(log);
 
     private final byte[] token;
     private final CacheDirectory store;
@@ -68,6 +71,19 @@ public class AdminController {
         return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(status, detail)).build());
     }
 
+    /**
+     * The token of an {@code Authorization: Bearer TOKEN} header, or no bytes. The scheme is matched
+     * in any case ({@code bearer}, {@code BEARER}), as RFC 9110 section 11.1 makes auth schemes
+     * case-insensitive; then exactly one space and the token, nothing after it.
+     */
+    private static byte[] bearerToken(String authorization) {
+        String scheme = "Bearer ";
+        if (authorization == null || !authorization.regionMatches(true, 0, scheme, 0, scheme.length())) {
+            return new byte[0];
+        }
+        return authorization.substring(scheme.length()).getBytes(StandardCharsets.UTF_8);
+    }
+
     private static Mono<ResponseEntity<ProblemDetail>> done(HttpStatus status) {
         return Mono.just(ResponseEntity.status(status).build());
     }
@@ -76,13 +92,11 @@ public class AdminController {
         if (token == null) {
             return problem(HttpStatus.NOT_FOUND, "no admin endpoints: branchboot.admin-token is not set");
         }
-        String authorization = exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION);
-        // Exactly "Bearer TOKEN": no other spacing, nothing before or after the token.
-        byte[] offered = authorization != null && authorization.startsWith("Bearer ")
-                ? authorization.substring(7).getBytes(StandardCharsets.UTF_8) : new byte[0];
-        // Constant-time, so response timing does not reveal how much of a guess was right.
+        byte[] offered = bearerToken(exchange.getRequest().getHeaders().getFirst(HttpHeaders.AUTHORIZATION));
+        // Constant-time: the time taken depends on the configured token's length only, never on how much
+        // of a guess was right.
         if (!MessageDigest.isEqual(token, offered)) {
-            log.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
+            refusals.warn("Refused admin request {} {} from {}: missing or wrong bearer token", exchange.getRequest().getMethod(),
                     exchange.getRequest().getPath(), exchange.getRequest().getRemoteAddress());
             return Mono.just(ResponseEntity.of(ProblemDetail.forStatusAndDetail(HttpStatus.UNAUTHORIZED,
                     "a valid bearer token is required")).header(HttpHeaders.WWW_AUTHENTICATE, "Bearer").build());

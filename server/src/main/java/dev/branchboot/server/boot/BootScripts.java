@@ -4,6 +4,7 @@ import dev.branchboot.server.config.BootSettings;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.ipxe.IpxeScript;
 import dev.branchboot.server.ipxe.MacAddress;
+import dev.branchboot.server.util.DisplayUrl;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
@@ -69,7 +70,7 @@ public class BootScripts {
                     : url.indexOf(',') >= 0 ? "it contains a comma, which separates branchboot.server= entries"
                     : IpxeScript.problemWith(url);
             if (problem != null) {
-                log.warn("Boot scripts do not list the upstream {} as a fallback for PCs: {}", upstream.getHost(), problem);
+                log.warn("Boot scripts do not list the upstream {} as a fallback for PCs: {}", DisplayUrl.of(upstream), problem);
                 continue;
             }
             usable.add(url);

@@ -5,6 +5,7 @@ import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamClient;
+import dev.branchboot.server.util.DisplayUrl;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -70,7 +71,7 @@ public class BranchCatalogController {
                         .flatMap(body -> body.get("images") instanceof List<?> images
                                 ? Mono.just(entries(images)) : Mono.empty())
                         .onErrorResume(e -> {
-                            log.debug("Upstream {} has no branchboot catalog ({}); listing the images seen", catalogUpstream,
+                            log.debug("Upstream {} has no branchboot catalog ({}); listing the images seen", DisplayUrl.of(catalogUpstream),
                                     e.toString());
                             return Mono.empty();
                         });
@@ -89,7 +90,7 @@ public class BranchCatalogController {
                     revision == null ? null : revision.blockSize(), revision == null ? null : revision.upstream().etag(),
                     replicationState(name, revision)));
         }
-        return new Listing(upstream == null ? null : upstream.toString(), entries);
+        return new Listing(upstream == null ? null : DisplayUrl.of(upstream), entries);
     }
 
     private String replicationState(String name, CachedRevision revision) {

@@ -21,6 +21,7 @@ import dev.branchboot.server.metrics.ImageRequestMetrics;
 import dev.branchboot.server.replication.Replicator;
 import dev.branchboot.server.upstream.UpstreamException;
 import dev.branchboot.server.util.PrintableText;
+import dev.branchboot.server.util.RateLimitedLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
@@ -73,6 +74,12 @@ public class BranchImageWebHandler implements WebHandler {
     private final Counter missRequests;
     private final Counter hitBytes;
     private final Counter missBytes;
+    // A lasting fault (an upstream down, an unsigned image, a full disk) fails every request that runs into
+    // it: one line per 10 s per kind of failure, the count of the rest with the next.
+    private final RateLimitedLog unservable = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog failedMidResponse = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog uncachable = RateLimitedLog.every10Seconds(log);
+    private final RateLimitedLog sendFailures = RateLimitedLog.every10Seconds(log);
 
     /** Serves images through the cache of {@code store}, filled by {@code filler}. */
     public BranchImageWebHandler(RevisionResolver resolver, CacheDirectory store, CacheScrubber scrubber, CacheFiller filler,
@@ -122,7 +129,10 @@ public class BranchImageWebHandler implements WebHandler {
                         return Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE, "image '"
                                 + PrintableText.of(name) + "' was just evicted; try again");
                     }
-                    return serve(exchange, name, revision).doFinally(signal -> revision.release());
+                    return serve(exchange, name, revision)
+                            .onErrorResume(e -> isGone(e) && !response.isCommitted() && pinnedTo(request.getHeaders(), revision),
+                                    e -> revisionGone(exchange, name, revision, (UpstreamException) e))
+                            .doFinally(signal -> revision.release());
                 })
                 .onErrorResume(UpstreamException.class, e -> {
                     if (e.kind() == UpstreamException.Kind.REVISION_GONE) {
@@ -131,7 +141,7 @@ public class BranchImageWebHandler implements WebHandler {
                     }
                     if (response.isCommitted()) {
                         // Mid-body: the connection is cut, so the client sees a short body, never a wrong one.
-                        log.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
+                        failedMidResponse.warn("Image '{}' failed mid-response: {}", name, e.getMessage());
                         return Mono.error(e);
                     }
                     if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
@@ -139,7 +149,7 @@ public class BranchImageWebHandler implements WebHandler {
                         return Problems.send(exchange, HttpStatus.NOT_FOUND, "no image named '"
                                 + PrintableText.of(name) + "' upstream");
                     }
-                    log.warn("Image '{}' cannot be served: {}", name, e.getMessage());
+                    unservable.warn("Image '{}' cannot be served: {}", name, e.getMessage());
                     if (e.kind() == UpstreamException.Kind.INTEGRITY) {
                         return Problems.send(exchange, HttpStatus.BAD_GATEWAY, "image '" + PrintableText.of(name)
                                 + "' has no manifest this branch accepts (branchboot.trust-key): unsigned, signed by another "
@@ -151,10 +161,33 @@ public class BranchImageWebHandler implements WebHandler {
                 })
                 .onErrorResume(java.io.UncheckedIOException.class, e -> {
                     // The cache could not even create the revision's files (disk full, read-only, gone).
-                    log.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
+                    uncachable.warn("Image '{}' cannot be cached: {}: {}", name, e.getMessage(), String.valueOf(e.getCause()));
                     return response.isCommitted() ? Mono.error(e) : Problems.send(exchange, HttpStatus.SERVICE_UNAVAILABLE,
                             "the branch cache cannot store image '" + PrintableText.of(name) + "' now");
                 });
+    }
+
+    private static boolean isGone(Throwable e) {
+        return e instanceof UpstreamException u && u.kind() == UpstreamException.Kind.REVISION_GONE;
+    }
+
+    /** Whether the request's If-Match names {@code revision}: the client pinned it (an agent does). */
+    private static boolean pinnedTo(HttpHeaders headers, CachedRevision revision) {
+        List<String> ifMatch = headers.get(HttpHeaders.IF_MATCH);
+        return ifMatch != null && ifMatch.stream().flatMap(value -> java.util.Arrays.stream(value.split(",")))
+                .anyMatch(tag -> tag.strip().equals(revision.upstream().etag()));
+    }
+
+    /**
+     * The answer to a client pinned to a revision that no upstream has any more (republished, and its
+     * file removed) and that is not all cached: 412, as its If-Match asked, saying so; not 404 (the
+     * name still has an image) nor 502 (no upstream is at fault).
+     */
+    private Mono<Void> revisionGone(ServerWebExchange exchange, String name, CachedRevision revision, UpstreamException e) {
+        resolver.invalidate(name);
+        unservable.warn("Image '{}' cannot be served to a reader pinned to it: {}", name, e.getMessage());
+        return Problems.send(exchange, HttpStatus.PRECONDITION_FAILED, "revision " + revision.upstream().etag() + " of image '"
+                + PrintableText.of(name) + "' is no longer on any upstream; open the image again for its current revision");
     }
 
     /** The older cached revision an If-Match names, when it does not name the current one. */
@@ -247,11 +280,11 @@ public class BranchImageWebHandler implements WebHandler {
                 .map(factory::wrap);
     }
 
-    private static void logSendFailure(CachedRevision revision, String range, Throwable e) {
+    private void logSendFailure(CachedRevision revision, String range, Throwable e) {
         if (e instanceof IOException && !(e instanceof java.io.EOFException)) {
             log.debug("Sending image '{}' range {} stopped: {}", revision.upstream().name(), range, e.toString());
         } else {
-            log.warn("Sending image '{}' (revision {}) range {} failed: {}", revision.upstream().name(),
+            sendFailures.warn("Sending image '{}' (revision {}) range {} failed: {}", revision.upstream().name(),
                     revision.upstream().etag(), range, e.getMessage());
         }
     }

@@ -3,6 +3,7 @@ package dev.branchboot.server.cache;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.upstream.UpstreamRevision;
+import dev.branchboot.server.util.DisplayUrl;
 import dev.branchboot.server.util.RateLimitedLog;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -176,7 +177,7 @@ public class CacheDirectory {
                 CachedRevision created = CachedRevision.create(key, upstream, dir, blockSize);
                 CacheFiles.forceDirectory(revisionsDir);
                 log.info("New cached revision {} of image '{}': ETag {}, {} bytes, from {}", key, upstream.name(),
-                        upstream.etag(), upstream.size(), upstream.upstream());
+                        upstream.etag(), upstream.size(), DisplayUrl.of(upstream.upstream()));
                 return created;
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot create cached revision of image '" + upstream.name() + "' ETag "

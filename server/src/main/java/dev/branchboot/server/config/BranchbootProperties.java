@@ -1,11 +1,16 @@
 package dev.branchboot.server.config;
 
+import dev.branchboot.integrity.ImageManifest;
+import dev.branchboot.integrity.PemKeys;
+import dev.branchboot.server.util.DisplayUrl;
 import jakarta.validation.Valid;
 import jakarta.validation.constraints.AssertTrue;
 import jakarta.validation.constraints.Max;
 import jakarta.validation.constraints.Min;
 import jakarta.validation.constraints.NotNull;
+import java.io.IOException;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -89,16 +94,6 @@ public record BranchbootProperties(
         return !upstreams.isEmpty();
     }
 
-    /** A trust key must be a readable file; manifests check 4 KiB blocks, so cached blocks are at least that. */
-    @AssertTrue(message = "branchboot.trust-key must name a readable file, and with it branchboot.cache.block-size must be "
-            + "at least 4KB (manifests check 4 KiB blocks)")
-    public boolean isTrustKeyValid() {
-        if (trustKey == null) {
-            return true;
-        }
-        return Files.isReadable(trustKey) && (cache.blockSize() == null || cache.blockSize().toBytes() >= 4096);
-    }
-
     /** Refuses the ambiguous configuration of serving a local directory and a cache of upstreams at once. */
     @AssertTrue(message = "branchboot.images-dir and branchboot.upstreams cannot both be set: images-dir makes an "
             + "origin serving a local folder, upstreams make a branch cache filled from other servers; remove one")
@@ -130,15 +125,154 @@ public record BranchbootProperties(
         return BranchbootProperties.class.isAssignableFrom(type);
     }
 
-    /** The checks that name configured keys in their messages (the boot settings'). */
+    /** The checks that name configured keys or values in their messages (the boot settings', the upstreams'). */
     @Override
     public void validate(Object target, Errors errors) {
         BranchbootProperties properties = (BranchbootProperties) target;
         properties.boot.validate(errors);
+        for (URI upstream : properties.upstreams) {
+            String problem = upstreamProblem(upstream);
+            if (problem != null) {
+                // Shown without its secret parts: this report goes to logs and consoles.
+                errors.reject("branchboot.upstreams", "branchboot.upstreams: the upstream " + DisplayUrl.of(upstream) + " "
+                        + problem);
+            }
+        }
         Duration headers = properties.requestHeadersTimeout;
         if (headers != null && (headers.isNegative() || headers.toMillis() < 100)) {
             errors.rejectValue("requestHeadersTimeout", "range", "must be at least 100ms (was " + headers + ")");
         }
+        if (properties.trustKey != null) {
+            String problem = trustKeyProblem(properties.trustKey);
+            if (problem != null) {
+                errors.rejectValue("trustKey", "trustKey", "branchboot.trust-key: " + problem);
+            }
+            DataSize block = properties.cache.blockSize();
+            if (block != null && block.toBytes() < ImageManifest.BLOCK_SIZE) {
+                errors.rejectValue("cache.blockSize", "range", "branchboot.cache.block-size must be at least 4KB with "
+                        + "branchboot.trust-key: manifests check 4 KiB blocks (was " + block + ")");
+            }
+        }
+        if (properties.isBranchMode() && properties.cache.dir() != null) {
+            String problem = cacheDirProblem(properties.cache.dir());
+            if (problem != null) {
+                errors.rejectValue("cache.dir", "cacheDir", "branchboot.cache.dir: " + problem);
+            }
+        }
+        properties.cache.validate(errors);
+        notNegative(errors, "replication.rate", properties.replication.rate());
+    }
+
+    /**
+     * Why {@code key} cannot be the publisher's public key, or {@code null} when it is one: each
+     * mistake an operator makes (a missing file, a folder, the private key, a binary file) named as
+     * such, instead of a trace from the branch's first use of the key.
+     */
+    private static String trustKeyProblem(Path key) {
+        Path absolute = key.toAbsolutePath();
+        if (!Files.exists(absolute)) {
+            return "'" + absolute + "' does not exist; give the publisher's public key, made with "
+                    + "openssl pkey -in publisher.pem -pubout -out trust.pem";
+        }
+        if (!Files.isRegularFile(absolute)) {
+            return "'" + absolute + "' is not a file; give the publisher's public key (a PEM file)";
+        }
+        if (!Files.isReadable(absolute)) {
+            return "'" + absolute + "' is not readable by this process";
+        }
+        try {
+            PemKeys.publicKey(absolute);
+            return null;
+        } catch (IOException e) {
+            if (holdsPrivateKey(absolute)) {
+                return "'" + absolute + "' holds a private key: a branch needs only the publisher's public key (openssl "
+                        + "pkey -in publisher.pem -pubout -out trust.pem), and the private key belongs only where images are "
+                        + "signed";
+            }
+            // PemKeys names the file and what is wrong with it.
+            return e.getMessage() + "; give the publisher's public key, made with openssl pkey -in publisher.pem -pubout "
+                    + "-out trust.pem";
+        }
+    }
+
+    private static boolean holdsPrivateKey(Path file) {
+        try {
+            String text = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+            return text.contains("-----BEGIN PRIVATE KEY-----") || text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Why the branch cache cannot live in {@code dir}, or {@code null} when it can: a directory this
+     * process can write, or a path it can create one at.
+     */
+    private static String cacheDirProblem(Path dir) {
+        Path absolute = dir.toAbsolutePath();
+        if (Files.exists(absolute)) {
+            if (!Files.isDirectory(absolute)) {
+                return "'" + absolute + "' is not a directory";
+            }
+            return Files.isWritable(absolute) && Files.isExecutable(absolute) ? null
+                    : "'" + absolute + "' is not writable by this process";
+        }
+        Path existing = absolute.getParent();
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return null;
+        }
+        if (!Files.isDirectory(existing)) {
+            return "'" + absolute + "' cannot be created: '" + existing + "' is not a directory";
+        }
+        return Files.isWritable(existing) && Files.isExecutable(existing) ? null
+                : "'" + absolute + "' cannot be created: '" + existing + "' is not writable by this process";
+    }
+
+    /**
+     * Rejects a negative {@code value} of the setting {@code branchboot.<setting>} ({@code setting}
+     * as an operator writes it, such as {@code cache.scrub-rate}).
+     */
+    private static void notNegative(Errors errors, String setting, Object value) {
+        boolean negative = value instanceof DataSize size ? size.isNegative() : value instanceof Duration duration && duration.isNegative();
+        if (negative) {
+            reject(errors, setting, "must not be negative (was " + value + ")");
+        }
+    }
+
+    /**
+     * A field error of {@code branchboot.<setting>}, whose message names the setting as written:
+     * Spring's report names a nested record's field by its Java name ({@code cache.scrubRate}).
+     */
+    private static void reject(Errors errors, String setting, String problem) {
+        StringBuilder field = new StringBuilder();
+        for (int i = 0; i < setting.length(); i++) {
+            char c = setting.charAt(i);
+            field.append(c == '-' ? Character.toUpperCase(setting.charAt(++i)) : c);
+        }
+        errors.rejectValue(field.toString(), "range", "branchboot." + setting + " " + problem);
+    }
+
+    /**
+     * What is wrong with an upstream beyond its scheme ({@link #isUpstreamsValid()}), or {@code null}.
+     * A user name, password, query or fragment is refused: the upstream's URL is shown to anyone in
+     * GET /images and in the metrics' tags, and such parts would not even work, since the upstream
+     * client sends neither credentials nor a query of the base URL.
+     */
+    private static String upstreamProblem(URI upstream) {
+        if (DisplayUrl.carriesSecrets(upstream)) {
+            return "(shown without them) carries a user name or password, a query or a fragment, such as user:password@ "
+                    + "or ?token=: they would be shown to anyone in GET /images and the metrics, and are not sent as "
+                    + "credentials; give the image folder's plain URL, and let the origin admit branches by address or "
+                    + "through a proxy";
+        }
+        boolean http = "http".equals(upstream.getScheme()) || "https".equals(upstream.getScheme());
+        if (http && (upstream.isOpaque() || upstream.getHost() == null)) {
+            return "names no host: write it as http://HOST[:PORT]/PATH";
+        }
+        return null;
     }
 
     /**
@@ -235,6 +369,21 @@ public record BranchbootProperties(
             @NotNull @DefaultValue("24h") Duration scrubInterval,
             @NotNull @DefaultValue("20MB") DataSize scrubRate,
             @DefaultValue("true") boolean eventLoopHits) {
+
+        /**
+         * The checks whose messages name a value (Spring's field errors name the property): no
+         * negative durations or rates, and an upstream timeout above zero.
+         */
+        void validate(Errors errors) {
+            notNegative(errors, "cache.revalidate-interval", revalidateInterval);
+            notNegative(errors, "cache.retry-backoff", retryBackoff);
+            notNegative(errors, "cache.scrub-interval", scrubInterval);
+            notNegative(errors, "cache.quota", quota);
+            notNegative(errors, "cache.scrub-rate", scrubRate);
+            if (upstreamTimeout != null && (upstreamTimeout.isNegative() || upstreamTimeout.isZero())) {
+                reject(errors, "cache.upstream-timeout", "must be more than 0 (was " + upstreamTimeout + ")");
+            }
+        }
 
         /** The block size must be a power of two and divide the fetch size. */
         @AssertTrue(message = "branchboot.cache.block-size must be a power of two (512B, 1KB, ... 64KB) that divides "

@@ -4,6 +4,7 @@ import dev.branchboot.server.config.BranchbootProperties;
 import dev.branchboot.server.config.OriginMode;
 import dev.branchboot.server.http.EntityTags;
 import dev.branchboot.server.http.ImageFile;
+import dev.branchboot.server.util.RateLimitedLog;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,6 +42,8 @@ public class ImageStore {
     private static final String PARTIAL_SUFFIX = ".part";
 
     private final Path root;
+    /** A link leading out is met again by every request for its name and every listing: one line per 10 s. */
+    private final RateLimitedLog escapingLinks = RateLimitedLog.every10Seconds(log);
 
     /** Opens the configured images directory; its existence was checked when the properties were bound. */
     @org.springframework.beans.factory.annotation.Autowired
@@ -159,7 +162,7 @@ public class ImageStore {
             throw new ImageNotFoundException(name, "cannot stat: " + e);
         }
         if (!real.startsWith(root)) {
-            log.warn("Image '{}' resolves to {}, outside the images directory {}; not served. "
+            escapingLinks.warn("Image '{}' resolves to {}, outside the images directory {}; not served. "
                     + "Symlinks must point inside the images directory.", name, real, root);
             throw new ImageNotFoundException(name, "resolves outside the images directory");
         }

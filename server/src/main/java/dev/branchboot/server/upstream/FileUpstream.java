@@ -4,6 +4,7 @@ import dev.branchboot.server.http.ImageFile;
 import dev.branchboot.server.images.ImageNameException;
 import dev.branchboot.server.images.ImageNotFoundException;
 import dev.branchboot.server.images.ImageStore;
+import dev.branchboot.server.util.DisplayUrl;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -61,7 +62,7 @@ final class FileUpstream implements Upstream {
                 folder = ImageStore.folder(Path.of(upstream));
             } catch (IOException e) {
                 throw new UpstreamException(UpstreamException.Kind.IO, upstream, what + ": cannot open the image folder "
-                        + upstream + ": " + e, e);
+                        + DisplayUrl.of(upstream) + ": " + e, e);
             }
             this.folder = folder;
         }

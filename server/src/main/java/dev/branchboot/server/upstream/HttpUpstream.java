@@ -2,6 +2,7 @@ package dev.branchboot.server.upstream;
 
 import dev.branchboot.server.http.EntityTags;
 import dev.branchboot.server.http.HttpDates;
+import dev.branchboot.server.util.PrintableText;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import java.net.URI;
@@ -125,9 +126,14 @@ final class HttpUpstream implements Upstream {
                                     what + ": body had " + bytes.length + " bytes", null)));
                 });
         if (!byLocation && revision.contentLocation() != null) {
-            // The name moved on to a newer revision; the revision's own name may still have it.
+            // The name moved on to a newer revision; the revision's own name may still have it. If that is
+            // gone too, the revision is: said as such, not as a missing image (the name still has one).
             fetch = fetch.onErrorResume(e -> e instanceof UpstreamException u && u.kind() == UpstreamException.Kind.REVISION_GONE,
-                    e -> fetchHttp(upstream, revision, first, length, true));
+                    e -> fetchHttp(upstream, revision, first, length, true).onErrorMap(
+                            f -> f instanceof UpstreamException u && u.kind() == UpstreamException.Kind.NOT_FOUND,
+                            f -> new UpstreamException(UpstreamException.Kind.REVISION_GONE, upstream, what + ": the name has "
+                                    + "another revision now (412), and the revision's own name "
+                                    + PrintableText.of(revision.contentLocation()) + " is gone too (404 or 410)", null)));
         }
         return fetch;
     }

@@ -1,7 +1,11 @@
 package dev.branchboot.server.upstream;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.branchboot.server.config.BranchMode;
 import dev.branchboot.server.config.BranchbootProperties;
+import dev.branchboot.server.util.DisplayUrl;
+import dev.branchboot.server.util.RateLimitedLog;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -29,12 +33,16 @@ import reactor.util.retry.Retry;
  * The branch cache's only way to its upstreams: describes an image's current revision and fetches
  * byte ranges of one revision, trying the configured upstreams in order ({@link HttpUpstream},
  * {@link FileUpstream}) and retrying with exponential backoff; bytes that fail a caller's check
- * count as that upstream's fault. Counts bytes, errors by kind and fetch latency per upstream.
+ * count as that upstream's fault. Counts bytes, errors by kind and fetch latency per upstream, and
+ * remembers for a few seconds which names no upstream has.
  */
 @BranchMode
 @Component
 public class UpstreamClient {
     private static final Logger log = LoggerFactory.getLogger(UpstreamClient.class);
+    /** How long a name no upstream has is remembered as missing: an image published under it appears within this. */
+    public static final Duration NOT_FOUND_TTL = Duration.ofSeconds(5);
+    private static final int NOT_FOUND_NAMES = 10_000;
 
     private final List<Upstream> upstreams;
     private final List<URI> uris;
@@ -44,6 +52,20 @@ public class UpstreamClient {
     private final MeterRegistry registry;
     private final Map<String, Counter> counters = new ConcurrentHashMap<>();
     private final Map<String, Timer> latencies = new ConcurrentHashMap<>();
+    /**
+     * Failed attempts, per upstream: an upstream that is down or lies fails every request that reaches it,
+     * so each says so once per 10 s (with the count of the rest) and one upstream's failures never hide
+     * another's.
+     */
+    private final Map<URI, RateLimitedLog> failures;
+    /**
+     * Names no upstream had, with that answer, for {@link #NOT_FOUND_TTL} (or the revalidate interval
+     * if shorter): a request for a name that does not exist would otherwise cost a HEAD at every
+     * upstream, at whatever rate a client sends them. Bounded, so that a flood of distinct names
+     * cannot grow it without end.
+     */
+    private final Cache<String, UpstreamException> notFound;
+    private final Counter notFoundHits;
 
     /** A client of {@code branchboot.upstreams} with the cache's timeout and retry settings. */
     public UpstreamClient(BranchbootProperties properties, MeterRegistry registry) {
@@ -58,7 +80,17 @@ public class UpstreamClient {
                 // Images are compressed already; a decompressing hop would also change lengths.
                 .compress(false);
         this.upstreams = uris.stream().map(uri -> Upstream.of(uri, http)).toList();
-        log.info("Branch cache upstreams, in order of preference: {}", uris);
+        this.failures = uris.stream().distinct().collect(java.util.stream.Collectors.toUnmodifiableMap(uri -> uri,
+                uri -> RateLimitedLog.every10Seconds(log)));
+        Duration revalidate = properties.cache().revalidateInterval();
+        this.notFound = Caffeine.newBuilder()
+                .expireAfterWrite(revalidate.compareTo(NOT_FOUND_TTL) < 0 ? revalidate : NOT_FOUND_TTL)
+                .maximumSize(NOT_FOUND_NAMES)
+                .build();
+        this.notFoundHits = Counter.builder("branchboot.upstream.not.found.cache.hits")
+                .description("Look-ups of a name no upstream had a moment ago, answered 'not found' without asking them")
+                .register(registry);
+        log.info("Branch cache upstreams, in order of preference: {}", uris.stream().map(DisplayUrl::of).toList());
     }
 
     /** The configured upstream base URLs, in order. */
@@ -67,13 +99,28 @@ public class UpstreamClient {
     }
 
     /**
-     * The current revision of image {@code name} at the first upstream that has it.
+     * The current revision of image {@code name} at the first upstream that has it. That no upstream
+     * has it is remembered for {@link #NOT_FOUND_TTL} (or the revalidate interval if shorter) and
+     * answered without asking them again meanwhile (counted in
+     * {@code branchboot_upstream_not_found_cache_hits_total}).
      *
      * @return a Mono failing with {@link UpstreamException} of kind {@code NOT_FOUND} when no
      *         upstream has it, or the last failure when none answered
      */
     public Mono<UpstreamRevision> describe(String name) {
-        return withFailover("HEAD of image '" + name + "'", upstream -> upstream.describe(name));
+        return Mono.defer(() -> {
+            UpstreamException missing = notFound.getIfPresent(name);
+            if (missing != null) {
+                notFoundHits.increment();
+                return Mono.error(missing.repeated());
+            }
+            return withFailover("HEAD of image '" + name + "'", upstream -> upstream.describe(name))
+                    .doOnError(UpstreamException.class, e -> {
+                        if (e.kind() == UpstreamException.Kind.NOT_FOUND) {
+                            notFound.put(name, e.repeated());
+                        }
+                    });
+        });
     }
 
     /**
@@ -147,7 +194,8 @@ public class UpstreamClient {
         return Mono.defer(() -> tryFrom(0, what, call, null))
                 .retryWhen(Retry.backoff(attempts - 1, backoff)
                         .filter(e -> e instanceof UpstreamException u && u.retryable())
-                        .doBeforeRetry(signal -> log.info("Retrying after upstream failure (retry {} of {}): {}",
+                        // Each failed attempt was logged (rate-limited) where it failed; a line per retry would flood.
+                        .doBeforeRetry(signal -> log.debug("Retrying after upstream failure (retry {} of {}): {}",
                                 signal.totalRetries() + 1, attempts - 1, signal.failure().getMessage()))
                         .onRetryExhaustedThrow((spec, signal) -> signal.failure()));
     }
@@ -161,7 +209,7 @@ public class UpstreamClient {
             UpstreamException failure = classify(upstream.uri(), what, e);
             counter("branchboot.upstream.errors", upstream.uri(), failure.kind()).increment();
             if (failure.retryable()) {
-                log.warn("{}", failure.getMessage());
+                failures.get(upstream.uri()).warn("{}", failure.getMessage());
             } else {
                 log.debug("{}", failure.getMessage());
             }
@@ -188,7 +236,7 @@ public class UpstreamClient {
     private Counter counter(String name, URI upstream, UpstreamException.Kind kind) {
         String key = name + ' ' + upstream + ' ' + kind;
         return counters.computeIfAbsent(key, k -> {
-            Counter.Builder builder = Counter.builder(name).tag("upstream", upstream.toString());
+            Counter.Builder builder = Counter.builder(name).tag("upstream", DisplayUrl.of(upstream));
             if (kind != null) {
                 builder.tag("kind", kind.name().toLowerCase(java.util.Locale.ROOT)).description("Failed upstream requests by kind");
             } else {
@@ -199,7 +247,7 @@ public class UpstreamClient {
     }
 
     private Timer latency(URI upstream) {
-        return latencies.computeIfAbsent(upstream.toString(), u -> Timer.builder("branchboot.upstream.fetch.latency")
+        return latencies.computeIfAbsent(DisplayUrl.of(upstream), u -> Timer.builder("branchboot.upstream.fetch.latency")
                 .description("Time to fetch one chunk from the upstream, retries excluded")
                 .tag("upstream", u).publishPercentileHistogram().register(registry));
     }

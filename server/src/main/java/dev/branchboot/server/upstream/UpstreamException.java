@@ -1,5 +1,6 @@
 package dev.branchboot.server.upstream;
 
+import dev.branchboot.server.util.DisplayUrl;
 import java.net.URI;
 
 /**
@@ -36,9 +37,22 @@ public class UpstreamException extends RuntimeException {
 
     /** A failure of {@code kind} at {@code upstream}, with a message naming image, revision and range. */
     public UpstreamException(Kind kind, URI upstream, String message, Throwable cause) {
-        super(message + " [upstream " + upstream + ", " + kind + "]", cause);
+        this(kind, upstream, message + " [upstream " + DisplayUrl.of(upstream) + ", " + kind + "]", cause, true);
+    }
+
+    private UpstreamException(Kind kind, URI upstream, String fullMessage, Throwable cause, boolean writableStackTrace) {
+        super(fullMessage, cause, true, writableStackTrace);
         this.kind = kind;
         this.upstream = upstream;
+    }
+
+    /**
+     * The same failure once more, as a new exception with the same message and no cause: for an
+     * answer remembered and given again, since an exception shared between requests would gather
+     * each one's suppressed exceptions.
+     */
+    UpstreamException repeated() {
+        return new UpstreamException(kind, upstream, getMessage(), null, false);
     }
 
     /** What went wrong. */

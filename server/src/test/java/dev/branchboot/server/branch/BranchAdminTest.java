@@ -69,11 +69,16 @@ class BranchAdminTest {
             assertEquals(401, problem.path("status").asInt());
             assertEquals("a valid bearer token is required", problem.path("detail").asString());
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer wrong").statusCode());
-            // Exactly "Bearer TOKEN": another spacing or anything after the token is not it.
+            // "Bearer TOKEN": another spacing or anything after the token is not it.
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer  " + TOKEN).statusCode());
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN + "x").statusCode());
             assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Basic " + TOKEN).statusCode());
             assertEquals(404, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "Bearer " + TOKEN).statusCode());
+            // The scheme in any case (RFC 9110 section 11.1): 404, the endpoint's own answer for an image not cached.
+            assertEquals(404, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "bearer " + TOKEN).statusCode());
+            assertEquals(404, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "BEARER " + TOKEN).statusCode());
+            assertEquals(401, branch.send("DELETE", "/admin/images/disk.raw/cache", "Authorization", "bearer " + TOKEN.toUpperCase())
+                    .statusCode(), "the token itself is compared exactly");
         }
     }
 

@@ -11,6 +11,7 @@ import dev.branchboot.server.testing.BranchServer;
 import dev.branchboot.server.testing.Multipart;
 import dev.branchboot.testkit.Nginx;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -404,5 +405,59 @@ class BranchCacheNginxTest {
             assertEquals(oldEtag, pinned.headers().firstValue("ETag").orElseThrow());
             assertArrayEquals(Arrays.copyOfRange(disk, 3_000_000, 3_100_000), pinned.body());
         }
+    }
+
+    @Test
+    void aReaderOfARevisionThatVanishedEverywhereIsToldSo() throws Exception {
+        try (var branchbootOrigin = new org.springframework.boot.builder.SpringApplicationBuilder(
+                dev.branchboot.server.BranchbootServerApplication.class, dev.branchboot.server.testing.OwnEventLoops.class).run("--server.port=0", "--server.address=127.0.0.1",
+                "--branchboot.images-dir=" + origin, "--spring.main.banner-mode=off")) {
+            String originUrl = "http://127.0.0.1:" + branchbootOrigin.getEnvironment().getProperty("local.server.port") + "/images";
+            // A branchboot origin (Content-Location names the revision) and nginx (it does not) behind two branches.
+            for (String upstream : List.of(originUrl, nginx.imagesUrl())) {
+                Files.deleteIfExists(origin.resolve("disk@2.raw"));
+                Files.deleteIfExists(origin.resolve("disk.raw"));
+                Files.write(origin.resolve("disk@1.raw"), disk);
+                repoint(origin, "disk@1.raw");
+                // The name's revision is trusted for a minute: the branch learns of the republishing from the fetch.
+                try (BranchServer pinnedBranch = BranchServer.start(upstream, temp.resolve("cache-" + Math.abs(upstream.hashCode())),
+                        "--branchboot.cache.revalidate-interval=60s")) {
+                    HttpResponse<byte[]> first = pinnedBranch.get("/images/disk.raw", "Range", "bytes=0-999");
+                    assertEquals(206, first.statusCode());
+                    String oldEtag = first.headers().firstValue("ETag").orElseThrow();
+
+                    // Republished, and the old revision's file removed: no upstream has it any more.
+                    byte[] newer = randomBytes(SIZE, 4);
+                    Files.write(origin.resolve("disk@2.raw"), newer);
+                    Files.setLastModifiedTime(origin.resolve("disk@2.raw"), FileTime.fromMillis(System.currentTimeMillis() + 60_000));
+                    repoint(origin, "disk@2.raw");
+                    Files.delete(origin.resolve("disk@1.raw"));
+
+                    // Unpinned, the branch still takes the name for the old revision: this read fails and tells it otherwise.
+                    HttpResponse<byte[]> unpinned = pinnedBranch.get("/images/disk.raw", "Range", "bytes=3000000-3099999");
+                    assertEquals(502, unpinned.statusCode(), upstream + ": " + detail(unpinned));
+                    HttpResponse<byte[]> pinned = pinnedBranch.get("/images/disk.raw", "If-Match", oldEtag, "Range", "bytes=3000000-3099999");
+                    assertEquals(412, pinned.statusCode(), upstream + ": " + detail(pinned));
+                    assertEquals("revision " + oldEtag + " of image 'disk.raw' is no longer on any upstream; open the image "
+                            + "again for its current revision", detail(pinned), upstream);
+                    HttpResponse<byte[]> again = pinnedBranch.get("/images/disk.raw", "Range", "bytes=3000000-3099999");
+                    assertEquals(206, again.statusCode(), upstream);
+                    assertArrayEquals(Arrays.copyOfRange(newer, 3_000_000, 3_100_000), again.body());
+                }
+            }
+        }
+    }
+
+    private static String detail(HttpResponse<byte[]> problem) {
+        return new tools.jackson.databind.ObjectMapper().readTree(problem.body()).path("detail").asString();
+    }
+
+    /** Points {@code dir/disk.raw} at {@code target}, atomically, as a publisher does. */
+    private static void repoint(Path dir, String target) throws IOException {
+        Path link = dir.resolve("disk.raw.new");
+        Files.deleteIfExists(link);
+        Files.createSymbolicLink(link, Path.of(target));
+        Files.move(link, dir.resolve("disk.raw"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
 }

@@ -14,18 +14,26 @@ import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /**
  * Slow-loris clients against a server with a 1 s request-headers timeout and a 3 s idle timeout:
  * a client that dribbles its request head is cut off while a normal client on another connection
  * is served, on a connection's first request and on a kept-alive one's next; an idle kept-alive
- * connection outlives the headers timeout (it is the idle timeout's) and is then closed.
+ * connection outlives the headers timeout (it is the idle timeout's) and is then closed. Neither a
+ * crowd of clients cut off mid-head nor a flood of malformed request heads leaves more than a line
+ * or two in the log (Reactor Netty's own line per connection is replaced by a rate-limited one).
  */
+@ExtendWith(OutputCaptureExtension.class)
 class SlowClientTest {
     private static final byte[] DISK = new byte[64 * 1024];
     private static final String REQUEST = "GET /images/disk.raw HTTP/1.1\r\nHost: branch\r\nRange: bytes=0-99\r\n\r\n";
@@ -128,6 +136,52 @@ class SlowClientTest {
             long idleMillis = (System.nanoTime() - idleSince) / 1_000_000;
             assertTrue(idleMillis >= 2_000, "closed after " + idleMillis + " ms idle, before the 3 s idle timeout");
         }
+    }
+
+    @Test
+    void manyClientsCutOffInTheirHeadersLeaveAFewLogLines(CapturedOutput output) throws Exception {
+        int from = output.getAll().length();
+        double before = timeouts();
+        List<Socket> sockets = new ArrayList<>();
+        try {
+            for (int i = 0; i < 30; i++) {
+                Socket socket = connect();
+                // The request line arrives whole, so the connection is cut in the middle of a request's head.
+                socket.getOutputStream().write("GET /images/disk.raw HTTP/1.1\r\nHost: branch\r\n".getBytes(StandardCharsets.US_ASCII));
+                sockets.add(socket);
+            }
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            for (Socket socket : sockets) {
+                assertTrue(endOfStream(socket.getInputStream()), "the server cut off a client whose head stopped");
+                assertTrue(System.nanoTime() < deadline);
+            }
+        } finally {
+            for (Socket socket : sockets) {
+                socket.close();
+            }
+        }
+        assertEquals(30, timeouts() - before, "every connection cut off is counted");
+        // The deadline's own line may have gone out in an earlier test of this server less than 10 s ago.
+        List<String> warnings = output.getAll().substring(from).lines().filter(line -> line.contains(" WARN ")).toList();
+        assertTrue(warnings.size() <= 1, warnings.size() + " WARN lines:\n" + String.join("\n", warnings));
+    }
+
+    @Test
+    void aFloodOfMalformedRequestsIsAnsweredCountedAndLoggedOnce(CapturedOutput output) throws Exception {
+        int from = output.getAll().length();
+        double before = server.bean(MeterRegistry.class).counter("branchboot.http.malformed.requests").count();
+        String tooLong = "GET /images/" + "a".repeat(10_000) + " HTTP/1.1\r\nHost: branch\r\n\r\n";
+        for (int i = 0; i < 30; i++) {
+            try (Socket socket = connect()) {
+                socket.getOutputStream().write(tooLong.getBytes(StandardCharsets.US_ASCII));
+                String answer = new String(socket.getInputStream().readNBytes(12), StandardCharsets.US_ASCII);
+                assertEquals("HTTP/1.1 414", answer);
+            }
+        }
+        assertEquals(30, server.bean(MeterRegistry.class).counter("branchboot.http.malformed.requests").count() - before);
+        List<String> warnings = output.getAll().substring(from).lines().filter(line -> line.contains(" WARN ")).toList();
+        assertTrue(!warnings.isEmpty() && warnings.size() <= 2, warnings.size() + " WARN lines:\n" + String.join("\n", warnings));
+        assertTrue(warnings.get(0).contains("Refused a malformed request from /127.0.0.1:"), warnings.get(0));
     }
 
     private static double timeouts() {

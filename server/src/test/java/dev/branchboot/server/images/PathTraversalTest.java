@@ -1,17 +1,24 @@
 package dev.branchboot.server.images;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.server.testing.RunningServer;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /**
  * Attempts to read {@code outside/secret.txt}, which lies next to the image root, through the
  * image API. Each request goes over a raw socket exactly as written, so no client normalises the
  * path first; the answer must be the expected error and must never contain the secret's bytes.
  */
+@ExtendWith(OutputCaptureExtension.class)
 class PathTraversalTest extends RunningServer {
 
     @ParameterizedTest(name = "{0} -> {1}")
@@ -50,6 +57,17 @@ class PathTraversalTest extends RunningServer {
         assertTrue(response.startsWith("HTTP/1.1 4"), () -> requestLine + " answered: " + firstLine(response));
         assertFalse(response.contains(SECRET));
         assertFalse(response.contains("root:"));
+    }
+
+    @Test
+    void aFloodOfRequestsForALinkLeadingOutLogsAtMostALine(CapturedOutput output) {
+        int from = output.getAll().length();
+        for (int i = 0; i < 50; i++) {
+            assertEquals(404, get("/images/evil").statusCode());
+        }
+        // The line may have gone out in another test of this shared server less than 10 s ago.
+        List<String> warnings = output.getAll().substring(from).lines().filter(line -> line.contains(" WARN ")).toList();
+        assertTrue(warnings.size() <= 1, warnings.size() + " WARN lines:\n" + String.join("\n", warnings));
     }
 
     private static String firstLine(String response) {

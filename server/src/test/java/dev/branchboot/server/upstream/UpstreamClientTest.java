@@ -2,6 +2,7 @@ package dev.branchboot.server.upstream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -252,6 +253,31 @@ class UpstreamClientTest {
     }
 
     @Test
+    void aNameNoUpstreamHasIsRememberedBrieflyAndAnImagePublishedUnderItAppearsAfterThat() throws IOException {
+        URI first = folderWith("first", image, Instant.parse("2026-11-24T10:00:00Z"));
+        URI second = folderWith("second", image, Instant.parse("2026-11-24T10:00:00Z"));
+        // The revalidate interval bounds the memory when it is shorter than NOT_FOUND_TTL: 300 ms here.
+        UpstreamClient client = new UpstreamClient(TestProperties.of("upstreams", first + "," + second,
+                "cache.revalidate-interval", "300ms"), registry);
+
+        for (int i = 0; i < 20; i++) {
+            UpstreamException failure = failure(() -> client.describe("new.raw").block(WAIT));
+            assertEquals(Kind.NOT_FOUND, failure.kind());
+            assertTrue(failure.getMessage().startsWith("image 'new.raw' not found: "), failure.getMessage());
+        }
+        assertEquals(1, errors(first, Kind.NOT_FOUND), "each upstream was asked once for 20 look-ups");
+        assertEquals(1, errors(second, Kind.NOT_FOUND));
+        assertEquals(19, registry.get("branchboot.upstream.not.found.cache.hits").counter().count());
+
+        Files.write(Path.of(first).resolve("new.raw"), image);
+        long published = System.nanoTime();
+        org.awaitility.Awaitility.await("the published image").atMost(WAIT).pollInterval(Duration.ofMillis(20))
+                .ignoreExceptions().until(() -> client.describe("new.raw").block(WAIT) != null);
+        long millis = (System.nanoTime() - published) / 1_000_000;
+        assertTrue(millis < 2_000, "the image appeared " + millis + " ms after it was published, remembered 300 ms");
+    }
+
+    @Test
     void anImageMissingWhileAnotherUpstreamIsDownIsRetriedAndReportedAsTheOutage() throws IOException {
         // The down upstream may be the one that has it: "not found" from the others is not the answer yet.
         URI down = unmounted("down");
@@ -368,5 +394,17 @@ class UpstreamClientTest {
             assertTrue(failure.getMessage().contains("'disk.raw'"), failure.getMessage());
             assertTrue(failure.getMessage().contains("0-4095"), failure.getMessage());
         }
+    }
+
+    @Test
+    void aFailureAndTheMetricsNeverShowAnUpstreamsUserInfoOrQuery() throws IOException {
+        // Refused at start-up (BranchbootProperties); should one get here all the same, nothing shows its secrets.
+        URI refusing = refusingHttpUpstream();
+        URI secret = URI.create("http://alice:s3cret@" + refusing.getAuthority() + "/images?token=s3cret");
+        UpstreamException failure = failure(() -> client(1, secret).describe("disk.raw").block(WAIT));
+        assertEquals(Kind.CONNECT, failure.kind());
+        assertTrue(failure.getMessage().endsWith(" [upstream " + refusing + ", CONNECT]"), failure.getMessage());
+        assertEquals(1, errors(refusing, Kind.CONNECT), "tagged without the secrets: " + registry.getMetersAsString());
+        assertFalse(registry.getMetersAsString().contains("s3cret"), registry.getMetersAsString());
     }
 }
