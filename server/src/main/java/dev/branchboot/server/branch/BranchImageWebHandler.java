@@ -277,8 +277,15 @@ public class BranchImageWebHandler implements WebHandler {
                                 return filler.bytes(revision, part);
                             });
                 }, readAhead, 1)
-                .map(factory::wrap);
+                .map(factory::wrap)
+                // When one window fails the response ends; the failures of the windows still in flight
+                // come after that and are logged by Reactor at ERROR unless handed elsewhere: once is enough.
+                .contextWrite(reactor.util.context.Context.of(ERROR_DROPPED_HOOK,
+                        (java.util.function.Consumer<Throwable>) e -> log.debug("After a failed response: {}", e.toString())));
     }
+
+    /** Reactor's context key for a subscription's own handler of errors that arrive after it ended. */
+    private static final String ERROR_DROPPED_HOOK = "reactor.onErrorDropped.local";
 
     private void logSendFailure(CachedRevision revision, String range, Throwable e) {
         if (e instanceof IOException && !(e instanceof java.io.EOFException)) {

@@ -105,6 +105,11 @@ final class CachedRangeFastPath extends ChannelDuplexHandler {
             if (passedOn == 0 && answer(ctx, request)) {
                 dropping = !(msg instanceof LastHttpContent);
                 ReferenceCountUtil.release(msg);
+                // Reactor Netty reads a connection's next request only when asked (auto-read is off between
+                // requests) and asks once it has answered one: for a request it never saw, this asks.
+                if (!ctx.channel().config().isAutoRead()) {
+                    ctx.read();
+                }
                 return;
             }
             passedOn++;

@@ -165,6 +165,27 @@ class CachedRangeFastPathTest {
         }
     }
 
+    @Test
+    void aKeptAliveConnectionIsReadAgainAfterEveryAnswerOnTheLoop() throws Exception {
+        double before = answeredOnTheLoop();
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), fast.port())) {
+            socket.setSoTimeout(5_000);
+            OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+            for (int i = 0; i < 5; i++) {
+                // One request at a time, after a pause: the next one arrives in a read of its own.
+                Thread.sleep(100);
+                out.write(("GET /images/disk.raw HTTP/1.1\r\nHost: branch\r\nRange: bytes=" + i * 1000 + "-" + (i * 1000 + 99)
+                        + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                String head = readHead(in);
+                assertEquals(206, Integer.parseInt(head.substring(9, 12)), head);
+                assertArrayEquals(Arrays.copyOfRange(disk, i * 1000, i * 1000 + 100), in.readNBytes(100));
+            }
+        }
+        assertEquals(5, answeredOnTheLoop() - before);
+    }
+
     private static String header(String head, String name) {
         for (String line : head.split("\r\n")) {
             int colon = line.indexOf(':');

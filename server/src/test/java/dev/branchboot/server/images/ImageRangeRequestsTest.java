@@ -39,8 +39,8 @@ class ImageRangeRequestsTest extends RunningServer {
 
     private static String expectedEtag() throws Exception {
         BasicFileAttributes attributes = Files.readAttributes(ROOT.resolve("disk.raw"), BasicFileAttributes.class);
-        return "\"" + Long.toHexString(attributes.lastModifiedTime().toInstant().getEpochSecond()) + "-"
-                + Long.toHexString(attributes.size()) + "\"";
+        return dev.branchboot.server.http.EntityTags.ofFile("disk.raw", attributes.lastModifiedTime().toInstant(),
+                attributes.size());
     }
 
     private void assertSinglePart(HttpResponse<byte[]> response, long first, long last) {
