@@ -14,6 +14,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -39,7 +40,10 @@ import java.util.logging.Logger;
  * transient: the server is marked down in the {@link ServerPool} (which fails over to the next
  * one) and the request is tried again, with exponential backoff and jitter when no server is up,
  * until {@link HttpSettings#retryDeadline()}. Only then does the reader see an error, naming the
- * image, offset, servers and the last cause.
+ * image, offset, servers and the last cause. The deadline bounds one {@link #read} as a whole, by
+ * the clock: no attempt starts after it, a backoff never sleeps past it, and each request takes at
+ * most {@link HttpSettings#requestTimeout()} (whatever a server trickles), so a read ends within
+ * the deadline plus one request timeout.
  *
  * <p><b>Signed manifests.</b> With a trust key (given to {@link #open}), the pinned revision's
  * manifest ({@code NAME.manifest}, fetched from the same servers) must be signed by that key and
@@ -101,6 +105,7 @@ public final class HttpRangeSource implements ByteSource {
         ServerPool pool = transport.pool();
         HttpSettings settings = transport.settings();
         long deadline = System.nanoTime() + settings.retryDeadline().toNanos();
+        long notAfter = deadline + settings.requestTimeout().toNanos();
         Set<Server> missing = ConcurrentHashMap.newKeySet();
         StringBuilder answers = new StringBuilder();
         for (int attempt = 0; ; attempt++) {
@@ -111,7 +116,7 @@ public final class HttpRangeSource implements ByteSource {
             URI url = server.base.resolve(Names.encode(name));
             String fault;
             try {
-                Http11Client.Response response = transport.client().send("HEAD", url, java.util.Map.of(), null);
+                Http11Client.Response response = transport.client().send("HEAD", url, java.util.Map.of(), null, notAfter);
                 int status = response.status();
                 if (status == 200) {
                     Head head = head(server, url, response, name);
@@ -141,11 +146,10 @@ public final class HttpRangeSource implements ByteSource {
                 LOG.warning("cannot open " + url + " (" + fault + "); retrying " + (pool.servers().size() > 1 ? "the servers "
                         + pool.servers() + " " : "") + "for up to " + settings.retryDeadline().toSeconds() + " s (--retry-deadline)");
             }
-            if (System.nanoTime() - deadline > 0) {
+            if (!backoff(attempt, pool, missing, deadline)) {
                 throw new HttpImageException(name, ImageException.NO_OFFSET, "cannot open: no server answered within "
                         + settings.retryDeadline().toSeconds() + " s; last: " + url + ": " + fault, null);
             }
-            backoff(attempt, pool, missing);
         }
     }
 
@@ -211,9 +215,10 @@ public final class HttpRangeSource implements ByteSource {
         }
         int wanted = (int) Math.max(0, Math.min(dst.remaining(), size - position));
         int done = 0;
+        long deadline = System.nanoTime() + transport.settings().retryDeadline().toNanos();
         while (done < wanted) {
             int length = Math.min(MAX_REQUEST, wanted - done);
-            fetch(position + done, dst.slice(dst.position(), length));
+            fetch(position + done, dst.slice(dst.position(), length), deadline);
             dst.position(dst.position() + length);
             done += length;
         }
@@ -238,10 +243,38 @@ public final class HttpRangeSource implements ByteSource {
     }
 
     /**
+     * The retry deadline of the fetch this thread is in ({@link System#nanoTime()}), or null: a
+     * manifest page fetched to check an image fetch is part of that fetch, and must not start a
+     * deadline of its own.
+     */
+    private static final ThreadLocal<Long> FETCH_DEADLINE = new ThreadLocal<>();
+
+    /**
      * Fills {@code into} (its remaining bytes) with the bytes at {@code offset}, retried and failed
-     * over until the deadline; its position is left unspecified.
+     * over until the retry deadline from now; its position is left unspecified.
      */
     void fetch(long offset, ByteBuffer into) throws IOException {
+        fetch(offset, into, System.nanoTime() + transport.settings().retryDeadline().toNanos());
+    }
+
+    /** As {@link #fetch(long, ByteBuffer)}, retrying until {@code deadline} ({@link System#nanoTime()}). */
+    private void fetch(long offset, ByteBuffer into, long deadline) throws IOException {
+        Long outer = FETCH_DEADLINE.get();
+        if (outer != null) {
+            deadline = outer - deadline < 0 ? outer : deadline;
+        } else {
+            FETCH_DEADLINE.set(deadline);
+        }
+        try {
+            fetchWithin(offset, into, deadline);
+        } finally {
+            if (outer == null) {
+                FETCH_DEADLINE.remove();
+            }
+        }
+    }
+
+    private void fetchWithin(long offset, ByteBuffer into, long deadline) throws IOException {
         dev.branchboot.integrity.ImageVerifier check = verifier;
         if (check != null) {
             long first = check.blockStart(offset);
@@ -249,22 +282,24 @@ public final class HttpRangeSource implements ByteSource {
             if (first != offset || end != offset + into.remaining()) {
                 // Only whole blocks can be checked: fetch them, hand out the part asked for.
                 ByteBuffer blocks = ByteBuffer.allocate((int) (end - first));
-                fetchChecked(first, blocks.duplicate(), check);
+                fetchChecked(first, blocks.duplicate(), check, deadline);
                 int from = (int) (offset - first);
                 into.put(blocks.duplicate().clear().position(from).limit(from + into.remaining()));
                 return;
             }
         }
-        fetchChecked(offset, into, check);
+        fetchChecked(offset, into, check, deadline);
     }
 
-    private void fetchChecked(long offset, ByteBuffer into, dev.branchboot.integrity.ImageVerifier check) throws IOException {
+    private void fetchChecked(long offset, ByteBuffer into, dev.branchboot.integrity.ImageVerifier check, long deadline)
+            throws IOException {
         int length = into.remaining();
         int start0 = into.position();
         ServerPool pool = transport.pool();
         HttpSettings settings = transport.settings();
         long start = System.nanoTime();
-        long deadline = start + settings.retryDeadline().toNanos();
+        // A request started before the deadline may take its whole timeout, no request longer.
+        long notAfter = deadline + settings.requestTimeout().toNanos();
         String lastFault = null;
         Server lastServer = null;
         for (int attempt = 0; ; attempt++) {
@@ -277,7 +312,7 @@ public final class HttpRangeSource implements ByteSource {
             try {
                 long t0 = System.nanoTime();
                 into.position(start0); // a failed attempt may have filled part of it
-                exchange(server, offset, into);
+                exchange(server, offset, into, notAfter);
                 if (check != null) {
                     verify(check, offset, into.duplicate().position(start0).limit(start0 + length));
                 }
@@ -293,7 +328,7 @@ public final class HttpRangeSource implements ByteSource {
             } catch (Fault f) {
                 lastFault = f.getMessage();
                 lastServer = server;
-                if (f.notFound && revisionGoneFrom(server)) {
+                if (f.notFound && revisionGoneFrom(server, notAfter)) {
                     lastFault += ", and a HEAD confirmed it";
                     if (wrongRevision.add(server)) {
                         LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + lastFault
@@ -314,12 +349,12 @@ public final class HttpRangeSource implements ByteSource {
             }
             pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
             transport.stats().retried();
-            if (System.nanoTime() - deadline > 0) {
+            if (!backoff(attempt, pool, wrongRevision, deadline)) {
                 throw new HttpImageException(displayName, offset, "gave up after " + (attempt + 1) + " attempts in "
-                        + settings.retryDeadline().toSeconds() + " s (servers " + pool.servers() + "); last: " + lastServer
-                        + ": " + lastFault, null);
+                        + Duration.ofNanos(System.nanoTime() - start).toMillis() + " ms (--retry-deadline "
+                        + settings.retryDeadline().toMillis() + " ms, --request-timeout " + settings.requestTimeout().toMillis()
+                        + " ms; servers " + pool.servers() + "); last: " + lastServer + ": " + lastFault, null);
             }
-            backoff(attempt, pool, wrongRevision);
         }
     }
 
@@ -337,22 +372,32 @@ public final class HttpRangeSource implements ByteSource {
         return check == null ? null : check.manifest().revision();
     }
 
-    /** Sleeps before the next attempt when it would go to a server that is down (no other is up). */
-    private static void backoff(int attempt, ServerPool pool, Set<Server> excluded) throws InterruptedIOException {
+    /**
+     * Before the next attempt: false when {@code deadline} has passed (no attempt starts after
+     * it); otherwise true, after sleeping (never past the deadline) when the attempt would go to a
+     * server that is down (no other is up).
+     */
+    private static boolean backoff(int attempt, ServerPool pool, Set<Server> excluded, long deadline)
+            throws InterruptedIOException {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            return false;
+        }
         if (pool.anyUp(excluded)) {
-            return;
+            return true;
         }
         long cap = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(attempt, 10));
-        long sleep = cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1);
+        long sleep = Math.min(cap / 2 + ThreadLocalRandom.current().nextLong(cap / 2 + 1), TimeUnit.NANOSECONDS.toMillis(left));
         try {
             Thread.sleep(sleep);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while waiting to retry");
         }
+        return System.nanoTime() - deadline < 0;
     }
 
-    private void exchange(Server server, long offset, ByteBuffer into) throws IOException, Fault {
+    private void exchange(Server server, long offset, ByteBuffer into, long notAfter) throws IOException, Fault {
         int length = into.remaining();
         URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
         long last = offset + length - 1;
@@ -361,7 +406,7 @@ public final class HttpRangeSource implements ByteSource {
         if (etag != null) {
             headers.put("If-Match", etag);
         }
-        Http11Client.Response response = transport.client().send("GET", url, headers, into);
+        Http11Client.Response response = transport.client().send("GET", url, headers, into, notAfter);
         int status = response.status();
         if (status == 412 || status == 416) {
             throw new Fault("HTTP " + status + (status == 412 ? " Precondition Failed" : " Range Not Satisfiable"), true);
@@ -394,10 +439,10 @@ public final class HttpRangeSource implements ByteSource {
      * HEAD of the pinned name answers 404 or 410 too, or another revision. A 404 from a server
      * restarting with its folder not yet mounted, or a HEAD that fails, is a passing fault.
      */
-    private boolean revisionGoneFrom(Server server) {
+    private boolean revisionGoneFrom(Server server, long notAfter) {
         URI url = urls.computeIfAbsent(server, s -> s.base.resolve(Names.encode(name)));
         try {
-            Http11Client.Response head = transport.client().send("HEAD", url, java.util.Map.of(), null);
+            Http11Client.Response head = transport.client().send("HEAD", url, java.util.Map.of(), null, notAfter);
             int status = head.status();
             if (status == 404 || status == 410) {
                 return true;
@@ -412,6 +457,9 @@ public final class HttpRangeSource implements ByteSource {
     static String describe(Throwable e) {
         String message = e.getMessage();
         String type = e.getClass().getSimpleName();
+        if (e instanceof RequestTimeoutException) {
+            return "timed out: " + message;
+        }
         if (e instanceof java.net.SocketTimeoutException) {
             return "timed out";
         }
