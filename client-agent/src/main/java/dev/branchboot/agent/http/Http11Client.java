@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import dev.branchboot.agent.text.PeerText;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -38,6 +39,8 @@ import javax.net.ssl.SSLSocketFactory;
  */
 final class Http11Client implements AutoCloseable {
     private static final int MAX_HEADER_BYTES = 64 * 1024;
+    /** Interim (1xx) responses skipped before the final one; a server that sends more is faulty. */
+    private static final int MAX_INTERIM = 8;
     private static final int MAX_DRAINED_BODY = 1 << 20;
     private static final int MAX_IDLE_PER_SERVER = 64;
     private static final int SCRATCH_BYTES = 64 * 1024;
@@ -256,53 +259,44 @@ final class Http11Client implements AutoCloseable {
     }
 
     private Response readResponse(Connection c, String method, String statusLine, ByteBuffer body) throws IOException {
-        if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12 || statusLine.charAt(8) != ' ') {
-            throw new IOException("malformed status line '" + abbreviate(statusLine) + "'");
-        }
         int status;
-        try {
-            status = Integer.parseInt(statusLine.substring(9, 12));
-        } catch (NumberFormatException e) {
-            throw new IOException("malformed status line '" + abbreviate(statusLine) + "'");
-        }
-        Map<String, String> headers = new HashMap<>();
-        int headerBytes = statusLine.length();
-        while (true) {
-            String line = c.in.readHeaderLine(MAX_HEADER_BYTES, HEADERS_USED);
-            if (line == ResponseInput.SKIPPED) {
-                continue;
-            }
-            if (line.isEmpty()) {
+        Map<String, String> headers;
+        for (int interim = 0; ; interim++) {
+            status = status(statusLine);
+            headers = readHeaders(c, statusLine.length());
+            if (status >= 200) {
                 break;
             }
-            headerBytes += line.length();
-            if (headerBytes > MAX_HEADER_BYTES) {
-                throw new IOException("response headers longer than " + MAX_HEADER_BYTES + " bytes");
+            // RFC 9110 §15.2: a client must be able to parse one or more 1xx responses before the
+            // final one, even one it did not expect (a 100 Continue it did not ask for), and skip
+            // them. 101 switches protocols, which this client never asks for.
+            if (status == 101) {
+                throw new MalformedResponseException("101 Switching Protocols, which was not asked for");
             }
-            int colon = line.indexOf(':');
-            if (colon <= 0) {
-                throw new IOException("malformed header line '" + abbreviate(line) + "'");
+            if (interim == MAX_INTERIM) {
+                throw new MalformedResponseException("more than " + MAX_INTERIM + " interim (1xx) responses");
             }
-            headers.put(line.substring(0, colon).trim().toLowerCase(Locale.ROOT), line.substring(colon + 1).trim());
+            statusLine = c.in.readLine(MAX_HEADER_BYTES);
         }
-        boolean noBody = method.equals("HEAD") || status == 204 || status == 304 || status / 100 == 1;
+        long length = ContentLength.parse(headers.get("content-length"));
+        String etag = headers.get("etag");
+        if (etag != null && !isEntityTag(etag)) {
+            // It is sent back in If-Match: the revision must be named in characters a header may hold.
+            throw new MalformedResponseException("malformed ETag '" + PeerText.escape(etag, 80) + "'");
+        }
+        boolean noBody = method.equals("HEAD") || status == 204 || status == 304;
         if (noBody) {
             return new Response(status, headers);
         }
         if (headers.containsKey("transfer-encoding")) {
-            throw new IOException("Transfer-Encoding " + headers.get("transfer-encoding") + " is not supported for image data");
-        }
-        String lengthHeader = headers.get("content-length");
-        long length;
-        try {
-            length = lengthHeader == null ? -1 : Long.parseLong(lengthHeader);
-        } catch (NumberFormatException e) {
-            throw new IOException("malformed Content-Length '" + lengthHeader + "'");
+            throw new MalformedResponseException("Transfer-Encoding '" + PeerText.escape(headers.get("transfer-encoding"))
+                    + "' is not supported for image data");
         }
         if (status == 206) {
             int expected = body == null ? 0 : body.remaining();
             if (length != expected) {
-                throw new IOException("Content-Length " + lengthHeader + " instead of the " + expected + " bytes asked for");
+                throw new MalformedResponseException((length == ContentLength.ABSENT ? "no Content-Length" : "Content-Length " + length)
+                        + " instead of the " + expected + " bytes asked for");
             }
             if (body != null) {
                 readBody(c, body);
@@ -316,6 +310,93 @@ final class Http11Client implements AutoCloseable {
         }
         readBody(c, ByteBuffer.allocate((int) length));
         return new Response(status, headers);
+    }
+
+    /**
+     * The status code of {@code statusLine}: {@code HTTP/1.x SP 3DIGIT}, then a space and a reason
+     * phrase, or nothing.
+     */
+    private static int status(String line) throws MalformedResponseException {
+        boolean ok = line.length() >= 12 && line.startsWith("HTTP/1.") && Character.isDigit(line.charAt(7))
+                && line.charAt(8) == ' ' && (line.length() == 12 || line.charAt(12) == ' ');
+        int status = 0;
+        for (int i = 9; ok && i < 12; i++) {
+            char d = line.charAt(i);
+            ok = d >= '0' && d <= '9';
+            status = status * 10 + d - '0';
+        }
+        if (!ok || status < 100 || status > 599) {
+            throw new MalformedResponseException("malformed status line '" + PeerText.escape(line, 80) + "'");
+        }
+        return status;
+    }
+
+    /**
+     * The header lines up to the empty one that ends them, the names of {@link #HEADERS_USED} in
+     * lower case with their values. A header sent twice must say the same both times, except the
+     * lists Connection and Transfer-Encoding (values joined with ", ") and Content-Length, which
+     * {@link ContentLength} judges.
+     */
+    private static Map<String, String> readHeaders(Connection c, int statusBytes) throws IOException {
+        Map<String, String> headers = new HashMap<>();
+        int headerBytes = statusBytes;
+        while (true) {
+            String line = c.in.readHeaderLine(MAX_HEADER_BYTES, HEADERS_USED);
+            if (line == ResponseInput.SKIPPED) {
+                continue;
+            }
+            if (line.isEmpty()) {
+                return headers;
+            }
+            headerBytes += line.length();
+            if (headerBytes > MAX_HEADER_BYTES) {
+                throw new MalformedResponseException("response headers longer than " + MAX_HEADER_BYTES + " bytes");
+            }
+            int colon = line.indexOf(':');
+            if (colon <= 0 || line.charAt(0) == ' ' || line.charAt(0) == '\t') {
+                // (A line that starts with white space continues the one before: obsolete, refused.)
+                throw new MalformedResponseException("malformed header line '" + PeerText.escape(line, 80) + "'");
+            }
+            String name = line.substring(0, colon).toLowerCase(Locale.ROOT);
+            String value = trimWhitespace(line.substring(colon + 1));
+            String before = headers.putIfAbsent(name, value);
+            if (before != null && !before.equals(value)) {
+                if (name.equals("connection") || name.equals("transfer-encoding") || name.equals("content-length")) {
+                    headers.put(name, before + ", " + value);
+                } else {
+                    throw new MalformedResponseException("two different " + name + " headers: '" + PeerText.escape(before, 80)
+                            + "' and '" + PeerText.escape(value, 80) + "'");
+                }
+            }
+        }
+    }
+
+    /** RFC 9110 §8.8.3: an optional {@code W/}, then {@code "}, characters from 0x21, 0x23-0x7E and 0x80-0xFF, {@code "}. */
+    static boolean isEntityTag(String tag) {
+        int from = tag.startsWith("W/") ? 2 : 0;
+        if (tag.length() < from + 2 || tag.charAt(from) != '"' || tag.charAt(tag.length() - 1) != '"') {
+            return false;
+        }
+        for (int i = from + 1; i < tag.length() - 1; i++) {
+            char c = tag.charAt(i);
+            if (c < 0x21 || c == '"' || c == 0x7F || c > 0xFF) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** {@code s} without the spaces and tabs around it (HTTP's optional white space, nothing else). */
+    static String trimWhitespace(String s) {
+        int from = 0;
+        int to = s.length();
+        while (from < to && (s.charAt(from) == ' ' || s.charAt(from) == '\t')) {
+            from++;
+        }
+        while (to > from && (s.charAt(to - 1) == ' ' || s.charAt(to - 1) == '\t')) {
+            to--;
+        }
+        return s.substring(from, to);
     }
 
     /** Fills {@code body} from the connection: heap buffers directly, direct ones through the connection's scratch array. */
@@ -343,10 +424,6 @@ final class Http11Client implements AutoCloseable {
             }
             filled += n;
         }
-    }
-
-    private static String abbreviate(String s) {
-        return s.length() > 80 ? s.substring(0, 80) + "..." : s;
     }
 
     /** Closes every idle connection; connections in use close when their request ends. */

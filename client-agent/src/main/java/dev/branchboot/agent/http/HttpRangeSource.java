@@ -1,6 +1,7 @@
 package dev.branchboot.agent.http;
 
 import dev.branchboot.agent.http.ServerPool.Server;
+import dev.branchboot.agent.text.PeerText;
 import dev.branchboot.integrity.TrustKey;
 import dev.branchboot.qcow2.BackingChainException;
 import dev.branchboot.qcow2.ByteSource;
@@ -127,8 +128,8 @@ public final class HttpRangeSource implements ByteSource {
                         source.verifier = ManifestLoader.load(transport, source, trustKey);
                     }
                     LOG.info("opened " + url + ": " + head.size() + " bytes, revision "
-                            + (head.etag() == null ? "(no ETag)" : head.etag())
-                            + (head.revisionName().equals(name) ? "" : " as " + head.revisionName()));
+                            + (head.etag() == null ? "(no ETag)" : PeerText.escape(head.etag()))
+                            + (head.revisionName().equals(name) ? "" : " as " + PeerText.escape(head.revisionName())));
                     return source;
                 }
                 if (status == 404 || status == 403 || status == 410) {
@@ -153,19 +154,15 @@ public final class HttpRangeSource implements ByteSource {
         }
     }
 
-    private static Head head(Server server, URI url, Http11Client.Response headers, String requested) throws HttpImageException {
-        long length;
-        try {
-            length = headers.header("Content-Length") == null ? -1 : Long.parseLong(headers.header("Content-Length"));
-        } catch (NumberFormatException e) {
-            length = -1;
-        }
+    private static Head head(Server server, URI url, Http11Client.Response headers, String requested) throws IOException {
+        // Held to 1*DIGIT when the answer was read: a malformed one never gets here.
+        long length = ContentLength.parse(headers.header("Content-Length"));
         if (length < 0) {
             throw new HttpImageException(requested, ImageException.NO_OFFSET, url + " sent no Content-Length", null);
         }
         String tag = headers.header("ETag");
         if (tag != null && tag.startsWith("W/")) {
-            LOG.warning(url + " sends only a weak ETag " + tag + ": revision changes are detected by length only");
+            LOG.warning(url + " sends only a weak ETag " + PeerText.escape(tag) + ": revision changes are detected by length only");
             tag = null;
         } else if (tag == null) {
             LOG.warning(url + " sends no ETag: revision changes are detected by length only");
@@ -177,10 +174,15 @@ public final class HttpRangeSource implements ByteSource {
             if (relative != null) {
                 revision = relative;
             } else {
-                LOG.warning(url + ": ignoring Content-Location " + location.get() + " outside " + server.base);
+                LOG.warning(url + ": ignoring Content-Location " + PeerText.escape(location.get()) + " outside " + server.base);
             }
         }
         return new Head(length, tag, revision);
+    }
+
+    /** The pinned revision as messages show it: its ETag (or length) and name, escaped. */
+    private String revision() {
+        return (etag == null ? "(length " + size + ")" : PeerText.escape(etag)) + " of " + PeerText.escape(name);
     }
 
     /** The path of the pinned revision relative to the servers' images folder. */
@@ -306,7 +308,7 @@ public final class HttpRangeSource implements ByteSource {
             Server server = pool.pick(wrongRevision);
             if (server == null) {
                 throw new RevisionUnavailableException(displayName, offset, "no server has the pinned revision "
-                        + (etag == null ? "(length " + size + ")" : etag) + " of " + name + " any more (asked: "
+                        + revision() + " any more (asked: "
                         + pool.servers() + "); last answer: " + lastServer + ": " + lastFault);
             }
             try {
@@ -331,14 +333,14 @@ public final class HttpRangeSource implements ByteSource {
                 if (f.notFound && revisionGoneFrom(server, notAfter)) {
                     lastFault += ", and a HEAD confirmed it";
                     if (wrongRevision.add(server)) {
-                        LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + lastFault
+                        LOG.warning(server + " no longer has revision " + revision() + " (" + lastFault
                                 + "); not asking it for this image again");
                     }
                     continue;
                 }
                 if (f.wrongRevision) {
                     if (wrongRevision.add(server)) {
-                        LOG.warning(server + " no longer has revision " + etag + " of " + name + " (" + f.getMessage()
+                        LOG.warning(server + " no longer has revision " + revision() + " (" + f.getMessage()
                                 + "); not asking it for this image again");
                     }
                     continue;
@@ -347,7 +349,7 @@ public final class HttpRangeSource implements ByteSource {
                 lastFault = describe(e);
                 lastServer = server;
             }
-            pool.failed(server, "reading " + name + " at offset " + offset + ": " + lastFault);
+            pool.failed(server, "reading " + PeerText.escape(name) + " at offset " + offset + ": " + lastFault);
             transport.stats().retried();
             if (!backoff(attempt, pool, wrongRevision, deadline)) {
                 throw new HttpImageException(displayName, offset, "gave up after " + (attempt + 1) + " attempts in "
@@ -419,18 +421,20 @@ public final class HttpRangeSource implements ByteSource {
         }
         String sentTag = response.header("ETag");
         if (etag != null && sentTag != null && !sentTag.equals(etag)) {
-            throw new Fault("ETag " + sentTag + " instead of " + etag, true);
+            throw new Fault("ETag " + PeerText.escape(sentTag) + " instead of " + PeerText.escape(etag), true);
         }
         String range = response.header("Content-Range");
         long[] parsed = range == null ? null : ContentRange.parse(range);
         if (parsed == null) {
-            throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '" + range + "'"), false);
+            throw new Fault("206 with " + (range == null ? "no Content-Range" : "a malformed Content-Range '"
+                    + PeerText.escape(range) + "'"), false);
         }
         if (parsed[0] != offset || parsed[1] != last) {
-            throw new Fault("Content-Range '" + range + "' instead of bytes " + offset + "-" + last, false);
+            throw new Fault("Content-Range '" + PeerText.escape(range) + "' instead of bytes " + offset + "-" + last, false);
         }
         if (parsed[2] != ContentRange.UNKNOWN_LENGTH && parsed[2] != size) {
-            throw new Fault("Content-Range '" + range + "' gives the file length as " + parsed[2] + ", pinned " + size, true);
+            throw new Fault("Content-Range '" + PeerText.escape(range) + "' gives the file length as " + parsed[2] + ", pinned "
+                    + size, true);
         }
     }
 
@@ -455,8 +459,12 @@ public final class HttpRangeSource implements ByteSource {
     }
 
     static String describe(Throwable e) {
-        String message = e.getMessage();
+        // Ours are escaped already; the JDK's (TLS, sockets) may quote what a server sent.
+        String message = e.getMessage() == null ? null : PeerText.escape(e.getMessage(), 1000);
         String type = e.getClass().getSimpleName();
+        if (e instanceof MalformedResponseException) {
+            return "malformed answer: " + message;
+        }
         if (e instanceof RequestTimeoutException) {
             return "timed out: " + message;
         }
@@ -480,15 +488,15 @@ public final class HttpRangeSource implements ByteSource {
         if (backingName.startsWith("/")) {
             relative = backingName.substring(backingName.lastIndexOf('/') + 1);
             if (relative.isEmpty()) {
-                throw new BackingChainException(displayName, "backing file '" + backingName + "' has no file name");
+                throw new BackingChainException(displayName, "backing file '" + PeerText.escape(backingName) + "' has no file name");
             }
         }
         URI base = transport.pool().servers().get(0).base;
         URI resolved = base.resolve(Names.encode(name)).resolve(Names.encode(relative));
         String under = Names.underBase(base, resolved);
         if (under == null) {
-            throw new BackingChainException(displayName, "backing file '" + backingName + "' lies outside the servers' images folder "
-                    + base);
+            throw new BackingChainException(displayName, "backing file '" + PeerText.escape(backingName)
+                    + "' lies outside the servers' images folder " + base);
         }
         return backing.open(under);
     }

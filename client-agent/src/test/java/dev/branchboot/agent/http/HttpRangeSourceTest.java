@@ -245,6 +245,58 @@ class HttpRangeSourceTest {
     }
 
     @Test
+    void aServerWhoseContentLengthIsNotDigitsIsFaultyAndTheNextOneIsUsed() throws Exception {
+        // "+3000001" parses as a number, but not as HTTP's 1*DIGIT: pinning that length would be
+        // trusting a server that cannot frame its messages.
+        try (ScriptedHttpServer faulty = new ScriptedHttpServer(r -> ScriptedHttpServer.bytes(
+                "HTTP/1.1 200 OK\r\nETag: \"r1\"\r\nContent-Length: +3000001\r\n\r\n"))) {
+            two = new FakeImageServer();
+            two.put("disk.img", data, "\"r1\"");
+            try (RemoteImages remote = RemoteImages.connect(List.of(faulty.base(), two.base()), FAST.withReadAheadMax(0))) {
+                ByteSource source = remote.open("disk.img");
+                assertEquals(data.length, source.size(), "pinned from the second server");
+                assertArrayEquals(expected(1000, 5000), read(source, 1000, 5000));
+                assertTrue(remote.stats().retries() >= 1);
+            }
+        }
+    }
+
+    @Test
+    void whatAServerSendsReachesTheLogEscaped() throws Exception {
+        java.util.List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.branchboot.agent.http");
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                lines.add(new java.util.logging.SimpleFormatter().formatMessage(record));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(capture);
+        one = new FakeImageServer();
+        // Bytes 0x80-0xFF are allowed in an ETag (obs-text); a NUL or an escape sequence makes it malformed.
+        one.put("disk.img", data, "\"r\u00ff1\u0085\"");
+        one.put("weak.img", data, "W/\"w\u00e9ak\"");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST.withReadAheadMax(0))) {
+            assertArrayEquals(expected(0, 100), read(remote.open("disk.img"), 0, 100));
+            remote.open("weak.img");
+        } finally {
+            log.removeHandler(capture);
+        }
+        assertTrue(lines.stream().anyMatch(l -> l.contains("\\xff")), lines.toString());
+        for (String line : lines) {
+            Http11ClientTest.assertPrintable(line);
+        }
+    }
+
+    @Test
     void aMissingImageIsAClearError() throws Exception {
         one = new FakeImageServer();
         try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST)) {
