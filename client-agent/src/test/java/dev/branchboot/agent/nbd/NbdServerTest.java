@@ -120,6 +120,66 @@ class NbdServerTest {
     }
 
     @Test
+    void anExportNameLongerThanTheProtocolAllowsIsRefusedAsTooLong() throws IOException {
+        try (NbdTestClient c = client()) {
+            c.greeting();
+            c.clientFlags(3);
+            c.option(7, NbdTestClient.goData("a".repeat(4097)));
+            OptReply tooLong = c.optReply();
+            assertEquals(0x80000003, tooLong.type(), "ERR_INVALID");
+            String why = new String(tooLong.data(), StandardCharsets.UTF_8);
+            assertTrue(why.contains("4097 bytes") && why.contains("4096") && !why.contains("UTF-8"), why);
+            // At the limit: a valid name, just not this server's.
+            c.option(7, NbdTestClient.goData("a".repeat(4096)));
+            OptReply unknown = c.optReply();
+            assertEquals(0x80000006, unknown.type(), "ERR_UNKNOWN");
+            assertTrue(unknown.data().length <= 4096, "a reply's message is a string of at most 4096 bytes too");
+            c.option(7, NbdTestClient.goData("\u00ff"));
+            assertEquals(0x80000006, c.optReply().type(), "valid UTF-8");
+        }
+    }
+
+    @Test
+    void anExportNameIsEscapedInTheLogAndInReplies() throws IOException {
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.branchboot.agent.nbd");
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                lines.add(new java.util.logging.SimpleFormatter().formatMessage(record));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(capture);
+        String forged = "x\u001b[2J\nbranchboot-agent: WARNING: forged";
+        try (NbdTestClient c = client()) {
+            c.greeting();
+            c.clientFlags(3);
+            c.option(7, NbdTestClient.goData(forged));
+            OptReply unknown = c.optReply();
+            assertEquals(0x80000006, unknown.type());
+            String message = new String(unknown.data(), StandardCharsets.UTF_8);
+            assertTrue(message.contains("x\\x1b[2J\\x0abranchboot-agent"), message);
+            c.option(1, forged.getBytes(StandardCharsets.UTF_8));
+            assertTrue(c.closedByServer());
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.stream().anyMatch(l -> l.contains("unknown export")));
+        } finally {
+            log.removeHandler(capture);
+        }
+        for (String line : lines) {
+            assertTrue(line.chars().allMatch(ch -> ch >= 0x20 && ch <= 0x7e), "not escaped: " + line);
+        }
+    }
+
+    @Test
     void listAbortStarttlsAndUnknownOptions() throws IOException {
         try (NbdTestClient c = client()) {
             c.greeting();
