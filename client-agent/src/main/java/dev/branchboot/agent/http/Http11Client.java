@@ -284,6 +284,10 @@ final class Http11Client implements AutoCloseable {
             // It is sent back in If-Match: the revision must be named in characters a header may hold.
             throw new MalformedResponseException("malformed ETag '" + PeerText.escape(etag, 80) + "'");
         }
+        String location = headers.get("content-location");
+        if (location != null && !isUriReference(location)) {
+            throw new MalformedResponseException("malformed Content-Location '" + PeerText.escape(location, 80) + "'");
+        }
         boolean noBody = method.equals("HEAD") || status == 204 || status == 304;
         if (noBody) {
             return new Response(status, headers);
@@ -384,6 +388,16 @@ final class Http11Client implements AutoCloseable {
             }
         }
         return true;
+    }
+
+    /** Whether {@code s} is a URI reference (RFC 3986, as {@link URI} parses it), as Content-Location must be. */
+    static boolean isUriReference(String s) {
+        try {
+            URI.create(s);
+            return !s.isEmpty();
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** {@code s} without the spaces and tabs around it (HTTP's optional white space, nothing else). */

@@ -11,7 +11,6 @@ import java.io.InterruptedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
@@ -23,14 +22,21 @@ import java.util.logging.Logger;
  * connections ({@link Http11Client}); concurrent reads use concurrent connections.
  *
  * <p><b>Revision pinning.</b> At open a HEAD learns the size, the strong ETag and, from a
- * branchboot server, the {@code Content-Location} of the revision behind a symlinked name. The
- * agent then reads the revision's own name and sends {@code If-Match: ETAG} with every request, so
- * a republished image can never mix bytes of two revisions into one disk: a server that answers
- * {@code 412} (or with another ETag or length) no longer has this revision and is not asked again
- * for this file; so is one that answers {@code 404} or {@code 410} for it and confirms that with a
- * {@code HEAD} (the file moved or was deleted). When no server has it, reads fail at once with
- * {@link RevisionUnavailableException}, naming the revision: waiting out the retry deadline would
- * not bring it back. A server that is merely down or erring keeps being retried.
+ * branchboot server, the {@code Content-Location} of the revision behind a symlinked name: the pin
+ * is the ETag and the Content-Location together, because an ETag alone does not tell two
+ * revisions apart when the origin makes it from the time and size (nginx's {@code "mtime-size"}:
+ * two files written in the same second with the same size share it). The agent then reads the
+ * revision's own name and sends {@code If-Match: ETAG} with every request, so a republished image
+ * can never mix bytes of two revisions into one disk: a server that answers {@code 412} (or with
+ * another ETag or length, or with a Content-Location naming another file) no longer has this
+ * revision and is not asked again for this file; so is one that answers {@code 404} or {@code 410}
+ * for it and confirms that with a {@code HEAD} (the file moved or was deleted). When the
+ * Content-Location names no file in the servers' folder (a branch passing on the location of an
+ * origin that keeps its images elsewhere), the agent reads the name it opened, and every answer
+ * must carry the pinned Content-Location: another one, or none, means the name has moved on to
+ * another revision. When no server has the revision, reads fail at once with
+ * {@link RevisionUnavailableException}, naming it: waiting out the retry deadline would not bring it
+ * back. A server that is merely down or erring keeps being retried.
  *
  * <p><b>Strict responses.</b> Only a {@code 206} whose {@code Content-Range} is exactly the range
  * asked for (and the pinned length) and whose body has exactly that many bytes is data. A
@@ -72,17 +78,37 @@ public final class HttpRangeSource implements ByteSource {
     /** Checks every fetch against the signed manifest; {@code null} without a trust key. */
     private volatile dev.branchboot.integrity.ImageVerifier verifier;
 
-    private HttpRangeSource(HttpTransport transport, BackingFileOpener backing, String name, String etag, long size) {
+    private HttpRangeSource(HttpTransport transport, BackingFileOpener backing, Head head) {
         this.transport = transport;
         this.backing = backing;
-        this.name = name;
-        this.etag = etag;
-        this.size = size;
+        this.name = head.revisionName();
+        this.etag = head.etag();
+        this.size = head.size();
+        this.byLocation = head.byLocation();
+        this.location = head.location();
         this.displayName = transport.preferredUrl(name).toString();
     }
 
-    /** What a HEAD at open found out. */
-    private record Head(long size, String etag, String revisionName) {
+    /**
+     * Whether {@link #name} is the revision's own name, taken from the Content-Location at open:
+     * then an answer may carry no Content-Location (the name is no symlink), or one naming it.
+     */
+    private final boolean byLocation;
+    /**
+     * The Content-Location pinned at open when it names no file in the servers' folder, as
+     * {@link #locationKey} has it, and {@link #name} is the name opened: every answer must carry it.
+     * {@code null} when there was none, or {@link #byLocation}.
+     */
+    private final String location;
+
+    /**
+     * What a HEAD at open found out.
+     *
+     * @param revisionName the name to read: the revision's own (from the Content-Location), or the one opened
+     * @param byLocation   whether {@code revisionName} came from the Content-Location
+     * @param location     the pinned Content-Location that names no file in the folder, as {@link #locationKey} has it
+     */
+    private record Head(long size, String etag, String revisionName, boolean byLocation, String location) {
     }
 
     /**
@@ -122,8 +148,7 @@ public final class HttpRangeSource implements ByteSource {
                 if (status == 200) {
                     Head head = head(server, url, response, name);
                     pool.succeeded(server);
-                    HttpRangeSource source = new HttpRangeSource(transport, backing, head.revisionName(), head.etag(),
-                            head.size());
+                    HttpRangeSource source = new HttpRangeSource(transport, backing, head);
                     if (trustKey != null) {
                         source.verifier = ManifestLoader.load(transport, source, trustKey);
                     }
@@ -167,17 +192,64 @@ public final class HttpRangeSource implements ByteSource {
         } else if (tag == null) {
             LOG.warning(url + " sends no ETag: revision changes are detected by length only");
         }
-        String revision = requested;
-        Optional<String> location = Optional.ofNullable(headers.header("Content-Location"));
-        if (location.isPresent()) {
-            String relative = Names.underBase(server.base, url.resolve(location.get()));
-            if (relative != null) {
-                revision = relative;
-            } else {
-                LOG.warning(url + ": ignoring Content-Location " + PeerText.escape(location.get()) + " outside " + server.base);
+        String location = headers.header("Content-Location");
+        if (location == null) {
+            return new Head(length, tag, requested, false, null);
+        }
+        String relative = fileInFolder(server, url, location);
+        if (relative != null) {
+            return new Head(length, tag, relative, true, null);
+        }
+        LOG.warning(url + ": its Content-Location " + PeerText.escape(location) + " names no file in " + server.base
+                + "; reading " + url + " as long as its answers carry that Content-Location");
+        return new Head(length, tag, requested, false, locationKey(url, location));
+    }
+
+    /**
+     * The file {@code location} (a Content-Location of an answer from {@code url}) names in
+     * {@code server}'s images folder, or {@code null} when it names none there (or a name no file
+     * should have: one with control characters).
+     */
+    private static String fileInFolder(Server server, URI url, String location) {
+        String relative = Names.underBase(server.base, url.resolve(URI.create(location)));
+        return relative == null || relative.chars().anyMatch(Character::isISOControl) ? null : relative;
+    }
+
+    /**
+     * A Content-Location sent with an answer from {@code url}, in a form that compares equal for
+     * every server: an absolute URL as it resolves, a path (the usual form) as the path it
+     * resolves to, whichever server sent it.
+     */
+    private static String locationKey(URI url, String location) {
+        URI given = URI.create(location);
+        URI resolved = url.resolve(given).normalize();
+        if (given.getScheme() != null || given.getRawAuthority() != null) {
+            return resolved.toString();
+        }
+        return resolved.getRawPath() + (resolved.getRawQuery() == null ? "" : "?" + resolved.getRawQuery());
+    }
+
+    /**
+     * Why {@code answer}, from {@code server} for this file's {@code url}, is not of the pinned
+     * revision by its Content-Location, or {@code null} when it may be: read by the revision's own
+     * name, the answer may name it or nothing; read by the name opened, it must carry the pinned
+     * Content-Location, if there was one.
+     */
+    private String otherLocation(Server server, URI url, Http11Client.Response answer) {
+        String sent = answer.header("Content-Location");
+        if (byLocation) {
+            if (sent != null && !name.equals(fileInFolder(server, url, sent))) {
+                return "Content-Location " + PeerText.escape(sent) + ": " + PeerText.escape(name) + " now answers for another file";
+            }
+        } else if (location != null) {
+            if (sent == null) {
+                return "no Content-Location, where " + PeerText.escape(location) + " was pinned";
+            }
+            if (!location.equals(locationKey(url, sent))) {
+                return "Content-Location " + PeerText.escape(sent) + " instead of " + PeerText.escape(location);
             }
         }
-        return new Head(length, tag, revision);
+        return null;
     }
 
     /** The pinned revision as messages show it: its ETag (or length) and name, escaped. */
@@ -193,6 +265,14 @@ public final class HttpRangeSource implements ByteSource {
     /** The pinned ETag, or {@code null} when the server sends none. */
     public String etag() {
         return etag;
+    }
+
+    /**
+     * The pinned Content-Location when it names no file in the servers' folder (so {@link #path()}
+     * is the name opened, and only this Content-Location tells its revision apart), else {@code null}.
+     */
+    public String pinnedLocation() {
+        return location;
     }
 
     @Override
@@ -423,6 +503,10 @@ public final class HttpRangeSource implements ByteSource {
         if (etag != null && sentTag != null && !sentTag.equals(etag)) {
             throw new Fault("ETag " + PeerText.escape(sentTag) + " instead of " + PeerText.escape(etag), true);
         }
+        String moved = otherLocation(server, url, response);
+        if (moved != null) {
+            throw new Fault(moved, true);
+        }
         String range = response.header("Content-Range");
         long[] parsed = range == null ? null : ContentRange.parse(range);
         if (parsed == null) {
@@ -452,7 +536,7 @@ public final class HttpRangeSource implements ByteSource {
                 return true;
             }
             String tag = head.header("ETag");
-            return status == 200 && etag != null && tag != null && !tag.equals(etag);
+            return status == 200 && (etag != null && tag != null && !tag.equals(etag) || otherLocation(server, url, head) != null);
         } catch (IOException e) {
             return false;
         }

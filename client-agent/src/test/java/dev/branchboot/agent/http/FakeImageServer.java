@@ -38,6 +38,7 @@ final class FakeImageServer implements AutoCloseable {
     final AtomicLong bodyBytes = new AtomicLong();
     final Queue<String> ifMatch = new ConcurrentLinkedQueue<>();
     private volatile boolean contentLocation = true;
+    private volatile String locationFolder = "/images/";
     private HttpServer server;
     private int port;
 
@@ -80,6 +81,14 @@ final class FakeImageServer implements AutoCloseable {
         contentLocation = send;
     }
 
+    /**
+     * The folder Content-Location names revisions in ("/images/" at first): another one is what a
+     * branch sends when it passes on the Content-Location of an origin that keeps its images there.
+     */
+    void contentLocationFolder(String folder) {
+        locationFolder = folder;
+    }
+
     void stop() {
         server.stop(0);
     }
@@ -102,7 +111,7 @@ final class FakeImageServer implements AutoCloseable {
             }
             ex.getResponseHeaders().set("ETag", file.etag());
             if (!target.equals(name) && contentLocation) {
-                ex.getResponseHeaders().set("Content-Location", "/images/" + target);
+                ex.getResponseHeaders().set("Content-Location", locationFolder + target);
             }
             String match = ex.getRequestHeaders().getFirst("If-Match");
             if (match != null) {

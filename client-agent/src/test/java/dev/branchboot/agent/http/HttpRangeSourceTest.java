@@ -201,6 +201,82 @@ class HttpRangeSourceTest {
         }
     }
 
+    /**
+     * Two revisions written in the same second with the same size: an origin that makes its ETag
+     * from time and size (nginx's "mtime-size") gives both the same one.
+     */
+    private byte[] sameSizeOtherRevision() {
+        byte[] other = new byte[data.length];
+        new Random(8).nextBytes(other);
+        return other;
+    }
+
+    private static HttpRangeSource openPinned(HttpTransport transport, String name) throws Exception {
+        return HttpRangeSource.open(transport, name, null, path -> {
+            throw new AssertionError(name + " has no backing file, yet " + path + " was opened");
+        });
+    }
+
+    @Test
+    void aNameRepointedToARevisionWithTheSameEtagIsNotReadWhenTheContentLocationMovedOn() throws Exception {
+        one = new FakeImageServer();
+        two = new FakeImageServer();
+        for (FakeImageServer server : List.of(one, two)) {
+            // A branch passing on the Content-Location of an origin that keeps its images in /srv/images/.
+            server.contentLocationFolder("/srv/images/");
+            server.put("disk@1.img", data, "\"5f3a-2dc6c0\"");
+            server.put("disk@2.img", sameSizeOtherRevision(), "\"5f3a-2dc6c0\"");
+            server.link("disk.img", "disk@1.img");
+        }
+        try (HttpTransport transport = HttpTransport.connect(List.of(Names.base(one.base()), Names.base(two.base())), FAST,
+                FetchListener.NONE)) {
+            HttpRangeSource source = openPinned(transport, "disk.img");
+            assertEquals("disk.img", source.path(), "/srv/images/ is not the servers' folder: the name opened is read");
+            assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
+            one.link("disk.img", "disk@2.img"); // same ETag, same length, other bytes
+            assertArrayEquals(expected(1000, 50_000), read(source, 1000, 50_000), "read from the server that still has it");
+            assertTrue(two.gets.get() > 0);
+            two.sendContentLocation(false); // now missing where it was present
+            RevisionUnavailableException e = assertThrows(RevisionUnavailableException.class, () -> read(source, 2000, 1000));
+            assertTrue(e.getMessage().contains("disk@2.img") || e.getMessage().contains("no Content-Location"), e.getMessage());
+        }
+    }
+
+    @Test
+    void theOverlaysRevisionTellsApartTwoFilesWithOneEtagByTheirContentLocation() throws Exception {
+        one = new FakeImageServer();
+        one.contentLocationFolder("/srv/images/");
+        one.put("disk@1.img", data, "\"5f3a-2dc6c0\"");
+        one.put("disk@2.img", sameSizeOtherRevision(), "\"5f3a-2dc6c0\"");
+        one.link("disk.img", "disk@1.img");
+        String first;
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST)) {
+            remote.open("disk.img");
+            first = remote.revision();
+        }
+        one.link("disk.img", "disk@2.img");
+        try (RemoteImages remote = RemoteImages.connect(List.of(one.base()), FAST)) {
+            remote.open("disk.img");
+            // A file overlay made on the first revision must not be attached to the second.
+            assertTrue(!first.equals(remote.revision()), first);
+        }
+    }
+
+    @Test
+    void theRevisionsOwnNameAnsweringForAnotherFileIsAnotherRevision() throws Exception {
+        one = new FakeImageServer();
+        one.put("disk@1.img", data, "\"5f3a-2dc6c0\"");
+        one.put("disk@2.img", sameSizeOtherRevision(), "\"5f3a-2dc6c0\"");
+        one.link("disk.img", "disk@1.img");
+        try (HttpTransport transport = HttpTransport.connect(List.of(Names.base(one.base())), FAST, FetchListener.NONE)) {
+            HttpRangeSource source = openPinned(transport, "disk.img");
+            assertEquals("disk@1.img", source.path());
+            assertArrayEquals(expected(0, 1000), read(source, 0, 1000));
+            one.link("disk@1.img", "disk@2.img");
+            assertThrows(RevisionUnavailableException.class, () -> read(source, 1000, 1000));
+        }
+    }
+
     @Test
     void givesUpAtTheDeadlineWithAnErrorNamingServerImageAndOffset() throws Exception {
         one = new FakeImageServer();
