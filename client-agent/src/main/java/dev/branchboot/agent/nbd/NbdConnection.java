@@ -138,7 +138,7 @@ final class NbdConnection implements Runnable {
             return true;
         }
         // Decided before the budget is taken: a READ served by a worker holds more of it.
-        boolean here = type == CMD_READ && !overlapping(input);
+        boolean here = !overlapping(input) && type == CMD_READ;
         request.queued = !here;
         request.cost = handler.bufferCost(request);
         partialSinceNanos = 0; // waiting for budget is our doing, not the client's
@@ -153,7 +153,7 @@ final class NbdConnection implements Runnable {
                 finish(request);
                 throw e;
             }
-            overlapping(input);
+            overlapping(input); // more may have come with the payload
         }
         partialSinceNanos = 0;
         if (here) {
