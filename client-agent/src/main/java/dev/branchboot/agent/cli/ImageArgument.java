@@ -63,10 +63,12 @@ public final class ImageArgument {
     private static CommandSpec declareHttp(CommandSpec spec, Duration retryDeadline) {
         return spec.repeatableOption("--server", "URL", "Base URL of an image servers' folder (http://branch:8080/images); "
                         + "the image is read from URL/NAME. Several servers are used in the order given, failing over on errors.")
-                .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails (default: "
+                .option("--retry-deadline", "DURATION", "How long a read retries network faults before it fails; no retry "
+                        + "starts after it, so a read ends within it plus one --request-timeout (default: "
                         + (retryDeadline.toSeconds() % 60 == 0 ? retryDeadline.toMinutes() + "m" : retryDeadline.toSeconds() + "s") + "; e.g. 30s, 10m).")
-                .option("--request-timeout", "DURATION", "The longest one HTTP request may take before it is retried "
-                        + "(default: 30s).")
+                .option("--request-timeout", "DURATION", "The longest one HTTP request may take, by the clock, from connecting "
+                        + "to the last byte of its body (a server that trickles its answer is cut off too), before it is "
+                        + "retried (default: 30s).")
                 .option("--read-ahead", "SIZE", "The largest read-ahead for sequential reads over HTTP (default: 4M; 0 turns "
                         + "it off). Random reads are never read ahead.")
                 .option("--trust-key", "PUB.pem", "Use only bytes the image's signed manifest (NAME.manifest on the servers) "

@@ -5,11 +5,13 @@ import java.time.Duration;
 /**
  * How the agent talks to its image servers.
  *
- * @param requestTimeout  the longest one HTTP exchange (headers and body) may take before it counts
- *                        as a transient fault and is retried
+ * @param requestTimeout  the longest one HTTP request may take, by the clock, from connecting to
+ *                        the last byte of its body, before it counts as a transient fault and is
+ *                        retried (a server that trickles its answer is cut off too)
  * @param retryDeadline   how long one read keeps retrying transient faults (across all servers)
- *                        before the error reaches the caller; long, because for a root disk an
- *                        error is a crash while a stall is only a pause
+ *                        before the error reaches the caller: no attempt starts after it, so a
+ *                        read ends within it plus one request timeout; long, because for a root
+ *                        disk an error is a crash while a stall is only a pause
  * @param probeInterval   how often a server that failed is probed in the background
  * @param recoverAfter    consecutive good probes before a failed server is used again, so that a
  *                        server that answers now and then during a boot storm does not win traffic

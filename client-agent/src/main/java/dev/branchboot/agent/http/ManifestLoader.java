@@ -1,5 +1,6 @@
 package dev.branchboot.agent.http;
 
+import dev.branchboot.agent.text.PeerText;
 import dev.branchboot.integrity.ImageManifest;
 import dev.branchboot.integrity.ImageVerifier;
 import dev.branchboot.integrity.ManifestException;
@@ -43,7 +44,7 @@ final class ManifestLoader {
             manifest = HttpRangeSource.open(transport, image.path() + ".manifest", null, NO_BACKING_FILE);
         } catch (HttpImageException e) {
             throw new ManifestException(name, "a trust key is configured but the image has no manifest ("
-                    + image.path() + ".manifest): " + e.getMessage(), e);
+                    + PeerText.escape(image.path()) + ".manifest): " + e.getMessage(), e);
         }
         ByteBuffer first = read(manifest, 0, (int) Math.min(ImageManifest.HEAD_LENGTH, manifest.size()));
         int headLength = ImageManifest.headLength(name, first);

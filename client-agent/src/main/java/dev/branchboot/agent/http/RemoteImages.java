@@ -115,8 +115,11 @@ public final class RemoteImages implements AutoCloseable {
         synchronized (pins) {
             // The manifest's content digest, when there is one, is the revision's identity: an
             // overlay is never attached to a file that kept its size and time but not its bytes.
+            // A Content-Location that names no file in the folder is part of the revision's
+            // identity (the ETag may be shared); where it does name one, path() is that name.
             pins.add(source.path() + " " + source.etag() + " " + source.size()
-                    + (source.verifiedRevision() == null ? "" : " " + source.verifiedRevision()));
+                    + (source.verifiedRevision() == null ? "" : " " + source.verifiedRevision())
+                    + (source.pinnedLocation() == null ? "" : " at " + source.pinnedLocation()));
         }
         transport.pool().probeWith(transport.preferredUrl(source.path()), source.etag());
         return new ReadAheadSource(source, transport.settings().readAheadMax(), transport.stats(), readAhead);

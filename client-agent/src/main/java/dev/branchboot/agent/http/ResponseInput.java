@@ -27,7 +27,8 @@ final class ResponseInput {
     /**
      * The next header line, as {@link #readLine}, or {@link #SKIPPED} (the same instance) when the
      * line lies in the buffer and its name is none of {@code names} (lower case): a response's other
-     * headers (Date, Server, Content-Type, ...) are passed over without making strings of them.
+     * headers (Date, Server, Content-Type, ...) are passed over without making strings of them. A
+     * line that starts with a space or tab is never skipped.
      */
     String readHeaderLine(int maxLength, String[] names) throws IOException {
         if (pos == limit && !fill()) {
@@ -39,7 +40,10 @@ final class ResponseInput {
                 while (colon < i && buf[colon] != ':') {
                     colon++;
                 }
-                if (colon < i && !isOneOf(pos, colon, names)) {
+                // A line that starts with white space continues the one before (obsolete line
+                // folding): returned, so that the caller refuses it rather than lose a value's end.
+                boolean folded = buf[pos] == ' ' || buf[pos] == '\t';
+                if (colon < i && !folded && !isOneOf(pos, colon, names)) {
                     pos = i + 1;
                     return SKIPPED;
                 }

@@ -15,6 +15,15 @@ import java.util.Locale;
  * metrics library: the agent runs in an initramfs and starts fast).
  */
 public final class MetricsEndpoint implements AutoCloseable {
+    /**
+     * The JDK server's bound on reading one request, in seconds: it waits for a request without
+     * any limit otherwise, on its one thread, so a client that sends "GET /metr" and nothing more
+     * (or a byte now and then) stopped every scrape after it. A scrape's request is a few hundred
+     * bytes; Prometheus gives up on a scrape after 10 s by default.
+     */
+    static final String MAX_REQUEST_SECONDS = "5";
+    private static final String MAX_REQUEST_PROPERTY = "sun.net.httpserver.maxReqTime";
+
     private final HttpServer server;
 
     private MetricsEndpoint(HttpServer server) {
@@ -23,6 +32,11 @@ public final class MetricsEndpoint implements AutoCloseable {
 
     /** Starts serving {@code image} and {@code stats} (null for a local image) on {@code address}. */
     public static MetricsEndpoint start(InetSocketAddress address, ReadStatistics image, HttpStats stats) throws IOException {
+        // Read once, when the JDK's server is first used: in the agent that is here. A value set
+        // on the command line (-D) is kept.
+        if (System.getProperty(MAX_REQUEST_PROPERTY) == null) {
+            System.setProperty(MAX_REQUEST_PROPERTY, MAX_REQUEST_SECONDS);
+        }
         HttpServer server = HttpServer.create(address, 8);
         server.createContext("/metrics", exchange -> {
             try (exchange) {

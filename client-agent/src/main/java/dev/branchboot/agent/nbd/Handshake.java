@@ -2,6 +2,7 @@ package dev.branchboot.agent.nbd;
 
 import static dev.branchboot.agent.nbd.NbdProtocol.*;
 
+import dev.branchboot.agent.text.PeerText;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
@@ -99,9 +100,14 @@ final class Handshake {
     private Session option(int option, ByteBuffer data) throws IOException {
         switch (option) {
             case OPT_EXPORT_NAME -> {
-                String name = decode(data, data.remaining());
-                if (name == null || !export.answersTo(name)) {
-                    throw new Disconnect("NBD_OPT_EXPORT_NAME for unknown export '" + name + "'");
+                String name;
+                try {
+                    name = decode(data, data.remaining());
+                } catch (BadString e) {
+                    throw new Disconnect("NBD_OPT_EXPORT_NAME with an export name that " + e.getMessage());
+                }
+                if (!export.answersTo(name)) {
+                    throw new Disconnect("NBD_OPT_EXPORT_NAME for unknown export '" + PeerText.escape(name) + "'");
                 }
                 int tflags = export.transmissionFlags(structured);
                 ByteBuffer reply = ByteBuffer.allocate(10 + (noZeroes ? 0 : 124));
@@ -166,7 +172,13 @@ final class Handshake {
             reply(option, REP_ERR_INVALID, message("export name length " + nameLength + " overruns the option"));
             return null;
         }
-        String name = decode(data, (int) nameLength);
+        String name = null;
+        String badName = null;
+        try {
+            name = decode(data, (int) nameLength);
+        } catch (BadString e) {
+            badName = e.getMessage();
+        }
         int count = Short.toUnsignedInt(data.getShort());
         if (data.remaining() != 2 * count) {
             reply(option, REP_ERR_INVALID, message(count + " information requests do not match the option length"));
@@ -176,12 +188,13 @@ final class Handshake {
         for (int i = 0; i < count; i++) {
             wantName |= data.getShort() == INFO_NAME;
         }
-        if (name == null) {
-            reply(option, REP_ERR_INVALID, message("export name is not valid UTF-8"));
+        if (badName != null) {
+            reply(option, REP_ERR_INVALID, message("the export name " + badName));
             return null;
         }
         if (!export.answersTo(name)) {
-            reply(option, REP_ERR_UNKNOWN, message("no export named '" + name + "'; this server exports '" + export.name() + "'"));
+            reply(option, REP_ERR_UNKNOWN, message("no export named '" + PeerText.escape(name) + "'; this server exports '"
+                    + PeerText.escape(export.name()) + "'"));
             return null;
         }
         int tflags = export.transmissionFlags(structured);
@@ -222,20 +235,23 @@ final class Handshake {
             long count = Integer.toUnsignedLong(data.getInt());
             for (long i = 0; i < count; i++) {
                 long ql = Integer.toUnsignedLong(data.getInt());
-                if (ql > data.remaining() || ql > MAX_STRING) {
+                if (ql > data.remaining()) {
                     throw new java.nio.BufferUnderflowException();
                 }
                 queries.add(decode(data, (int) ql));
             }
-            if (data.hasRemaining() || name == null || queries.contains(null)) {
+            if (data.hasRemaining()) {
                 throw new java.nio.BufferUnderflowException();
             }
         } catch (java.nio.BufferUnderflowException e) {
             reply(option, REP_ERR_INVALID, message("malformed meta context request"));
             return;
+        } catch (BadString e) {
+            reply(option, REP_ERR_INVALID, message("a name in the meta context request " + e.getMessage()));
+            return;
         }
         if (!export.answersTo(name)) {
-            reply(option, REP_ERR_UNKNOWN, message("no export named '" + name + "'"));
+            reply(option, REP_ERR_UNKNOWN, message("no export named '" + PeerText.escape(name) + "'"));
             return;
         }
         boolean match = false;
@@ -269,19 +285,37 @@ final class Handshake {
         return ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Decodes {@code length} bytes as strict UTF-8 without NULs; {@code null} when they are not. */
-    private static String decode(ByteBuffer data, int length) {
+    /** Why a string of the protocol (an export name, a meta context query) is refused: "is ...". */
+    private static final class BadString extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        BadString(String why) {
+            super(why, null, false, false);
+        }
+    }
+
+    /**
+     * Decodes {@code length} bytes (which are consumed either way) as a string of the NBD protocol:
+     * at most {@link NbdProtocol#MAX_STRING} bytes of strict UTF-8 without NUL.
+     *
+     * @throws BadString saying which rule the bytes break
+     */
+    private static String decode(ByteBuffer data, int length) throws BadString {
         ByteBuffer bytes = data.slice(data.position(), length);
         data.position(data.position() + length);
         if (length > MAX_STRING) {
-            return null;
+            throw new BadString("is " + length + " bytes long; the NBD protocol allows at most " + MAX_STRING);
         }
+        String s;
         try {
-            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+            s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(bytes).toString();
-            return s.indexOf('\0') >= 0 ? null : s;
         } catch (CharacterCodingException e) {
-            return null;
+            throw new BadString("is not valid UTF-8");
         }
+        if (s.indexOf('\0') >= 0) {
+            throw new BadString("contains a NUL character");
+        }
+        return s;
     }
 }

@@ -18,9 +18,16 @@ import java.util.logging.Logger;
  * one connection run concurrently; {@link ReplyWriter} keeps their replies apart. While the client
  * sends one request at a time (for a second no request has arrived before the previous one was
  * answered), READs are served on this thread instead: at queue depth one the hand-off to a worker
- * and back cost more than it gains. At most
- * {@link #MAX_IN_FLIGHT} requests are in flight per connection, and the bytes they buffer come out
- * of the server's shared budget, so a fast client cannot make the agent buffer without bound.
+ * and back cost more than it gains.
+ *
+ * <p>A request is in flight from the moment it is read until its reply has been written: at most
+ * {@link #MAX_IN_FLIGHT} per connection, and the bytes they buffer (write payloads, read data
+ * waiting to be sent) come out of the connection's own allowance
+ * ({@link NbdServer.Limits#connectionBytes()}) and then the server's shared budget. A client that
+ * pipelines requests but does not read the replies therefore stops this thread reading its
+ * requests once its allowance is spent, while its replies wait for its own writer thread
+ * ({@link ReplyWriter}): it slows itself, never the workers or the budget the other connections
+ * use.
  */
 final class NbdConnection implements Runnable {
     private static final Logger LOG = Logger.getLogger(NbdConnection.class.getName());
@@ -36,6 +43,8 @@ final class NbdConnection implements Runnable {
     private final String peer;
     private final ReplyWriter replies;
     private final Semaphore inFlight = new Semaphore(MAX_IN_FLIGHT);
+    /** Bytes this connection may hold in requests and replies not yet written. */
+    private final Semaphore allowance;
     private final long createdNanos = System.nanoTime();
     private volatile long partialSinceNanos;
     /** Requests read so far, other than DISC (reading thread only); compared with the replies sent. */
@@ -51,7 +60,8 @@ final class NbdConnection implements Runnable {
         this.shared = shared;
         this.ch = ch;
         this.peer = peer;
-        this.replies = new ReplyWriter(ch, this::onReplyFailed);
+        this.allowance = new Semaphore(shared.connectionBytes());
+        this.replies = new ReplyWriter(ch, this::onReplyFailed, this::finish, peer);
     }
 
     @Override
@@ -77,6 +87,7 @@ final class NbdConnection implements Runnable {
         } finally {
             // Finish what is in flight before closing: DISC and shutdown both promise that.
             inFlight.acquireUninterruptibly(MAX_IN_FLIGHT);
+            replies.close();
             closeChannel();
             shared.closed(this);
         }
@@ -126,31 +137,43 @@ final class NbdConnection implements Runnable {
             handler.refuse(request, error);
             return true;
         }
-        int cost = handler.bufferCost(request);
+        // Decided before the budget is taken: a READ served by a worker holds more of it.
+        boolean here = !overlapping(input) && type == CMD_READ;
+        request.queued = !here;
+        request.cost = handler.bufferCost(request);
         partialSinceNanos = 0; // waiting for budget is our doing, not the client's
-        acquire(cost);
+        acquire(request.cost);
         if (type == CMD_WRITE) {
             partialSinceNanos = System.nanoTime();
             try {
-                request.payload = ByteBuffer.allocate(cost);
+                request.payload = ByteBuffer.allocate(request.cost);
                 input.readFully(request.payload);
                 request.payload.flip();
             } catch (IOException | RuntimeException e) {
-                release(cost);
+                finish(request);
                 throw e;
             }
+            overlapping(input); // more may have come with the payload
         }
         partialSinceNanos = 0;
+        if (here) {
+            serveHere(handler, request, input);
+        } else {
+            submit(handler, request);
+        }
+        return true;
+    }
+
+    /**
+     * Whether requests overlap now or did within the last {@link #QUIET_NANOS}: one arrived while an
+     * earlier one is unanswered, or more are already waiting.
+     */
+    private boolean overlapping(RequestInput input) {
         long now = System.nanoTime();
         if (received - 1 > replies.answered() || input.buffered()) {
             lastOverlapNanos = now;
         }
-        if (type == CMD_READ && now - lastOverlapNanos > QUIET_NANOS) {
-            serveHere(handler, request, cost, input);
-        } else {
-            submit(handler, request, cost);
-        }
-        return true;
+        return now - lastOverlapNanos <= QUIET_NANOS;
     }
 
     /**
@@ -160,7 +183,7 @@ final class NbdConnection implements Runnable {
      * switches the connection to the workers. Looking costs a few system calls, so it is done for
      * every large read (what pipelining clients send) and for every sixteenth small one.
      */
-    private void serveHere(RequestHandler handler, Request request, int cost, RequestInput input) {
+    private void serveHere(RequestHandler handler, Request request, RequestInput input) {
         boolean look = request.length >= POLL_ALWAYS_FROM || (++servedHere & 15) == 0;
         try {
             handler.serve(request, !look ? null : () -> {
@@ -173,21 +196,33 @@ final class NbdConnection implements Runnable {
                 }
             });
         } finally {
-            release(cost);
+            finish(request); // its reply was written on this thread, or never will be
         }
     }
 
+    /**
+     * Takes a request's place in flight and its buffer bytes: first from this connection's
+     * allowance, then from the shared budget, so a connection whose replies are backed up waits
+     * here, before it holds any of what other connections need. A request larger than the
+     * allowance takes all of it (it waits until nothing else of this connection is in flight).
+     */
     private void acquire(int cost) {
         inFlight.acquireUninterruptibly();
+        allowance.acquireUninterruptibly(Math.min(cost, shared.connectionBytes()));
         shared.budget().acquireUninterruptibly(cost);
     }
 
-    private void release(int cost) {
-        shared.budget().release(cost);
+    /** Frees what a request held once its reply is written (or never will be); exactly once per request. */
+    private void finish(Request request) {
+        ReadBuffers.give(request.data);
+        request.data = null;
+        request.payload = null;
+        shared.budget().release(request.cost);
+        allowance.release(Math.min(request.cost, shared.connectionBytes()));
         inFlight.release();
     }
 
-    private void submit(RequestHandler handler, Request request, int cost) {
+    private void submit(RequestHandler handler, Request request) {
         try {
             shared.workers().execute(() -> {
                 try {
@@ -197,11 +232,13 @@ final class NbdConnection implements Runnable {
                     closeChannel();
                 } finally {
                     request.payload = null;
-                    release(cost);
+                    if (!request.lastPosted) {
+                        replies.completeInOrder(request);
+                    }
                 }
             });
         } catch (RejectedExecutionException e) {
-            release(cost);
+            finish(request);
             closeChannel();
         }
     }

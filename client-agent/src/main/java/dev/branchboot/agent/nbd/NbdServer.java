@@ -45,6 +45,23 @@ public final class NbdServer implements AutoCloseable {
      * @param maxConnections connections served at once; more are closed at once
      */
     public record Limits(int workers, int bufferBytes, int maxConnections) {
+        /**
+         * The most one connection holds in requests read and replies not yet written. 16 MiB keeps
+         * all 16 workers busy with 1 MiB reads from one client; more would only queue. A quarter
+         * of the budget at most, so that clients that stop reading their replies hold at most that
+         * much each and the other connections keep the rest.
+         */
+        private static final int MOST_PER_CONNECTION = 16 << 20;
+
+        /**
+         * Bytes of requests in flight and replies not yet written one connection may hold: a
+         * quarter of {@link #bufferBytes()}, at most 16 MiB. A larger request (up to 32 MiB) is
+         * served alone.
+         */
+        public int connectionBytes() {
+            return Math.min(MOST_PER_CONNECTION, bufferBytes / 4);
+        }
+
         /** 16 workers, 128 MiB of buffers, 64 connections. */
         public static final Limits DEFAULTS = new Limits(16, 128 << 20, 64);
 
@@ -69,8 +86,13 @@ public final class NbdServer implements AutoCloseable {
         }
     }
 
-    /** What every connection of this server shares. */
-    record Shared(NbdExport export, ExecutorService workers, Semaphore budget, Set<NbdConnection> connections) {
+    /**
+     * What every connection of this server shares.
+     *
+     * @param connectionBytes how many bytes of the budget one connection may hold
+     */
+    record Shared(NbdExport export, ExecutorService workers, Semaphore budget, int connectionBytes,
+                  Set<NbdConnection> connections) {
         void closed(NbdConnection c) {
             connections.remove(c);
         }
@@ -102,7 +124,8 @@ public final class NbdServer implements AutoCloseable {
             t.setName("nbd-worker-" + workerNumber.incrementAndGet());
             return t;
         }, null, true);
-        this.shared = new Shared(export, workers, new Semaphore(limits.bufferBytes(), true), ConcurrentHashMap.newKeySet());
+        this.shared = new Shared(export, workers, new Semaphore(limits.bufferBytes(), true), limits.connectionBytes(),
+                ConcurrentHashMap.newKeySet());
         this.watchdog = Executors.newSingleThreadScheduledExecutor(daemonThreads("nbd-watchdog-"));
     }
 

@@ -35,13 +35,18 @@ final class RequestHandler {
         this.peer = peer;
     }
 
-    /** Bytes a request buffers while it is served, for the connection's memory budget. */
+    /**
+     * Bytes a request buffers until its reply is written, for the memory budgets: a WRITE's payload,
+     * a READ's data. A structured READ served where its reply is written streams through one piece;
+     * one served by a worker ({@link Request#queued}) keeps each piece until the writer thread has
+     * sent it, so it holds all of them.
+     */
     int bufferCost(Request r) {
         if (r.type == CMD_WRITE) {
             return (int) r.length;
         }
         if (r.type == CMD_READ) {
-            boolean whole = !session.structuredReplies() || r.has(CMD_FLAG_DF);
+            boolean whole = r.queued || !session.structuredReplies() || r.has(CMD_FLAG_DF);
             return (int) (whole ? r.length : Math.min(r.length, READ_PIECE));
         }
         return 0;
@@ -95,7 +100,7 @@ final class RequestHandler {
         int colon = error.indexOf(':');
         String message = error.substring(colon + 1);
         LOG.fine(() -> peer + ": " + r + " refused: " + message);
-        replies.error(r.cookie, Integer.parseInt(error.substring(0, colon)), message, session.structuredReplies());
+        replies.error(r, Integer.parseInt(error.substring(0, colon)), message, session.structuredReplies());
     }
 
     /**
@@ -116,27 +121,27 @@ final class RequestHandler {
                 case CMD_READ -> read(r, beforeReply);
                 case CMD_WRITE -> {
                     device.write(r.offset, r.payload, r.has(CMD_FLAG_FUA));
-                    replies.simple(r.cookie, 0);
+                    replies.simple(r, 0);
                 }
                 case CMD_FLUSH -> {
                     device.flush();
-                    replies.simple(r.cookie, 0);
+                    replies.simple(r, 0);
                 }
                 case CMD_TRIM -> {
                     if (r.length > 0) {
                         device.trim(r.offset, r.length, r.has(CMD_FLAG_FUA));
                     }
-                    replies.simple(r.cookie, 0);
+                    replies.simple(r, 0);
                 }
                 case CMD_WRITE_ZEROES -> {
                     if (r.length > 0) {
                         device.zero(r.offset, r.length, !r.has(CMD_FLAG_NO_HOLE), r.has(CMD_FLAG_FUA));
                     }
-                    replies.simple(r.cookie, 0);
+                    replies.simple(r, 0);
                 }
                 case CMD_CACHE -> {
                     device.cache(r.offset, r.length);
-                    replies.simple(r.cookie, 0);
+                    replies.simple(r, 0);
                 }
                 case CMD_BLOCK_STATUS -> blockStatus(r);
                 default -> throw new IllegalStateException("unvalidated command " + r.type);
@@ -149,7 +154,7 @@ final class RequestHandler {
                 LOG.warning(peer + ": " + r + " failed: " + e.getMessage());
             }
             try {
-                replies.error(r.cookie, errno, e.getMessage(), session.structuredReplies());
+                replies.error(r, errno, e.getMessage(), session.structuredReplies());
             } catch (IOException lost) {
                 // As above: the reply stream is gone.
             }
@@ -170,26 +175,30 @@ final class RequestHandler {
         boolean structured = session.structuredReplies();
         if (structured && r.length == 0) {
             runHook(beforeReply);
-            replies.chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_NONE);
+            replies.chunk(r, REPLY_FLAG_DONE, REPLY_TYPE_NONE);
             return;
         }
         if (!structured || r.has(CMD_FLAG_DF)) {
             // Read everything before the first byte goes out: after a simple reply's success header
             // (or a DF chunk) an error could only be reported by hanging up.
-            ByteBuffer data = ReadBuffers.forRead((int) r.length);
+            ByteBuffer data = r.data = ReadBuffers.take((int) r.length);
             device.read(r.offset, data);
             data.flip();
             runHook(beforeReply);
             if (structured) {
-                replies.chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, ByteBuffer.allocate(8).putLong(0, r.offset), data);
+                replies.chunk(r, REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, ByteBuffer.allocate(8).putLong(0, r.offset), data);
             } else {
-                replies.simpleData(r.cookie, data);
+                replies.simpleData(r, data);
             }
             return;
         }
         long end = r.offset + r.length;
         long position = r.offset;
-        ByteBuffer piece = null;
+        // Where the reply is written here, one piece at a time, each written before the next is
+        // read; a worker's pieces wait for the writer thread, so each has its own part of the buffer.
+        if (r.queued) {
+            r.data = ReadBuffers.take((int) r.length);
+        }
         try {
             while (position < end) {
                 List<Extent> extents = device.blockStatus(position, end - position);
@@ -203,20 +212,25 @@ final class RequestHandler {
                             runHook(beforeReply);
                         }
                         ByteBuffer hole = ByteBuffer.allocate(12).putLong(position).putInt((int) (eEnd - position)).flip();
-                        replies.chunk(r.cookie, eEnd == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_HOLE, hole);
+                        replies.chunk(r, eEnd == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_HOLE, hole);
                     } else {
                         for (long p = position; p < eEnd; p += READ_PIECE) {
                             int n = (int) Math.min(READ_PIECE, eEnd - p);
-                            if (piece == null) {
-                                piece = ReadBuffers.forRead((int) Math.min(READ_PIECE, r.length));
+                            ByteBuffer piece;
+                            if (r.queued) {
+                                piece = r.data.slice((int) (p - r.offset), n);
+                            } else {
+                                if (r.data == null) {
+                                    r.data = ReadBuffers.take((int) Math.min(READ_PIECE, r.length));
+                                }
+                                piece = r.data.clear().limit(n);
                             }
-                            piece.clear().limit(n);
                             device.read(p, piece);
                             piece.flip();
                             if (p == r.offset) {
                                 runHook(beforeReply);
                             }
-                            replies.chunk(r.cookie, p + n == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_DATA,
+                            replies.chunk(r, p + n == end ? REPLY_FLAG_DONE : 0, REPLY_TYPE_OFFSET_DATA,
                                     ByteBuffer.allocate(8).putLong(0, p), piece);
                             position = p + n;
                         }
@@ -232,7 +246,7 @@ final class RequestHandler {
         } catch (IOException e) {
             // Earlier chunks went out; ERROR_OFFSET (with DONE) says where the read failed.
             LOG.warning(peer + ": " + r + " failed at offset " + position + ": " + e.getMessage());
-            replies.errorAt(r.cookie, errno(e), e.getMessage(), position);
+            replies.errorAt(r, errno(e), e.getMessage(), position);
         }
     }
 
@@ -259,6 +273,6 @@ final class RequestHandler {
             payload.putInt((int) length).putInt(state);
         }
         payload.flip();
-        replies.chunk(r.cookie, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, payload);
+        replies.chunk(r, REPLY_FLAG_DONE, REPLY_TYPE_BLOCK_STATUS, payload);
     }
 }

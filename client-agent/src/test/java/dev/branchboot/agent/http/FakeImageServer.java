@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,7 +23,10 @@ import java.util.regex.Pattern;
  */
 final class FakeImageServer implements AutoCloseable {
     /** Faults applied to the next GET requests, one each. */
-    enum Fault { STATUS_503, STATUS_429, RESET, FULL_200, WRONG_RANGE, SHORT_BODY, STALL, NOT_FOUND }
+    enum Fault { STATUS_503, STATUS_429, RESET, FULL_200, WRONG_RANGE, SHORT_BODY, STALL, NOT_FOUND, DRIP }
+
+    /** How often a {@link Fault#DRIP} sends the next byte of its body: far more often than a read timeout. */
+    static final Duration DRIP_INTERVAL = Duration.ofMillis(100);
 
     record File(byte[] data, String etag) {
     }
@@ -34,6 +38,7 @@ final class FakeImageServer implements AutoCloseable {
     final AtomicLong bodyBytes = new AtomicLong();
     final Queue<String> ifMatch = new ConcurrentLinkedQueue<>();
     private volatile boolean contentLocation = true;
+    private volatile String locationFolder = "/images/";
     private HttpServer server;
     private int port;
 
@@ -76,6 +81,14 @@ final class FakeImageServer implements AutoCloseable {
         contentLocation = send;
     }
 
+    /**
+     * The folder Content-Location names revisions in ("/images/" at first): another one is what a
+     * branch sends when it passes on the Content-Location of an origin that keeps its images there.
+     */
+    void contentLocationFolder(String folder) {
+        locationFolder = folder;
+    }
+
     void stop() {
         server.stop(0);
     }
@@ -98,7 +111,7 @@ final class FakeImageServer implements AutoCloseable {
             }
             ex.getResponseHeaders().set("ETag", file.etag());
             if (!target.equals(name) && contentLocation) {
-                ex.getResponseHeaders().set("Content-Location", "/images/" + target);
+                ex.getResponseHeaders().set("Content-Location", locationFolder + target);
             }
             String match = ex.getRequestHeaders().getFirst("If-Match");
             if (match != null) {
@@ -154,6 +167,23 @@ final class FakeImageServer implements AutoCloseable {
                         out.flush();
                         ex.getHttpContext().getServer(); // then the connection is dropped
                         throw new IOException("dropping the connection mid-body");
+                    }
+                    case DRIP -> {
+                        // Headers as they should be, then the body a byte at a time, until the client hangs up.
+                        ex.getResponseHeaders().set("Content-Range", "bytes " + from + "-" + to + "/" + file.data().length);
+                        ex.sendResponseHeaders(206, length);
+                        OutputStream out = ex.getResponseBody();
+                        for (int i = 0; i < length; i++) {
+                            out.write(file.data()[from + i]);
+                            out.flush();
+                            try {
+                                Thread.sleep(DRIP_INTERVAL.toMillis());
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                                return;
+                            }
+                        }
+                        return;
                     }
                     case STALL -> {
                         try {

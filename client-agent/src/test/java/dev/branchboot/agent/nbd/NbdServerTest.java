@@ -3,6 +3,7 @@ package dev.branchboot.agent.nbd;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.branchboot.agent.blockdev.BlockDevice;
@@ -18,6 +19,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -114,6 +116,66 @@ class NbdServerTest {
             assertEquals(0x80000006, c.optReply().type());
             c.option(1, "other".getBytes(StandardCharsets.UTF_8));
             assertTrue(c.closedByServer());
+        }
+    }
+
+    @Test
+    void anExportNameLongerThanTheProtocolAllowsIsRefusedAsTooLong() throws IOException {
+        try (NbdTestClient c = client()) {
+            c.greeting();
+            c.clientFlags(3);
+            c.option(7, NbdTestClient.goData("a".repeat(4097)));
+            OptReply tooLong = c.optReply();
+            assertEquals(0x80000003, tooLong.type(), "ERR_INVALID");
+            String why = new String(tooLong.data(), StandardCharsets.UTF_8);
+            assertTrue(why.contains("4097 bytes") && why.contains("4096") && !why.contains("UTF-8"), why);
+            // At the limit: a valid name, just not this server's.
+            c.option(7, NbdTestClient.goData("a".repeat(4096)));
+            OptReply unknown = c.optReply();
+            assertEquals(0x80000006, unknown.type(), "ERR_UNKNOWN");
+            assertTrue(unknown.data().length <= 4096, "a reply's message is a string of at most 4096 bytes too");
+            c.option(7, NbdTestClient.goData("\u00ff"));
+            assertEquals(0x80000006, c.optReply().type(), "valid UTF-8");
+        }
+    }
+
+    @Test
+    void anExportNameIsEscapedInTheLogAndInReplies() throws IOException {
+        List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger("dev.branchboot.agent.nbd");
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                lines.add(new java.util.logging.SimpleFormatter().formatMessage(record));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        log.addHandler(capture);
+        String forged = "x\u001b[2J\nbranchboot-agent: WARNING: forged";
+        try (NbdTestClient c = client()) {
+            c.greeting();
+            c.clientFlags(3);
+            c.option(7, NbdTestClient.goData(forged));
+            OptReply unknown = c.optReply();
+            assertEquals(0x80000006, unknown.type());
+            String message = new String(unknown.data(), StandardCharsets.UTF_8);
+            assertTrue(message.contains("x\\x1b[2J\\x0abranchboot-agent"), message);
+            c.option(1, forged.getBytes(StandardCharsets.UTF_8));
+            assertTrue(c.closedByServer());
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                    .until(() -> lines.stream().anyMatch(l -> l.contains("unknown export")));
+        } finally {
+            log.removeHandler(capture);
+        }
+        for (String line : lines) {
+            assertTrue(line.chars().allMatch(ch -> ch >= 0x20 && ch <= 0x7e), "not escaped: " + line);
         }
     }
 
@@ -547,6 +609,67 @@ class NbdServerTest {
             assertArrayEquals(Arrays.copyOfRange(image.bytes(), 0, 512), idle.simpleRead(0, 512), "an idle client is left alone");
         } finally {
             strict.shutdown();
+        }
+    }
+
+    @Test
+    void aClientThatNeverReadsItsRepliesSlowsOnlyItself() throws Exception {
+        // The server's real limits, over a device large enough for 1 MiB reads everywhere.
+        MemoryDevice big = MemoryDevice.random(64 << 20, 5);
+        NbdServer shared = new NbdServer(new NbdExport("big", big), NbdServer.Limits.DEFAULTS);
+        SocketAddress where = shared.listen(UnixDomainSocketAddress.of(dir.resolve("shared.sock")));
+        try (NbdTestClient greedy = NbdTestClient.connect(where); NbdTestClient other = NbdTestClient.connect(where)) {
+            greedy.open("big", true);
+            other.open("big", false);
+            // Pipelined 1 MiB READs whose replies are never read: more than the server's whole
+            // buffer budget and more than it keeps in flight for one connection.
+            int requests = 200;
+            for (long cookie = 1; cookie <= requests; cookie++) {
+                greedy.request(0, 0, cookie, (cookie % 63) << 20, 1 << 20, null);
+            }
+            byte[] expected = big.bytes();
+            // Generous bound: the attack run saw 43 s; a served read takes milliseconds.
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                for (int i = 0; i < 20; i++) {
+                    long offset = (long) i << 20;
+                    assertArrayEquals(Arrays.copyOfRange(expected, (int) offset, (int) offset + 65536),
+                            other.simpleRead(offset, 65536), "at " + offset);
+                }
+                // Pipelined, so that the workers serve them.
+                for (long cookie = 100; cookie < 108; cookie++) {
+                    other.request(0, 0, cookie, cookie << 16, 65536, null);
+                }
+                for (int i = 0; i < 8; i++) {
+                    Reply r = other.reply();
+                    assertEquals(0, r.error());
+                    byte[] data = new byte[65536];
+                    other.in.readFully(data);
+                    int from = (int) (r.cookie() << 16);
+                    assertArrayEquals(Arrays.copyOfRange(expected, from, from + 65536), data, "cookie " + r.cookie());
+                }
+            }, "the second client's reads were not answered while the first did not read its replies");
+            // The replies held back for the first client are whole and right when it reads them at last.
+            Map<Long, byte[]> received = new HashMap<>();
+            Map<Long, Integer> filled = new HashMap<>();
+            while (received.size() < requests || filled.values().stream().anyMatch(n -> n < (1 << 20))) {
+                Reply r = greedy.reply();
+                assertEquals(0, r.error(), "cookie " + r.cookie());
+                byte[] data = received.computeIfAbsent(r.cookie(), k -> new byte[1 << 20]);
+                long base = (r.cookie() % 63) << 20;
+                ByteBuffer p = ByteBuffer.wrap(r.payload());
+                long at = p.getLong();
+                int n = r.type() == 1 ? p.remaining() : p.getInt();
+                if (r.type() == 1) {
+                    p.get(data, (int) (at - base), n);
+                }
+                filled.merge(r.cookie(), n, Integer::sum);
+            }
+            for (Map.Entry<Long, byte[]> e : received.entrySet()) {
+                int from = (int) ((e.getKey() % 63) << 20);
+                assertArrayEquals(Arrays.copyOfRange(expected, from, from + (1 << 20)), e.getValue(), "cookie " + e.getKey());
+            }
+        } finally {
+            shared.shutdown();
         }
     }
 }
