@@ -387,9 +387,11 @@ public final class HttpRangeSource implements ByteSource {
         for (int attempt = 0; ; attempt++) {
             Server server = pool.pick(wrongRevision);
             if (server == null) {
+                // The servers may have been found on another revision by earlier reads: then this one asked nobody.
                 throw new RevisionUnavailableException(displayName, offset, "no server has the pinned revision "
-                        + revision() + " any more (asked: "
-                        + pool.servers() + "); last answer: " + lastServer + ": " + lastFault);
+                        + revision() + " any more (servers: " + pool.servers() + "); " + (lastServer == null
+                                ? "each answered with another revision at an earlier read"
+                                : "last answer: " + lastServer + ": " + lastFault));
             }
             try {
                 long t0 = System.nanoTime();

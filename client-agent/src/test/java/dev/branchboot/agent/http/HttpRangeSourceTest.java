@@ -148,6 +148,10 @@ class HttpRangeSourceTest {
             RevisionUnavailableException e = assertThrows(RevisionUnavailableException.class, () -> read(source, 0, 1000));
             assertTrue(e.getMessage().contains("\"r1\"") && e.getMessage().contains("disk.img")
                     && e.getMessage().contains(one.base()) && e.getMessage().contains(two.base()), e.getMessage());
+            // A later read asks nobody (both were found on another revision): its message says so, with no "null".
+            RevisionUnavailableException later = assertThrows(RevisionUnavailableException.class, () -> read(source, 5000, 1000));
+            assertTrue(later.getMessage().contains("each answered with another revision at an earlier read")
+                    && !later.getMessage().contains("null"), later.getMessage());
         }
     }
 
