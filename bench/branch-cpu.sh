@@ -9,9 +9,10 @@
 # over the round (utime + stime of its processes, all threads, from /proc):
 #   warm:  nginx serving the file (worker_processes auto, sendfile)  vs  a branch in front of that
 #          nginx with every byte cached
-#   cold:  an nginx proxy cache with the slice module (1 MiB slices, cache lock), emptied before
-#          each round  vs  the branch with its cache emptied before each round, both in front of
-#          the same origin nginx (whose CPU is not counted)
+#   cold:  an nginx proxy cache with the slice module (1 MiB slices, cache lock), started anew with
+#          an empty cache for each round  vs  the branch with its cache emptied before each round
+#          (the admin API's eviction, so its JIT stays warm), both in front of the same origin
+#          nginx (whose CPU is not counted)
 # The branch's JIT is warmed by three rounds before anything is timed (cold mode: three cold
 # rounds). Peers alternate, the order rotating between rounds. Prints every round, the medians and
 # the branch/peer ratio.
@@ -69,12 +70,20 @@ for b in "${!branch_jar[@]}"; do branch_port[$b]=$(free_port); done
 start_branch() {
   local b=$1
   java -jar "${branch_jar[$b]}" --branchboot.upstreams="http://127.0.0.1:$origin_port/images" \
-    --branchboot.cache.dir="$work/cache-$b" --server.address=127.0.0.1 --server.port="${branch_port[$b]}" > "$work/$b.log" 2>&1 &
+    --branchboot.cache.dir="$work/cache-$b" --server.address=127.0.0.1 --server.port="${branch_port[$b]}" \
+    --branchboot.admin-token="$admin_token" > "$work/$b.log" 2>&1 &
   branch_pid[$b]=$!
   pids+=("$!")
   wait_http "http://127.0.0.1:${branch_port[$b]}/images/boot.qcow2"
 }
 stop_branch() { kill "${branch_pid[$1]}"; wait "${branch_pid[$1]}" 2>/dev/null || true; }
+admin_token=bench-token-$RANDOM$RANDOM$RANDOM
+# empty_branch NAME: evicts the image from the branch's cache (the admin API), JIT and all else kept
+empty_branch() {
+  curl -sf -X DELETE -H "Authorization: Bearer $admin_token" \
+    "http://127.0.0.1:${branch_port[$1]}/admin/images/boot.qcow2/cache" -o /dev/null ||
+    { echo "branch-cpu: could not empty the cache of $1" >&2; exit 1; }
+}
 
 slice_port=$(free_port)
 slice_pids=()
@@ -162,7 +171,8 @@ if [[ $mode == warm ]]; then
 else
   peers=(slice "${builds[@]}")
   for b in "${builds[@]}"; do
-    for _ in 1 2 3; do rm -rf "$work/cache-$b"; start_branch "$b"; storm "$b" > /dev/null; stop_branch "$b"; done
+    start_branch "$b"
+    for _ in 1 2 3; do storm "$b" > /dev/null; sleep 1; empty_branch "$b"; done
   done
 fi
 
@@ -174,12 +184,11 @@ for ((r = 0; r < rounds; r++)); do
     if [[ $mode == cold ]]; then
       case $peer in
         slice) start_slice ;;
-        *) rm -rf "$work/cache-$peer"; start_branch "$peer" ;;
       esac
     fi
     read -r c s < <(storm "$peer")
     if [[ $mode == cold ]]; then
-      case $peer in slice) stop_slice ;; *) stop_branch "$peer" ;; esac
+      case $peer in slice) stop_slice ;; *) sleep 1; empty_branch "$peer" ;; esac
     fi
     echo "$((r + 1)) $peer $c $s"
     cpu[$peer]+="$c "; secs[$peer]+="$s "
