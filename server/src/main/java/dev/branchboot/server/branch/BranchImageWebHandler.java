@@ -31,6 +31,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
@@ -274,10 +275,10 @@ public class BranchImageWebHandler implements WebHandler {
                     return Flux.defer(() -> Flux.fromIterable(filler.plan(revision, from, to)))
                             .concatMap(part -> {
                                 (part instanceof CacheFiller.Cached ? hitBytes : missBytes).increment(part.length());
-                                return filler.bytes(revision, part);
+                                return filler.buffer(revision, part, factory);
                             });
                 }, readAhead, 1)
-                .map(factory::wrap)
+                .doOnDiscard(DataBuffer.class, DataBufferUtils::release)
                 // When one window fails the response ends; the failures of the windows still in flight
                 // come after that and are logged by Reactor at ERROR unless handed elsewhere: once is enough.
                 .contextWrite(reactor.util.context.Context.of(ERROR_DROPPED_HOOK,

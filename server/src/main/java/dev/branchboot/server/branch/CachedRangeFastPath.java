@@ -202,32 +202,37 @@ final class CachedRangeFastPath extends ChannelDuplexHandler {
         DefaultHttpResponse response = head
                 ? new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER)
                 : new DefaultHttpResponse(HttpVersion.HTTP_1_1, partial ? HttpResponseStatus.PARTIAL_CONTENT : HttpResponseStatus.OK);
+        // The names as WebFlux and nginx spell them (Netty's constants are lower case): some clients compare them.
+        // Spelled as WebFlux and nginx spell them (Netty's constants are lower case): some clients compare names.
         HttpHeaders out = response.headers();
-        out.set(HttpHeaderNames.DATE, HttpDates.now());
-        out.set(HttpHeaderNames.ETAG, file.etag());
+        out.set("Date", HttpDates.now());
+        out.set("ETag", file.etag());
         if (!file.lastModified().equals(Instant.EPOCH)) {
-            out.set(HttpHeaderNames.LAST_MODIFIED, HttpDates.format(file.lastModified()));
+            out.set("Last-Modified", HttpDates.format(file.lastModified()));
         }
-        out.set(HttpHeaderNames.ACCEPT_RANGES, HttpHeaderValues.BYTES);
+        out.set("Accept-Ranges", HttpHeaderValues.BYTES);
         if (upstream.contentLocation() != null) {
-            out.set(HttpHeaderNames.CONTENT_LOCATION, upstream.contentLocation());
+            out.set("Content-Location", upstream.contentLocation());
         }
         if (partial) {
-            out.set(HttpHeaderNames.CONTENT_RANGE, "bytes " + first + "-" + (first + length - 1) + "/" + file.size());
+            out.set("Content-Range", "bytes " + first + "-" + (first + length - 1) + "/" + file.size());
         }
-        out.set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.APPLICATION_OCTET_STREAM);
-        out.set(HttpHeaderNames.CONTENT_LENGTH, length);
+        out.set("Content-Type", HttpHeaderValues.APPLICATION_OCTET_STREAM);
+        out.set("Content-Length", length);
+        // Counted before the answer leaves, so whoever reads it sees it counted.
+        shared.answered().increment();
+        if (!head) {
+            shared.hitRequests().increment();
+            shared.hitBytes().increment(length);
+        }
+        shared.requests().record("image", method.name(), response.status().code(), System.nanoTime() - started,
+                head ? null : length);
         if (head) {
             ctx.writeAndFlush(response);
         } else {
             ctx.write(response);
             ctx.writeAndFlush(new DefaultLastHttpContent(body));
-            shared.hitRequests().increment();
-            shared.hitBytes().increment(length);
         }
-        shared.answered().increment();
-        shared.requests().record("image", method.name(), response.status().code(), System.nanoTime() - started,
-                head ? null : length);
         return true;
     }
 

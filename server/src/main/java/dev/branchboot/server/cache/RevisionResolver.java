@@ -62,14 +62,14 @@ public class RevisionResolver {
             return Mono.just(remembered);
         }
         return Mono.fromFuture(() -> current.get(name, (key, executor) -> upstreams.describe(key).flatMap(manifests::sign)
-                        .publishOn(Schedulers.boundedElastic())
+                        .publishOn(FileWork.SCHEDULER)
                         .map(this::cachedRevision)
                         .toFuture()), true)
                 .flatMap(revision -> {
                     if (revision.evicted()) {
                         // Evicted while remembered: its files are gone, ask again.
                         invalidate(name);
-                        return Mono.fromCallable(() -> cachedRevision(revision.upstream())).subscribeOn(Schedulers.boundedElastic());
+                        return Mono.fromCallable(() -> cachedRevision(revision.upstream())).subscribeOn(FileWork.SCHEDULER);
                     }
                     if (!revision.onDisk()) {
                         // Made while the cache could not create it: the next request tries again.
@@ -94,7 +94,7 @@ public class RevisionResolver {
                         : Mono.fromCallable(() -> {
                             scrubber.ensureVerified(revision);
                             return revision;
-                        }).subscribeOn(Schedulers.boundedElastic()));
+                        }).subscribeOn(FileWork.SCHEDULER));
     }
 
     /** The cached revision for what the upstream said, checked after an unclean shutdown. Blocking. */

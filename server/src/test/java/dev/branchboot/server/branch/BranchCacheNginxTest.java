@@ -245,6 +245,29 @@ class BranchCacheNginxTest {
         assertSameAsOrigin("bytes=10-20,1999990-2000010,4190000-");
     }
 
+    @Test
+    void clientsHangingUpInTheMiddleOfReadsLeaveTheCacheReadable() throws Exception {
+        branch = BranchServer.start(nginx.imagesUrl(), cache);
+        assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        branch.awaitCached(SIZE);
+        for (int i = 0; i < 30; i++) {
+            // A read too long for the event loop, through WebFlux: its file reads are on other threads when the client goes.
+            try (java.net.Socket socket = new java.net.Socket(java.net.InetAddress.getLoopbackAddress(), branch.port())) {
+                socket.setSoTimeout(10_000);
+                socket.getOutputStream().write(("GET /images/disk.raw HTTP/1.1\r\nHost: b\r\nRange: bytes=" + (i * 1000)
+                        + "-\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                socket.getInputStream().readNBytes(20_000);
+                socket.setSoLinger(true, 0); // a reset, as load generators and killed clients leave
+            }
+        }
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> {
+            HttpResponse<byte[]> after = branch.get("/images/disk.raw", "Range", "bytes=100-4000000");
+            assertEquals(206, after.statusCode(), new String(after.body()));
+            assertArrayEquals(Arrays.copyOfRange(disk, 100, 4_000_001), after.body());
+            assertArrayEquals(disk, branch.get("/images/disk.raw").body());
+        }, "reads after the hang-ups");
+    }
+
     private void corruptCachedData(long offset) throws Exception {
         Path data;
         try (Stream<Path> files = Files.walk(cache.resolve("revisions"))) {

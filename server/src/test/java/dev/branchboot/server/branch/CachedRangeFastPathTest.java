@@ -166,6 +166,26 @@ class CachedRangeFastPathTest {
     }
 
     @Test
+    void theHeaderLinesAreSpelledAsWebFluxSpellsThem() throws Exception {
+        for (String request : List.of("GET /images/disk.raw HTTP/1.1\r\nHost: b\r\nRange: bytes=5-55\r\n\r\n",
+                "HEAD /images/disk.raw HTTP/1.1\r\nHost: b\r\n\r\n")) {
+            assertEquals(headerLines(webflux, request), headerLines(fast, request), request);
+        }
+    }
+
+    /** The response's status and header lines, as sent, sorted, without the date. */
+    private static List<String> headerLines(BranchServer branch, String request) throws IOException {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), branch.port())) {
+            socket.setSoTimeout(5_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            List<String> lines = new ArrayList<>(List.of(readHead(socket.getInputStream()).strip().split("\r\n")));
+            lines.removeIf(line -> line.startsWith("Date:"));
+            java.util.Collections.sort(lines);
+            return lines;
+        }
+    }
+
+    @Test
     void aKeptAliveConnectionIsReadAgainAfterEveryAnswerOnTheLoop() throws Exception {
         double before = answeredOnTheLoop();
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), fast.port())) {
