@@ -3,6 +3,9 @@ package dev.branchboot.server.branch;
 import dev.branchboot.server.cache.CacheDirectory;
 import dev.branchboot.server.cache.CacheFiller;
 import dev.branchboot.server.cache.CacheScrubber;
+import dev.branchboot.server.cache.CachedBytesCorruptedException;
+import dev.branchboot.server.cache.FileWork;
+import dev.branchboot.server.cache.SignedManifests;
 import dev.branchboot.server.cache.CachedRevision;
 import dev.branchboot.server.cache.RevisionResolver;
 import dev.branchboot.server.config.BranchMode;
@@ -36,6 +39,7 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
+import org.springframework.http.ZeroCopyHttpOutputMessage;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.stereotype.Component;
@@ -75,6 +79,9 @@ public class BranchImageWebHandler implements WebHandler {
     private final Counter missRequests;
     private final Counter hitBytes;
     private final Counter missBytes;
+    private final Counter checksumFailures;
+    private final boolean signed;
+    private final RateLimitedLog corruptionWarnings = RateLimitedLog.every10Seconds(log);
     // A lasting fault (an upstream down, an unsigned image, a full disk) fails every request that runs into
     // it: one line per 10 s per kind of failure, the count of the rest with the next.
     private final RateLimitedLog unservable = RateLimitedLog.every10Seconds(log);
@@ -84,8 +91,10 @@ public class BranchImageWebHandler implements WebHandler {
 
     /** Serves images through the cache of {@code store}, filled by {@code filler}. */
     public BranchImageWebHandler(RevisionResolver resolver, CacheDirectory store, CacheScrubber scrubber, CacheFiller filler,
-            BranchbootProperties properties, MeterRegistry registry, Replicator replicator) {
+            BranchbootProperties properties, MeterRegistry registry, Replicator replicator, SignedManifests manifests) {
         this.resolver = resolver;
+        this.signed = manifests.enabled();
+        this.checksumFailures = Counter.builder("branchboot.cache.checksum.failures").register(registry);
         this.replicator = replicator;
         this.replicateOnFirstRead = properties.replication().onFirstRead();
         this.store = store;
@@ -191,6 +200,11 @@ public class BranchImageWebHandler implements WebHandler {
                 + PrintableText.of(name) + "' is no longer on any upstream; open the image again for its current revision");
     }
 
+    /** With a trust key: whether a block of the range has not been checked against the signed manifest yet. */
+    private boolean signedUnchecked(CachedRevision revision, long first, long last) {
+        return signed && revision.upstream().signedContent() != null && !revision.allVouchedFor(first, last);
+    }
+
     /** The older cached revision an If-Match names, when it does not name the current one. */
     private CachedRevision pinned(HttpHeaders headers, String name, CachedRevision current) {
         List<String> ifMatch = headers.get(HttpHeaders.IF_MATCH);
@@ -253,8 +267,28 @@ public class BranchImageWebHandler implements WebHandler {
         ImageRequestMetrics.recordBodyBytes(exchange, count);
         long last = position + count - 1;
         String range = position + "-" + last;
-        // Cached bytes are read and checked (not sent zero-copy): a block whose bytes changed on disk is refetched, not sent.
-        (revision.allPresent(position, last) ? hitRequests : missRequests).increment();
+        boolean present = revision.allPresent(position, last);
+        (present ? hitRequests : missRequests).increment();
+        if (present && count > CachedRangeFastPath.MAX_BODY && !signedUnchecked(revision, position, last)
+                && response instanceof ZeroCopyHttpOutputMessage zeroCopy) {
+            // A long cached range: checked a MiB at a time, then sent from the file with sendfile (the pages it
+            // just checked), instead of through buffers of ours. Blocks that fail go through region(), fetched again.
+            hitBytes.increment(count);
+            return Mono.fromCallable(() -> {
+                        revision.verifyPresent(position, last);
+                        return true;
+                    })
+                    .subscribeOn(FileWork.SCHEDULER)
+                    .onErrorResume(CachedBytesCorruptedException.class, e -> {
+                        checksumFailures.increment(e.offsets().length);
+                        corruptionWarnings.warn("{} (see branchboot_cache_checksum_failures_total). Check the cache disk.",
+                                e.getMessage());
+                        return Mono.just(false);
+                    })
+                    .flatMap(checked -> checked ? zeroCopy.writeWith(revision.dataFile(), position, count)
+                            : response.writeWith(region(revision, position, last, response.bufferFactory())))
+                    .doOnError(e -> logSendFailure(revision, range, e));
+        }
         return response.writeWith(region(revision, position, last, response.bufferFactory()))
                 .doOnError(e -> logSendFailure(revision, range, e));
     }

@@ -530,6 +530,29 @@ public final class CachedRevision {
         }
     }
 
+    /** Bytes checked per read of {@link #verifyPresent}: large enough for sequential disk reads. */
+    private static final int VERIFY_STEP = 1 << 20;
+    /** A verify buffer per thread: the checks read into it, nothing is kept. */
+    private static final ThreadLocal<ByteBuffer> VERIFY_BUFFER = ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(VERIFY_STEP));
+
+    /**
+     * Checks the blocks holding bytes {@code first..last}, all present, against their checksums,
+     * reading them a MiB at a time into a buffer of the thread's own: for a response that then
+     * sends them from the file with {@code sendfile}, so that they were checked moments before the
+     * kernel sends them from its page cache.
+     *
+     * @throws CachedBytesCorruptedException naming the blocks that failed (dropped already)
+     * @throws IOException                   when the data or checksum file cannot be read
+     */
+    public void verifyPresent(long first, long last) throws IOException {
+        ByteBuffer buffer = VERIFY_BUFFER.get();
+        long end = blockEnd(last + 1);
+        for (long at = blockStart(first); at < end; at += VERIFY_STEP) {
+            buffer.clear().limit((int) Math.min(VERIFY_STEP, end - at));
+            readBlocksChecked(at, buffer);
+        }
+    }
+
     private CachedBytesCorruptedException dropped(long[] offsets, String check) {
         for (long at : offsets) {
             drop(at);
