@@ -351,7 +351,7 @@ public record BranchbootProperties(
      * @param scrubRate          Bytes per second the background scrub reads, so it never competes
      *                           with serving; 0 is unlimited.
      * @param eventLoopHits      Whether a single range (up to 2 MiB) whose blocks are all cached is
-     *                           answered on the connection's event loop, outside WebFlux (a third of
+     *                           answered on the connection's event loop, outside WebFlux (a quarter of
      *                           the CPU per request; docs/benchmarks.md "CPU per served boot"), as
      *                           nginx reads files on its event loop; false sends every request
      *                           through WebFlux.
