@@ -20,6 +20,7 @@
 #   bench/agent-http-vs-qemu.sh [RUNS]     (RUNS tables, one after the other; default 1)
 #   AGENT_JAR=other.jar AGENT_JAVA_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (row a': another jar, JVM options)
 #   AGENT_TUNED_OPTS="-XX:..." bench/agent-http-vs-qemu.sh   (adds a row: `java -jar` with these JVM options)
+#   BASELINE_LAUNCHER=other/bin/branchboot-agent bench/agent-http-vs-qemu.sh   (adds a row: another build's runtime)
 #
 # Needs nginx, qemu-utils, qemu-block-extra, nbdkit (curl plugin), libnbd-bin, python3-libnbd.
 set -euo pipefail
@@ -142,6 +143,10 @@ for run in $(seq 1 "$runs"); do
   echo "|---|---|---|---|---|---|---|"
   agent_command=$launcher
   peer "(a) branchboot-agent (boot runtime launcher)" start_agent
+  if [[ -n ${BASELINE_LAUNCHER:-} ]]; then
+    agent_command=$BASELINE_LAUNCHER
+    peer "(a0) baseline: $BASELINE_LAUNCHER" start_agent
+  fi
   agent_command=""
   java_opts=${AGENT_JAVA_OPTS:-}
   peer "(a') java ${AGENT_JAVA_OPTS:-} -jar branchboot-agent.jar" start_agent

@@ -25,10 +25,22 @@ import java.util.Map;
  * is never overwritten while a reader copies from it; they are a few microseconds each.
  */
 final class ClusterCache {
-    /** Slots are allocated in chunks of about this many bytes (at least one cluster). */
-    private static final int CHUNK_BYTES = 1 << 20;
-    /** The probation segment's share of the budget: a quarter, at most 32 clusters. */
-    private static final int MAX_PROBATION = 32;
+    /**
+     * Slots are allocated in chunks of about this many bytes (at least one cluster): one cluster's
+     * worth, so that the read that grows the cache pays for one slot's fresh memory, not for a
+     * MiB of it (1 MiB chunks put a millisecond stall into one read in sixteen while the cache
+     * grew: three times the p99 of cold random reads, {@code bench/agent-http-vs-qemu.sh}).
+     */
+    private static final int CHUNK_BYTES = 64 << 10;
+    /**
+     * The probation segment's share of the budget: a quarter, at most 256 clusters (16 MiB of
+     * 64 KiB clusters). A boot reads a cluster's 4 KiB pieces spread over hundreds of other reads:
+     * with 32 slots, clusters left probation before their next piece was read and were fetched and
+     * decompressed again, 20% more bytes for the recorded Debian boot; with 256, 7%
+     * ({@code bench/agent-read-ahead.sh}, the run with {@code --read-ahead 0}). Half the budget
+     * shrank the main segment too much (11%).
+     */
+    private static final int MAX_PROBATION = 256;
 
     private final int clusterSize;
     private int maxSlots;
@@ -42,12 +54,47 @@ final class ClusterCache {
     private final ArrayDeque<Integer> free = new ArrayDeque<>();
     private int allocated;
 
+    /** Chunks a background thread allocated ahead of need, in slot order; taken under the lock. */
+    private final ArrayDeque<ByteBuffer> prepared = new ArrayDeque<>();
+
     /** A cache of at most {@code maxBytes} of clusters of {@code clusterSize} bytes; 0 disables it. */
     ClusterCache(long maxBytes, int clusterSize) {
         this.clusterSize = clusterSize;
         this.maxSlots = (int) Math.min(Integer.MAX_VALUE - 8, maxBytes / clusterSize);
         this.probationSlots = Math.max(1, Math.min(MAX_PROBATION, maxSlots / 4));
         this.slotsPerChunk = Math.max(1, CHUNK_BYTES / clusterSize);
+    }
+
+    /**
+     * Allocates the probation segment's memory on a thread of its own, in the background, so that
+     * the reads that fill the cache do not pay its page faults (a boot's reads and cold random
+     * reads both fill probation first: 16 MiB of fresh memory cost cold random reads 15% of their
+     * IOPS, {@code bench/agent-http-vs-qemu.sh}). A read that needs a slot before its chunk is ready
+     * allocates it itself, as without this.
+     */
+    void prepareInBackground() {
+        int chunksWanted = (Math.min(probationSlots, maxSlots) + slotsPerChunk - 1) / slotsPerChunk;
+        if (chunksWanted == 0) {
+            return;
+        }
+        Thread preparer = new Thread(() -> {
+            for (int i = 0; i < chunksWanted; i++) {
+                ByteBuffer chunk;
+                try {
+                    chunk = ByteBuffer.allocateDirect(slotsPerChunk * clusterSize);
+                } catch (OutOfMemoryError e) {
+                    return; // the reads find the limit themselves
+                }
+                synchronized (this) {
+                    if (chunks.size() + prepared.size() >= chunksWanted) {
+                        return; // the reads were faster
+                    }
+                    prepared.add(chunk);
+                }
+            }
+        }, "cluster-cache-memory");
+        preparer.setDaemon(true);
+        preparer.start();
     }
 
     /**
@@ -106,7 +153,8 @@ final class ClusterCache {
             if (allocated % slotsPerChunk == 0) {
                 int inChunk = (int) Math.min(slotsPerChunk, (long) maxSlots - allocated);
                 try {
-                    chunks.add(ByteBuffer.allocateDirect(inChunk * clusterSize));
+                    chunks.add(inChunk == slotsPerChunk && !prepared.isEmpty() ? prepared.poll()
+                            : ByteBuffer.allocateDirect(inChunk * clusterSize));
                 } catch (OutOfMemoryError e) {
                     // Direct memory (-XX:MaxDirectMemorySize, by default the heap size) is smaller
                     // than the cache was given: stop growing and reuse the slots there are.

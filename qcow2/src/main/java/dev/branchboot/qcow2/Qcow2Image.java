@@ -81,6 +81,7 @@ public final class Qcow2Image implements VirtualDisk {
         this.l1 = readL1();
         this.l2Tables = new WeightedLruCache<>(Math.max(options.l2CacheBytes(), clusterSize), table -> table.length * 8);
         this.clusters = new ClusterCache(options.clusterCacheBytes(), clusterSize);
+        this.clusters.prepareInBackground();
     }
 
     private long[] readL1() throws IOException {

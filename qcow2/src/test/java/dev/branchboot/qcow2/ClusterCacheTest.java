@@ -79,4 +79,40 @@ class ClusterCacheTest {
         assertFalse(disabled.read(1, 0, dst, 0, 1));
         assertEquals(0, disabled.weight());
     }
+
+    @Test
+    void aClusterReadAgainAfterTwoHundredOthersIsStillOnProbation() {
+        // As a boot reads a cluster's pieces: 200 other clusters come between its first and second read.
+        int size = 64 * 1024;
+        ClusterCache cache = new ClusterCache(64L << 20, size);
+        ByteBuffer dst = ByteBuffer.allocate(1);
+        for (int k = 0; k < 201; k++) {
+            cache.put(k, cluster(size, k));
+        }
+        assertTrue(cache.read(0, 5, dst, 0, 1), "the first of 201 clusters read once is still cached");
+        assertEquals((byte) 5, dst.get(0));
+        for (int k = 1000; k < 1300; k++) {
+            cache.put(k, cluster(size, k));
+        }
+        assertTrue(cache.read(0, 6, dst, 0, 1), "read twice, it moved to the main segment and stays");
+        assertFalse(cache.read(1, 0, dst, 0, 1), "read once, it left probation after 256 others");
+    }
+
+    @Test
+    void memoryPreparedInTheBackgroundHoldsTheSameBytes() {
+        int size = 64 * 1024;
+        ClusterCache cache = new ClusterCache(64L << 20, size);
+        cache.prepareInBackground();
+        ByteBuffer dst = ByteBuffer.allocate(size);
+        for (int k = 0; k < 300; k++) {
+            cache.put(k, cluster(size, k));
+        }
+        for (int k = 300 - 256; k < 300; k++) {
+            assertTrue(cache.read(k, 0, dst, 0, size), "cluster " + k);
+            for (int i = 0; i < size; i += 4099) {
+                assertEquals((byte) (k + i), dst.get(i), "cluster " + k + " byte " + i);
+            }
+        }
+        assertEquals(256L * size, cache.weight());
+    }
 }

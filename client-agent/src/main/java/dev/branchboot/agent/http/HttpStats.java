@@ -14,6 +14,8 @@ public final class HttpStats {
     private final LongAdder retries = new LongAdder();
     private final LongAdder failovers = new LongAdder();
     private final LongAdder readAheadHits = new LongAdder();
+    private final LongAdder readAheadFetched = new LongAdder();
+    private final LongAdder readAheadUnused = new LongAdder();
     private final LongAdder latencyNanos = new LongAdder();
 
     /** Range requests answered successfully. */
@@ -67,6 +69,24 @@ public final class HttpStats {
     }
 
     /** Records an attempt that failed with a transient fault and will be tried again. */
+    /** Bytes fetched by read-ahead windows, read or not. */
+    public long readAheadFetched() {
+        return readAheadFetched.sum();
+    }
+
+    /** Bytes read-ahead windows fetched that no read used before the window was let go. */
+    public long readAheadUnused() {
+        return readAheadUnused.sum();
+    }
+
+    void readAheadFetched(long bytes) {
+        readAheadFetched.add(bytes);
+    }
+
+    void readAheadUnused(long bytes) {
+        readAheadUnused.add(bytes);
+    }
+
     void retried() {
         retries.increment();
     }

@@ -79,6 +79,10 @@ public final class MetricsEndpoint implements AutoCloseable {
         counter(out, "branchboot_agent_failovers_total", "Times reads moved from one server to another.", stats.failovers());
         counter(out, "branchboot_agent_readahead_hits_total", "Reads served entirely from read-ahead windows.",
                 stats.readAheadHits());
+        counter(out, "branchboot_agent_read_ahead_bytes_total", "Bytes fetched by read-ahead windows.", stats.readAheadFetched());
+        counter(out, "branchboot_agent_read_ahead_unused_bytes_total",
+                "Bytes read-ahead fetched that no read used before their window was let go: the waste of read-ahead.",
+                stats.readAheadUnused());
         out.append("# HELP branchboot_agent_http_request_seconds Latency of successful range requests.\n")
                 .append("# TYPE branchboot_agent_http_request_seconds summary\n")
                 .append(String.format(Locale.ROOT, "branchboot_agent_http_request_seconds_sum %.6f%n", stats.latencySeconds()))

@@ -175,6 +175,59 @@ class ReadAheadSourceTest {
     }
 
     @Test
+    void aStreamRunningIntoBytesFetchedBeforeFetchesNoneOfThemAgain() throws Exception {
+        RecordingSource source = new RecordingSource();
+        ReadAheadSource ahead = over(source);
+        // A boot's scattered reads fetch pieces of a region, then a stream reads through it.
+        long[][] scattered = {{3_000_000, 3_040_000}, {3_500_000, 3_600_000}, {4_100_000, 4_110_000}};
+        for (long[] r : scattered) {
+            ByteBuffer dst = ByteBuffer.allocate((int) (r[1] - r[0]));
+            ahead.read(r[0], dst);
+        }
+        int step = 16 << 10;
+        for (long at = 2_000_000; at < 5_000_000; at += step) {
+            ByteBuffer dst = ByteBuffer.allocate(step);
+            ahead.read(at, dst);
+            dst.flip();
+            assertBytesAt(at, dst);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> source.inFlight.get() == 0);
+        // (A read that asks for them again gets them again: the reader above had not kept them.)
+        long windows = 0;
+        for (long[] f : source.fetchesCopy()) {
+            if (f[2] != 1) {
+                continue;
+            }
+            windows += f[1] - f[0];
+            for (long[] r : scattered) {
+                assertTrue(f[1] <= r[0] || f[0] >= r[1], "bytes " + r[0] + "-" + r[1] + " fetched before were fetched "
+                        + "again by the window " + f[0] + "-" + f[1]);
+            }
+        }
+        assertTrue(windows > 1_000_000, "the stream read ahead: " + windows + " bytes in windows");
+    }
+
+    @Test
+    void windowBytesNoReadUsedAreCountedAsWaste() throws Exception {
+        RecordingSource source = new RecordingSource();
+        ReadAheadSource ahead = over(source);
+        // Streams that stop after starting read-ahead, each far from the others: their windows go unread.
+        int step = 64 << 10;
+        for (int stream = 0; stream < 12; stream++) {
+            long base = stream * (1L << 20) + 256L;
+            for (int i = 0; i < 6; i++) {
+                ahead.read(base + (long) i * step, ByteBuffer.allocate(step));
+            }
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> source.inFlight.get() == 0);
+        long windowBytes = source.fetchesCopy().stream().filter(f -> f[2] == 1).mapToLong(f -> f[1] - f[0]).sum();
+        assertEquals(windowBytes, stats.readAheadFetched());
+        assertTrue(stats.readAheadFetched() > 0, "read-ahead started");
+        assertTrue(stats.readAheadUnused() > 0 && stats.readAheadUnused() <= stats.readAheadFetched(),
+                stats.readAheadUnused() + " unused of " + stats.readAheadFetched());
+    }
+
+    @Test
     void randomReadsFetchExactlyTheBytesAskedFor() throws Exception {
         RecordingSource source = new RecordingSource();
         ReadAheadSource ahead = over(source);

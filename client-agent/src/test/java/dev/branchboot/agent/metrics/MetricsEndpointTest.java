@@ -26,7 +26,8 @@ class MetricsEndpointTest {
             assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/plain; version=0.0.4"));
             for (String metric : new String[] {"branchboot_agent_bytes_read_total 0", "branchboot_agent_bytes_fetched_total 0",
                     "branchboot_agent_http_requests_total 0", "branchboot_agent_http_retries_total 0", "branchboot_agent_failovers_total 0",
-                    "branchboot_agent_readahead_hits_total 0", "branchboot_agent_http_request_seconds_count 0",
+                    "branchboot_agent_readahead_hits_total 0", "branchboot_agent_read_ahead_bytes_total 0",
+                    "branchboot_agent_read_ahead_unused_bytes_total 0", "branchboot_agent_http_request_seconds_count 0",
                     "# TYPE branchboot_agent_http_retries_total counter", "branchboot_agent_clusters_decompressed_total 0",
                     "branchboot_agent_bytes_decompressed_total 0", "branchboot_agent_cluster_cache_hits_total 0",
                     "branchboot_agent_l2_cache_hits_total 0", "branchboot_agent_l2_cache_misses_total 0"}) {
