@@ -27,12 +27,7 @@ py=/usr/bin/python3
 [[ -x $agent ]] || { echo "agent-cpu: $agent is missing: mvn -B -DskipTests package" >&2; exit 1; }
 
 images=bench/work/trace-image
-mkdir -p "$images"
-if [[ ! -f $images/boot.qcow2 ]]; then
-  $py bench/trace-image.py "$trace" "$images/boot.raw" >&2
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$images/boot.raw" "$images/boot.qcow2"
-  rm -f "$images/boot.raw"
-fi
+bench_trace_image
 cat "$images/boot.qcow2" > /dev/null
 
 bench_workdir agentcpu

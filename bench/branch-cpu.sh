@@ -35,12 +35,7 @@ py=/usr/bin/python3
 [[ -f $jar && -x $agent ]] || { echo "branch-cpu: build first: mvn -B -DskipTests package" >&2; exit 1; }
 
 images=bench/work/trace-image
-mkdir -p "$images"
-if [[ ! -f $images/boot.qcow2 ]]; then
-  $py bench/trace-image.py "$trace" "$images/boot.raw" >&2
-  qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$images/boot.raw" "$images/boot.qcow2"
-  rm -f "$images/boot.raw"
-fi
+bench_trace_image
 
 bench_workdir branchcpu
 chmod 755 "$work"
@@ -87,42 +82,8 @@ empty_branch() {
 
 slice_port=$(free_port)
 slice_pids=()
-start_slice() { # a proxy cache as a site would configure one: 1 MiB slices, cache lock (single flight)
-  rm -rf "$work/slice"
-  mkdir -p "$work/slice/cache"
-  cat > "$work/slice/nginx.conf" <<CONF
-daemon off;
-worker_processes auto;
-pid $work/slice/nginx.pid;
-error_log $work/slice/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  proxy_cache_path $work/slice/cache levels=1:2 keys_zone=images:10m max_size=10g inactive=1d use_temp_path=off;
-  client_body_temp_path $work/slice/body;
-  proxy_temp_path $work/slice/proxy;
-  fastcgi_temp_path $work/slice/fastcgi;
-  uwsgi_temp_path $work/slice/uwsgi;
-  scgi_temp_path $work/slice/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$slice_port;
-    location /images/ {
-      slice 1m;
-      proxy_cache images;
-      proxy_cache_key \$uri\$slice_range;
-      proxy_set_header Range \$slice_range;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache_valid 200 206 1d;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 60s;
-      proxy_pass http://127.0.0.1:$origin_port;
-    }
-  }
-}
-CONF
+start_slice() { # a proxy cache as a site would configure one (bench/lib.sh)
+  bench_nginx_slice_conf "$work/slice" "127.0.0.1:$slice_port" "127.0.0.1:$origin_port"
   nginx -c "$work/slice/nginx.conf" -e "$work/slice/error.log" &
   slice_pids=("$!")
   pids+=("$!")

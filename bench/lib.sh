@@ -13,6 +13,60 @@ bench_zlib_image() {
   fi
 }
 
+# bench_trace_image: bench/work/trace-image/boot.qcow2, made once: the clusters the recorded Debian
+# boot (bench/bootstorm/traces) reads, filled by bench/trace-image.py, as a zstd QCOW2 (qemu-img).
+bench_trace_image() {
+  local dir=bench/work/trace-image
+  mkdir -p "$dir"
+  if [[ ! -f $dir/boot.qcow2 ]]; then
+    /usr/bin/python3 bench/trace-image.py bench/bootstorm/traces/debian-bookworm-boot.trace.gz "$dir/boot.raw" >&2
+    qemu-img convert -c -f raw -O qcow2 -o compression_type=zstd "$dir/boot.raw" "$dir/boot.qcow2"
+    rm -f "$dir/boot.raw"
+  fi
+}
+
+# bench_nginx_slice_conf DIR LISTEN UPSTREAM: writes DIR/nginx.conf, an nginx proxy cache as a site
+# would configure one in front of UPSTREAM (host:port): the slice module's 1 MiB slices, a cache lock
+# (single flight), listening on LISTEN (address:port); its cache, temp files and error log in DIR.
+bench_nginx_slice_conf() {
+  local dir=$1 listen=$2 upstream=$3
+  rm -rf "$dir"
+  mkdir -p "$dir/cache"
+  cat > "$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes auto;
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=images:10m max_size=10g inactive=1d use_temp_path=off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_requests 1000000;
+  server {
+    listen $listen;
+    location /images/ {
+      slice 1m;
+      proxy_cache images;
+      proxy_cache_key \$uri\$slice_range;
+      proxy_set_header Range \$slice_range;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache_valid 200 206 1d;
+      proxy_cache_lock on;
+      proxy_cache_lock_timeout 60s;
+      proxy_pass http://$upstream;
+    }
+  }
+}
+CONF
+}
+
 # bench_workdir NAME: sets `work` to a fresh temporary folder and `pids` to an empty list; on exit
 # every pid in `pids` is killed and the folder removed.
 bench_workdir() {

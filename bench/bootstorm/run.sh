@@ -26,6 +26,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 here=$repo/bench/bootstorm
+. "$repo/bench/lib.sh" # bench_nginx_slice_conf
 work=${BOOTSTORM_WORK:-/tmp/branchboot-bootstorm}
 trace=$here/traces/debian-bookworm-boot.trace.gz
 server_jar=$repo/server/target/branchboot-server.jar
@@ -198,41 +199,8 @@ stop_branch() {
 }
 
 nginx_pid=""
-start_nginx_slice() { # a proxy cache as a site would configure one: 1 MiB slices, cache lock (single flight)
-  rm -rf "$work/nginx"
-  mkdir -p "$work/nginx/cache"
-  cat > "$work/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 2;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  proxy_cache_path $work/nginx/cache levels=1:2 keys_zone=images:10m max_size=10g inactive=1d use_temp_path=off;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  keepalive_requests 1000000;
-  server {
-    listen 10.77.1.1:8090;
-    location /images/ {
-      slice 1m;
-      proxy_cache images;
-      proxy_cache_key \$uri\$slice_range;
-      proxy_set_header Range \$slice_range;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache_valid 200 206 1d;
-      proxy_cache_lock on;
-      proxy_cache_lock_timeout 60s;
-      proxy_pass http://10.77.0.1:$up_port;
-    }
-  }
-}
-CONF
+start_nginx_slice() { # a proxy cache as a site would configure one (bench/lib.sh), at the branch
+  bench_nginx_slice_conf "$work/nginx" "10.77.1.1:8090" "10.77.0.1:$up_port"
   ip netns exec "$NS-branch" nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
   nginx_pid=$!
   sleep 0.5
