@@ -716,4 +716,9 @@ case $mode in
   *) die "unknown mode '$mode' (busybox, debian, debian-dracut, busybox-qemu-nbd, debian-qemu-nbd, debian-image, busybox-ipxe or debian-ipxe)" ;;
 esac
 qcow_size=$(stat -c %s "$work/images/$image")
-echo "vm-boot: PASS ($mode): guest userspace on $root_device at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes); kernel $kver"
+# The root agent's own totals at power-off: what the image reader read from the HTTP source and what
+# that cost the network (issue #31's read-ahead measure; the server's count also has the nbd1 agent's).
+agent_io=$(grep -a -o 'HTTP: read [0-9.]* MiB, fetched [0-9.]* MiB' "$work/$mode.console.log" | head -n 1 || true)
+agent_io=${agent_io:+; root agent ${agent_io#HTTP: } ($(awk -v r="$(awk '{print $3}' <<<"$agent_io")" \
+  -v f="$(awk '{print $6}' <<<"$agent_io")" 'BEGIN { if (r > 0) printf "%.2fx", f / r }') fetched/read)}
+echo "vm-boot: PASS ($mode): guest userspace on $root_device at ${guest_userspace} s uptime; agent started at ${guest_agent_start} s, device connected at ${guest_connected} s; qemu run (boot to power-off) ${boot_seconds} s wall; server sent $((after - before)) bytes (image file ${qcow_size} bytes)${agent_io}; kernel $kver"
